@@ -1,0 +1,81 @@
+import Glibc
+
+/// A bounded pool of page-aligned buffers, allocated and touched once at start.
+///
+/// First writes to fresh pages are slow on these machines (~3 µs per 4 KiB page, see
+/// shared/notes), so every page is written once here and the memory is never handed back
+/// to the OS. ``acquire()`` waits when the pool is empty; that wait is what pushes back on a
+/// client through TCP instead of growing the heap.
+///
+/// Loop-confined: one pool per event loop, used only from that loop's thread.
+public final class BufferPool: @unchecked Sendable {
+    /// Alignment of every buffer: a page, enough for O_DIRECT.
+    public static let alignmentBytes = 4096
+
+    /// Bytes in each buffer.
+    public let bufferBytes: Int
+    /// Buffers in the pool.
+    public let bufferCount: Int
+
+    private let memory: UnsafeMutableRawPointer
+    private var free: [Int]
+    private var waiters: [UnsafeContinuation<IOBuffer, Never>] = []
+    private var waitersHead = 0
+    private let loop: EventLoop?
+
+    /// Creates `bufferCount` buffers of `bufferBytes` (rounded up to whole pages).
+    /// - Parameter loop: the loop the pool belongs to, checked on every call when given.
+    public init(bufferBytes: Int, bufferCount: Int, loop: EventLoop? = nil) {
+        precondition(bufferBytes > 0 && bufferCount > 0)
+        let rounded = (bufferBytes + Self.alignmentBytes - 1) / Self.alignmentBytes * Self.alignmentBytes
+        self.bufferBytes = rounded
+        self.bufferCount = bufferCount
+        self.loop = loop
+        var raw: UnsafeMutableRawPointer?
+        let result = posix_memalign(&raw, Self.alignmentBytes, rounded * bufferCount)
+        precondition(result == 0 && raw != nil, "buffer pool of \(rounded * bufferCount) bytes: \(Errno.name(result))")
+        memory = raw!
+        memset(memory, 0, rounded * bufferCount)
+        free = Array((0..<bufferCount).reversed())
+    }
+
+    deinit {
+        precondition(free.count == bufferCount, "buffer pool freed while \(bufferCount - free.count) buffers are out")
+        Glibc.free(memory)
+    }
+
+    /// Buffers currently handed out.
+    public var inUse: Int { bufferCount - free.count }
+
+    /// Tasks waiting for a buffer.
+    public var waiting: Int { waiters.count - waitersHead }
+
+    /// A buffer now, or `nil` when all are in use.
+    public func tryAcquire() -> IOBuffer? {
+        loop?.assertInLoop()
+        guard let index = free.popLast() else { return nil }
+        return makeBuffer(index)
+    }
+
+    /// A buffer, waiting (first come, first served) until one is returned.
+    public func acquire() async -> IOBuffer {
+        if waiting == 0, let buffer = tryAcquire() { return buffer }
+        return await withUnsafeContinuation { waiters.append($0) }
+    }
+
+    func give(back index: Int) {
+        loop?.assertInLoop()
+        if waitersHead < waiters.count {
+            let waiter = waiters[waitersHead]
+            waitersHead += 1
+            if waitersHead == waiters.count { waiters.removeAll(keepingCapacity: true); waitersHead = 0 }
+            waiter.resume(returning: makeBuffer(index))
+        } else {
+            free.append(index)
+        }
+    }
+
+    private func makeBuffer(_ index: Int) -> IOBuffer {
+        IOBuffer(base: memory + index * bufferBytes, capacity: bufferBytes, pool: self, index: index)
+    }
+}

@@ -1,0 +1,108 @@
+import CLiburing
+import Glibc
+
+/// An open file whose reads and writes run on the loop's engine.
+///
+/// Reads and writes continue after short transfers here, so callers see whole transfers or
+/// an error. With O_DIRECT every buffer, length and offset must be 4 KiB aligned; that is
+/// checked before each submit.
+public final class File: @unchecked Sendable {
+    /// O_DIRECT alignment for buffers, offsets and lengths.
+    public static let directAlignmentBytes = 4096
+
+    /// The descriptor.
+    public let fd: Int32
+    /// The path it was opened with, for error messages.
+    public let path: String
+    /// Whether the file was opened with O_DIRECT.
+    public let isDirect: Bool
+    /// The loop its operations run on.
+    public let loop: EventLoop
+    private var closed = false
+
+    private init(fd: Int32, path: String, isDirect: Bool, loop: EventLoop) {
+        self.fd = fd
+        self.path = path
+        self.isDirect = isDirect
+        self.loop = loop
+    }
+
+    deinit {
+        if !closed { Glibc.close(fd) }
+    }
+
+    /// Opens `path` with `flags` (`O_CLOEXEC` is added); `direct` adds O_DIRECT.
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644, direct: Bool = false,
+                            on loop: EventLoop) async throws(IOError) -> File {
+        let allFlags = flags | O_CLOEXEC | (direct ? flare_O_DIRECT : 0)
+        let result = await FileSystem.withPinnedPath(path) { pointer in
+            await loop.perform(.openat(dirfd: flare_AT_FDCWD, path: pointer, flags: allFlags, mode: mode))
+        }
+        if result < 0 { throw IOError(errno: -result, operation: "open \(path)") }
+        return File(fd: result, path: path, isDirect: direct, loop: loop)
+    }
+
+    /// Opens with O_DIRECT, or, where the filesystem refuses it (`EINVAL`: tmpfs on older
+    /// kernels, some overlay and FUSE mounts), without it. ``isDirect`` tells which; callers
+    /// that care log the fallback once.
+    public static func openPreferringDirect(_ path: String, flags: Int32, mode: mode_t = 0o644,
+                                            on loop: EventLoop) async throws(IOError) -> File {
+        do {
+            return try await open(path, flags: flags, mode: mode, direct: true, on: loop)
+        } catch where error.kind == .invalidArgument {
+            return try await open(path, flags: flags, mode: mode, direct: false, on: loop)
+        }
+    }
+
+    /// Reads until `buffer` is full or the file ends; returns the bytes read.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) async throws(IOError) -> Int {
+        checkAlignment(buffer.baseAddress!, buffer.count, offset)
+        var done = 0
+        while done < buffer.count {
+            let result = await loop.perform(.read(fd: fd, buffer: buffer.baseAddress! + done,
+                                                  count: buffer.count - done, offset: offset + UInt64(done)))
+            if result == -EINTR || result == -EAGAIN { continue }
+            if result < 0 { throw IOError(errno: -result, operation: "read \(path) at \(offset + UInt64(done))") }
+            if result == 0 { break }
+            done += Int(result)
+            // A short O_DIRECT read ends at end of file; continuing would be misaligned.
+            if isDirect && done % Self.directAlignmentBytes != 0 { break }
+        }
+        return done
+    }
+
+    /// Writes all of `bytes` at `offset`, continuing after short writes.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) async throws(IOError) {
+        checkAlignment(bytes.baseAddress!, bytes.count, offset)
+        var done = 0
+        while done < bytes.count {
+            let result = await loop.perform(.write(fd: fd, buffer: bytes.baseAddress! + done,
+                                                   count: bytes.count - done, offset: offset + UInt64(done)))
+            if result == -EINTR || result == -EAGAIN { continue }
+            if result < 0 { throw IOError(errno: -result, operation: "write \(path) at \(offset + UInt64(done))") }
+            if result == 0 { throw IOError(errno: EIO, operation: "write \(path): no progress") }
+            done += Int(result)
+        }
+    }
+
+    /// Flushes data (and with `dataOnly == false` all metadata) to stable storage.
+    public func sync(dataOnly: Bool = true) async throws(IOError) {
+        let result = await loop.perform(.fsync(fd: fd, dataOnly: dataOnly))
+        if result < 0 { throw IOError(errno: -result, operation: "\(dataOnly ? "fdatasync" : "fsync") \(path)") }
+    }
+
+    /// Closes the file; errors from close (which can report a failed write-back) are thrown.
+    public func close() async throws(IOError) {
+        guard !closed else { return }
+        closed = true
+        let result = await loop.perform(.close(fd: fd))
+        if result < 0 { throw IOError(errno: -result, operation: "close \(path)") }
+    }
+
+    private func checkAlignment(_ pointer: UnsafeRawPointer, _ count: Int, _ offset: UInt64) {
+        guard isDirect else { return }
+        precondition(Int(bitPattern: pointer) % Self.directAlignmentBytes == 0, "O_DIRECT buffer not aligned")
+        precondition(count % Self.directAlignmentBytes == 0, "O_DIRECT length \(count) not aligned")
+        precondition(offset % UInt64(Self.directAlignmentBytes) == 0, "O_DIRECT offset \(offset) not aligned")
+    }
+}

@@ -1,0 +1,63 @@
+import CLiburing
+import Glibc
+
+/// Directory operations on the loop's engine, and the O_DIRECT probe.
+public enum FileSystem {
+    /// Renames `from` to `to`, replacing `to` atomically.
+    public static func rename(_ from: String, to: String, on loop: EventLoop) async throws(IOError) {
+        let result = await withPinnedPath(from) { old in
+            await withPinnedPath(to) { new in
+                await loop.perform(.renameat(oldDirfd: flare_AT_FDCWD, oldPath: old, newDirfd: flare_AT_FDCWD, newPath: new))
+            }
+        }
+        if result < 0 { throw IOError(errno: -result, operation: "rename \(from) to \(to)") }
+    }
+
+    /// Removes a file.
+    public static func unlink(_ path: String, on loop: EventLoop) async throws(IOError) {
+        let result = await withPinnedPath(path) { await loop.perform(.unlinkat(dirfd: flare_AT_FDCWD, path: $0, flags: 0)) }
+        if result < 0 { throw IOError(errno: -result, operation: "unlink \(path)") }
+    }
+
+    /// Creates a directory; an existing one is fine.
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755, on loop: EventLoop) async throws(IOError) {
+        let result = await withPinnedPath(path) { await loop.perform(.mkdirat(dirfd: flare_AT_FDCWD, path: $0, mode: mode)) }
+        if result < 0 && result != -EEXIST { throw IOError(errno: -result, operation: "mkdir \(path)") }
+    }
+
+    /// Creates a directory and its parents synchronously (start-up only).
+    public static func makeDirectories(_ path: String) throws(IOError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && Glibc.errno != EEXIST {
+                throw IOError(errno: Glibc.errno, operation: "mkdir \(current)")
+            }
+        }
+    }
+
+    /// Whether files in `directory` accept O_DIRECT (tmpfs and some overlay setups refuse it
+    /// with EINVAL). Probed once at start-up with a throwaway file.
+    public static func supportsDirectIO(in directory: String) -> Bool {
+        let probe = "\(directory)/.flare-odirect-probe-\(getpid())"
+        let fd = Glibc.open(probe, O_CREAT | O_RDWR | O_CLOEXEC | flare_O_DIRECT, 0o600)
+        guard fd >= 0 else { return false }
+        defer {
+            Glibc.close(fd)
+            Glibc.unlink(probe)
+        }
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, File.directAlignmentBytes, File.directAlignmentBytes) == 0, let raw else { return false }
+        defer { free(raw) }
+        memset(raw, 0, File.directAlignmentBytes)
+        return pwrite(fd, raw, File.directAlignmentBytes, 0) == File.directAlignmentBytes
+    }
+
+    /// Runs `body` with a C copy of `path` that stays valid across suspension points (the
+    /// kernel may read it after the submitting call returns).
+    static func withPinnedPath<T>(_ path: String, _ body: (UnsafePointer<CChar>) async -> T) async -> T {
+        let copy = strdup(path)!
+        defer { free(copy) }
+        return await body(copy)
+    }
+}

@@ -1,0 +1,59 @@
+import CLiburing
+
+/// One operation for an engine, as plain values: no allocation, no retained objects.
+///
+/// Pointers must stay valid until the operation's completion is delivered; the awaiting
+/// task keeps its buffer and descriptor alive for exactly that long (see `EventLoop.perform`).
+public enum IOOperation: @unchecked Sendable {
+    case nop
+    case recv(fd: Int32, buffer: UnsafeMutableRawPointer, count: Int)
+    case send(fd: Int32, buffer: UnsafeRawPointer, count: Int)
+    case accept(fd: Int32)
+    case connect(fd: Int32, address: UnsafePointer<sockaddr>, length: socklen_t)
+    case shutdown(fd: Int32, how: Int32)
+    case close(fd: Int32)
+    case read(fd: Int32, buffer: UnsafeMutableRawPointer, count: Int, offset: UInt64)
+    case write(fd: Int32, buffer: UnsafeRawPointer, count: Int, offset: UInt64)
+    case fsync(fd: Int32, dataOnly: Bool)
+    case openat(dirfd: Int32, path: UnsafePointer<CChar>, flags: Int32, mode: mode_t)
+    case renameat(oldDirfd: Int32, oldPath: UnsafePointer<CChar>, newDirfd: Int32, newPath: UnsafePointer<CChar>)
+    case unlinkat(dirfd: Int32, path: UnsafePointer<CChar>, flags: Int32)
+    case mkdirat(dirfd: Int32, path: UnsafePointer<CChar>, mode: mode_t)
+    /// Completes after the given time; the result is 0 when the time ran out.
+    case sleep(nanoseconds: UInt64)
+
+    /// Whether the operation acts on a socket and so can wait for readiness in the epoll engine.
+    var isSocketReadiness: Bool {
+        switch self {
+        case .recv, .send, .accept, .connect: return true
+        default: return false
+        }
+    }
+
+    /// The name used in error messages.
+    public var name: String {
+        switch self {
+        case .nop: return "nop"
+        case .recv: return "recv"
+        case .send: return "send"
+        case .accept: return "accept"
+        case .connect: return "connect"
+        case .shutdown: return "shutdown"
+        case .close: return "close"
+        case .read: return "read"
+        case .write: return "write"
+        case .fsync(_, let dataOnly): return dataOnly ? "fdatasync" : "fsync"
+        case .openat: return "open"
+        case .renameat: return "rename"
+        case .unlinkat: return "unlink"
+        case .mkdirat: return "mkdir"
+        case .sleep: return "sleep"
+        }
+    }
+}
+
+/// A finished operation: its token and the raw result (negative errno on failure).
+struct IOCompletion {
+    var token: UInt64
+    var result: Int32
+}

@@ -1,0 +1,153 @@
+import CLiburing
+import FlareIO
+import Glibc
+import Testing
+
+func makeTempDirectory() -> String {
+    var template = Array("/tmp/flare-test-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+}
+
+func removeTree(_ path: String) {
+    _ = path.withCString { _ in system("rm -rf '\(path)'") }
+}
+
+@Suite("Files: O_DIRECT, fsync, rename, chains, faults")
+struct FileTests {
+    @Test("O_DIRECT write then read of aligned buffers round-trips", arguments: testedEngines)
+    func directRoundTrip(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        let direct = FileSystem.supportsDirectIO(in: directory)
+        try await onLoop(kind) { loop in
+            let pool = BufferPool(bufferBytes: 4 << 20, bufferCount: 2, loop: loop)
+            let source = pool.tryAcquire()!
+            let target = pool.tryAcquire()!
+            let pattern = TestBytes(count: source.capacity, seed: 42)
+            source.space.copyMemory(from: pattern.bytes)
+            source.count = source.capacity
+            let file = try await File.open("\(directory)/chunk", flags: O_CREAT | O_RDWR | O_TRUNC, direct: direct, on: loop)
+            #expect(file.isDirect == direct)
+            try await file.write(source.bytes, at: 0)
+            try await file.sync()
+            let read = try await file.read(into: target.space, at: 0)
+            #expect(read == source.capacity)
+            #expect(memcmp(source.base, target.base, read) == 0)
+            try await file.close()
+            try await FileSystem.rename("\(directory)/chunk", to: "\(directory)/renamed", on: loop)
+            try await FileSystem.unlink("\(directory)/renamed", on: loop)
+            await #expect(throws: IOError.self) { try await FileSystem.unlink("\(directory)/renamed", on: loop) }
+        }
+    }
+
+    @Test("a filesystem that refuses O_DIRECT gives a clear fallback", arguments: testedEngines)
+    func directFallback(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        try await onLoop(kind) { loop in
+            // Stand in for tmpfs on old kernels, or overlay setups: O_DIRECT opens fail EINVAL.
+            loop.faultInjector = { op in
+                if case let .openat(_, _, flags, _) = op, flags & flare_O_DIRECT != 0 { return -EINVAL }
+                return nil
+            }
+            let file = try await File.openPreferringDirect("\(directory)/f", flags: O_CREAT | O_RDWR, on: loop)
+            #expect(!file.isDirect)
+            let bytes = TestBytes(count: 5000, seed: 3)
+            try await file.write(bytes.bytes, at: 0)
+            let back = TestBytes(count: 5000)
+            #expect(try await file.read(into: back.pointer, at: 0) == 5000)
+            #expect(memcmp(back.pointer.baseAddress!, bytes.pointer.baseAddress!, 5000) == 0)
+            try await file.close()
+        }
+    }
+
+    @Test("write → fdatasync → rename runs as one linked chain", arguments: testedEngines)
+    func linkedChain(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        try await onLoop(kind) { loop in
+            let bytes = TestBytes(count: 8192, seed: 5)
+            let file = try await File.open("\(directory)/tmp", flags: O_CREAT | O_WRONLY, on: loop)
+            let from = strdup("\(directory)/tmp")!, to = strdup("\(directory)/final")!
+            defer { free(from); free(to) }
+            let results = await loop.performChain([
+                .write(fd: file.fd, buffer: bytes.bytes.baseAddress!, count: 8192, offset: 0),
+                .fsync(fd: file.fd, dataOnly: true),
+                .renameat(oldDirfd: flare_AT_FDCWD, oldPath: from, newDirfd: flare_AT_FDCWD, newPath: to),
+            ])
+            #expect(results[0] == 8192 && results[1] == 0 && results[2] == 0)
+            #expect(access("\(directory)/final", F_OK) == 0)
+            try await file.close()
+        }
+    }
+
+    @Test("an injected ENOSPC fails the chain and cancels the rest", arguments: testedEngines)
+    func injectedNoSpace(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        try await onLoop(kind) { loop in
+            let bytes = TestBytes(count: 4096)
+            let file = try await File.open("\(directory)/tmp", flags: O_CREAT | O_WRONLY, on: loop)
+            loop.faultInjector = { op in
+                if case .write = op { return -ENOSPC }
+                return nil
+            }
+            let results = await loop.performChain([
+                .write(fd: file.fd, buffer: bytes.bytes.baseAddress!, count: 4096, offset: 0),
+                .fsync(fd: file.fd, dataOnly: true),
+            ])
+            #expect(results[0] == -ENOSPC && results[1] == -ECANCELED)
+            let error = await ioError { try await file.write(bytes.bytes, at: 0) }
+            #expect(error?.kind == .noSpace)
+            loop.faultInjector = nil
+            try await file.close()
+        }
+    }
+
+    @Test("short writes are continued by the runtime", arguments: testedEngines)
+    func shortWrites(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        try await onLoop(kind) { loop in
+            let bytes = TestBytes(count: 100_000, seed: 9)
+            let file = try await File.open("\(directory)/f", flags: O_CREAT | O_RDWR, on: loop)
+            // Every write moves at most 1000 bytes, through a real write of that prefix.
+            nonisolated(unsafe) var injecting = false
+            loop.faultInjector = { op in
+                guard !injecting, case let .write(fd, buffer, count, offset) = op, count > 1000 else { return nil }
+                injecting = true
+                defer { injecting = false }
+                return Int32(pwrite(fd, buffer, 1000, off_t(offset)))
+            }
+            try await file.write(bytes.bytes, at: 0)
+            loop.faultInjector = nil
+            let back = TestBytes(count: 100_000)
+            #expect(try await file.read(into: back.pointer, at: 0) == 100_000)
+            #expect(memcmp(back.pointer.baseAddress!, bytes.pointer.baseAddress!, 100_000) == 0)
+            try await file.close()
+        }
+    }
+}
+
+@Suite("Buffer pool")
+struct BufferPoolTests {
+    @Test("buffers are page-aligned, bounded, and waiters get returned buffers in order", arguments: testedEngines)
+    func boundedPool(kind: IOEngineKind) async throws {
+        try await onLoop(kind) { loop in
+            let pool = BufferPool(bufferBytes: 10_000, bufferCount: 2, loop: loop)
+            #expect(pool.bufferBytes == 12_288)
+            var first: IOBuffer? = await pool.acquire()
+            let second = await pool.acquire()
+            #expect(Int(bitPattern: first!.base) % 4096 == 0 && Int(bitPattern: second.base) % 4096 == 0)
+            #expect(pool.tryAcquire() == nil)
+            let waiter = loop.spawn { Int(bitPattern: await pool.acquire().base) }
+            try await loop.sleep(for: .milliseconds(10))
+            #expect(pool.waiting == 1)
+            let firstBase = Int(bitPattern: first!.base)
+            first = nil
+            #expect(try await waiter.value == firstBase)
+            #expect(pool.inUse == 1)
+            _ = second
+        }
+    }
+}
