@@ -240,7 +240,7 @@ final class EpollEngine: IOEngine {
 
     /// Forgets a descriptor that is being closed, so a new one with the same number is
     /// registered afresh (the kernel drops a closed descriptor from the epoll set itself).
-    private func forget(_ fd: Int32) {
+    func forget(_ fd: Int32) {
         if registered.remove(fd) != nil {
             _ = flare_epoll_del(epfd, fd)
         }

@@ -20,6 +20,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private struct Remote {
         var jobs: [UnownedJob] = []
         var cancels: [UInt64] = []
+        var closes: [Int32] = []
         var sleeping = false
         var stopping = false
     }
@@ -139,6 +140,21 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         if needWake { engine.wake() }
     }
 
+    /// Closes a descriptor without waiting, from any thread: for `deinit`s of objects that
+    /// were not closed explicitly. The engine forgets the descriptor first, on the loop.
+    func closeDetached(_ fd: Int32) {
+        if inLoop {
+            engine.forget(fd)
+            Glibc.close(fd)
+            return
+        }
+        let needWake = remote.withLock { state -> Bool in
+            state.closes.append(fd)
+            return state.sleeping
+        }
+        if needWake { engine.wake() }
+    }
+
     // MARK: - The loop
 
     private func run() {
@@ -150,7 +166,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             for token in pendingCancels { cancelIfLive(token) }
             pendingCancels.removeAll(keepingCapacity: true)
             let block = localJobs.isEmpty && remote.withLock { state -> Bool in
-                if state.jobs.isEmpty && state.cancels.isEmpty && !state.stopping {
+                if state.jobs.isEmpty && state.cancels.isEmpty && state.closes.isEmpty && !state.stopping {
                     state.sleeping = true
                     return true
                 }
@@ -186,6 +202,11 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             state.jobs.removeAll(keepingCapacity: true)
             pendingCancels.append(contentsOf: state.cancels)
             state.cancels.removeAll(keepingCapacity: true)
+            for fd in state.closes {
+                engine.forget(fd)
+                Glibc.close(fd)
+            }
+            state.closes.removeAll(keepingCapacity: true)
             return state.stopping
         }
     }

@@ -28,7 +28,7 @@ public final class File: @unchecked Sendable {
     }
 
     deinit {
-        if !closed { Glibc.close(fd) }
+        if !closed { loop.closeDetached(fd) }
     }
 
     /// Opens `path` with `flags` (`O_CLOEXEC` is added); `direct` adds O_DIRECT.

@@ -35,6 +35,9 @@ protocol IOEngine: AnyObject {
     /// Interrupts a blocking ``poll(block:into:)``. Safe from any thread.
     func wake()
 
+    /// Drops what the engine knows about a descriptor that is about to be closed.
+    func forget(_ fd: Int32)
+
     /// Releases the engine's kernel resources. Called once on the loop thread when it exits.
     func shutdown()
 }

@@ -70,6 +70,8 @@ final class IOUringEngine: IOEngine {
 
     func tryImmediately(_ op: IOOperation) -> Int32? { nil }
 
+    func forget(_ fd: Int32) {}
+
     func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?) {
         if case .sleep = op {
             let sqe = nextSQE(reserving: 1)

@@ -21,7 +21,7 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     deinit {
-        if !isClosed { Glibc.close(fd) }
+        if !isClosed { loop.closeDetached(fd) }
     }
 
     /// Connects to `address`, failing with `ETIMEDOUT` after `timeout`.

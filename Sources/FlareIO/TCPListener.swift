@@ -45,7 +45,7 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     deinit {
-        if !closed { Glibc.close(fd) }
+        if !closed { loop.closeDetached(fd) }
     }
 
     /// Waits for the next connection. Transient failures (a peer that gave up before we
@@ -62,11 +62,10 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     /// Stops listening.
-    public func close() {
+    public func close() async {
         guard !closed else { return }
         closed = true
-        Glibc.shutdown(fd, Int32(SHUT_RDWR))
-        Glibc.close(fd)
+        _ = await loop.perform(.close(fd: fd))
     }
 }
 

@@ -21,7 +21,7 @@ struct CancellationTests {
             let error = await ioError { _ = try await client.receive(into: buffer.pointer, timeout: .milliseconds(100)) }
             #expect(error?.kind == .timedOut, "\(String(describing: error))")
             #expect(ContinuousClock.now - started >= .milliseconds(90))
-            await client.close(); await server.close(); listener.close()
+            await client.close(); await server.close(); await listener.close()
         }
     }
 
@@ -54,7 +54,7 @@ struct CancellationTests {
             let next = TestBytes(count: 4096)
             try await client.receiveExactly(into: next.pointer)
             #expect(memcmp(next.pointer.baseAddress!, payload.pointer.baseAddress!, 4096) == 0)
-            await client.close(); await server.close(); listener.close()
+            await client.close(); await server.close(); await listener.close()
         }
     }
 
@@ -91,7 +91,7 @@ struct CancellationTests {
                 return await ioError { _ = try await client.receive(into: buffer.pointer) }?.kind
             }
             #expect(try await task.value == .cancelled)
-            await client.close(); await server.close(); listener.close()
+            await client.close(); await server.close(); await listener.close()
         }
     }
 }

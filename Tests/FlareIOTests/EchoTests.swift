@@ -25,7 +25,7 @@ struct SocketTests {
                 }
                 try await group.waitForAll()
             }
-            listener.close()
+            await listener.close()
         }
         return (loop, listener.localAddress, task)
     }
@@ -81,7 +81,7 @@ struct SocketTests {
                 received += count
             }
             await connection.close()
-            listener.close()
+            await listener.close()
             return (received, checksum.value)
         }
         let sentChecksum = try await onLoop(kind) { loop in
@@ -123,7 +123,7 @@ struct SocketTests {
             }
             #expect(caught?.kind == .connectionReset || caught?.kind == .brokenPipe, "got \(String(describing: caught))")
             await client.close()
-            listener.close()
+            await listener.close()
         }
     }
 
@@ -132,7 +132,7 @@ struct SocketTests {
         try await onLoop(kind) { loop in
             let port = try TCPListener(address: SocketAddress(host: "127.0.0.1", port: 0), loop: loop)
             let address = port.localAddress
-            port.close()
+            await port.close()
             let error = await ioError { _ = try await TCPConnection.connect(to: address, on: loop) }
             #expect(error?.kind == .connectionRefused)
         }

@@ -1,0 +1,168 @@
+import FlareIO
+
+/// A response being received: its head, and a body to read into the caller's memory.
+public final class HTTPClientResponse: @unchecked Sendable {
+    public let head: HTTPResponseHead
+    public let body: HTTPBodyReader
+
+    init(head: HTTPResponseHead, body: HTTPBodyReader) {
+        self.head = head
+        self.body = body
+    }
+
+    public var status: Int { head.status }
+    public var headers: HTTPHeaders { head.headers }
+}
+
+/// An HTTP/1.1 client for one event loop, with a bounded pool of keep-alive connections
+/// per peer. The API node keeps one per loop to talk to data nodes, so a request and all
+/// its data-node traffic stay on the same thread.
+public final class HTTPClient: @unchecked Sendable {
+    /// Connections per peer (in use + idle); further requests wait for one.
+    public let connectionsPerPeerMax: Int
+    /// Idle connections kept per peer.
+    public let idlePerPeerMax: Int
+    public let loop: EventLoop
+    public let limits: HTTPLimits
+    /// How long connecting may take.
+    public var connectTimeout: Duration = .seconds(2)
+
+    private final class Peer {
+        var idle: [HTTPStream] = []
+        var open = 0
+        var waiters: [UnsafeContinuation<Void, Never>] = []
+    }
+
+    private var peers: [SocketAddress: Peer] = [:]
+
+    public init(loop: EventLoop, connectionsPerPeerMax: Int = 64, idlePerPeerMax: Int = 32, limits: HTTPLimits = HTTPLimits()) {
+        self.loop = loop
+        self.connectionsPerPeerMax = connectionsPerPeerMax
+        self.idlePerPeerMax = idlePerPeerMax
+        self.limits = limits
+    }
+
+    /// Sends a request and hands the response to `handle`; the connection goes back to the
+    /// pool if `handle` read the whole body and the peer allows keep-alive, else it is closed.
+    ///
+    /// - Parameters:
+    ///   - body: request body bytes, sent directly from this memory; must stay valid until
+    ///     this call returns.
+    ///   - timeout: for connecting, sending and for each wait for response bytes.
+    /// A request that fails on a reused connection before any response byte arrives is
+    /// retried once on a fresh one (the peer may have closed an idle connection).
+    public func execute<T>(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(),
+                           body: UnsafeRawBufferPointer? = nil, to peer: SocketAddress,
+                           timeout: Duration = .seconds(30),
+                           _ handle: (HTTPClientResponse) async throws -> T) async throws -> T {
+        loop.assertInLoop()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (stream, reused) = try await checkOut(peer)
+            let response: HTTPClientResponse
+            do {
+                response = try await exchange(stream, method: method, target: target, headers: headers, body: body,
+                                              peer: peer, timeout: timeout)
+            } catch {
+                await discard(stream, peer)
+                if reused && attempt == 1, case .connectionClosed = error { continue }
+                if reused && attempt == 1, case .io(let io) = error, io.kind == .connectionReset || io.kind == .brokenPipe { continue }
+                throw error
+            }
+            do {
+                let result = try await handle(response)
+                if response.body.isComplete && !response.headers.contains("Connection", token: "close")
+                    && response.head.version == .http11 {
+                    checkIn(stream, peer)
+                } else {
+                    await discard(stream, peer)
+                }
+                return result
+            } catch {
+                await discard(stream, peer)
+                throw error
+            }
+        }
+    }
+
+    /// Closes every idle connection.
+    public func closeIdle() async {
+        for (_, state) in peers {
+            let idle = state.idle
+            state.idle.removeAll()
+            for stream in idle {
+                state.open -= 1
+                await stream.connection.close()
+            }
+        }
+    }
+
+    private func exchange(_ stream: HTTPStream, method: String, target: String, headers: HTTPHeaders,
+                          body: UnsafeRawBufferPointer?, peer: SocketAddress, timeout: Duration) async throws(HTTPError) -> HTTPClientResponse {
+        var text = "\(method) \(target) HTTP/1.1\r\nHost: \(peer)\r\n"
+        for (name, value) in headers where !name.equalsIgnoringASCIICase("Content-Length") && !name.equalsIgnoringASCIICase("Host") {
+            text += "\(name): \(value)\r\n"
+        }
+        if let body {
+            text += "Content-Length: \(body.count)\r\n"
+        } else if method == "PUT" || method == "POST" {
+            text += "Content-Length: 0\r\n"
+        }
+        text += "\r\n"
+        try await stream.send(text, timeout: timeout)
+        if let body, !body.isEmpty { try await stream.send(body, timeout: timeout) }
+        let limits = self.limits
+        guard let head = try await stream.readHead(idleTimeout: timeout, headTimeout: timeout,
+                                                   parse: { HTTPHeadParser.parseResponse($0, limits: limits) }) else {
+            throw .connectionClosed("before the response")
+        }
+        do {
+            let framing = try HTTPBodyFraming.forResponse(head, method: method)
+            return HTTPClientResponse(head: head, body: HTTPBodyReader(stream: stream, framing: framing))
+        } catch {
+            throw .malformed(error)
+        }
+    }
+
+    private func checkOut(_ address: SocketAddress) async throws(HTTPError) -> (HTTPStream, reused: Bool) {
+        let peer = peers[address] ?? { let fresh = Peer(); peers[address] = fresh; return fresh }()
+        while true {
+            if let stream = peer.idle.popLast() { return (stream, true) }
+            if peer.open < connectionsPerPeerMax { break }
+            await withUnsafeContinuation { peer.waiters.append($0) }
+        }
+        peer.open += 1
+        do {
+            let connection = try await TCPConnection.connect(to: address, on: loop, timeout: connectTimeout)
+            return (HTTPStream(connection: connection, limits: limits), false)
+        } catch {
+            peer.open -= 1
+            wakeWaiter(peer)
+            throw .io(error)
+        }
+    }
+
+    private func checkIn(_ stream: HTTPStream, _ address: SocketAddress) {
+        guard let peer = peers[address] else { return }
+        if peer.idle.count < idlePerPeerMax && stream.buffered.isEmpty {
+            peer.idle.append(stream)
+            wakeWaiter(peer)
+        } else {
+            peer.open -= 1
+            wakeWaiter(peer)
+            loop.spawn { await stream.connection.close() }
+        }
+    }
+
+    private func discard(_ stream: HTTPStream, _ address: SocketAddress) async {
+        await stream.connection.close()
+        guard let peer = peers[address] else { return }
+        peer.open -= 1
+        wakeWaiter(peer)
+    }
+
+    private func wakeWaiter(_ peer: Peer) {
+        if !peer.waiters.isEmpty { peer.waiters.removeFirst().resume() }
+    }
+}

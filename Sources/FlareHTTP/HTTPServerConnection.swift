@@ -1,0 +1,159 @@
+import FlareIO
+
+/// Serves the requests of one connection in order (keep-alive), on one loop.
+final class HTTPServerConnection {
+    /// Body bytes a handler may leave unread and still keep the connection: the server
+    /// reads and drops them. A larger remainder closes the connection instead.
+    static let leftoverBodyBytesMax = 64 * 1024
+
+    private let stream: HTTPStream
+    private let loop: EventLoop
+    private let ids: RequestIDs
+    private let handler: HTTPHandler
+    private let onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?
+
+    init(stream: HTTPStream, loop: EventLoop, ids: RequestIDs, handler: @escaping HTTPHandler,
+         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?) {
+        self.stream = stream
+        self.loop = loop
+        self.ids = ids
+        self.handler = handler
+        self.onExchange = onExchange
+    }
+
+    func run() async {
+        let limits = stream.limits
+        while true {
+            let started = ContinuousClock.now
+            let head: HTTPRequestHead
+            do {
+                guard let next = try await stream.readHead(
+                    idleTimeout: .seconds(limits.idleTimeoutSeconds), headTimeout: .seconds(limits.headTimeoutSeconds),
+                    parse: { HTTPHeadParser.parseRequest($0, limits: limits) }) else { break }
+                head = next
+            } catch {
+                await refuse(error, started: started)
+                break
+            }
+            guard await serve(head, started: started) else { break }
+        }
+        await stream.connection.close()
+    }
+
+    /// Serves one request; returns whether the connection can take another.
+    private func serve(_ head: HTTPRequestHead, started: ContinuousClock.Instant) async -> Bool {
+        let requestID = ids.next()
+        let framing: HTTPBodyFraming
+        do {
+            framing = try HTTPBodyFraming.forRequest(head)
+        } catch {
+            await refuse(.malformed(error), started: started)
+            return false
+        }
+        let body = HTTPBodyReader(stream: stream, framing: framing)
+        let writer = HTTPResponseWriter(stream: stream, isHead: head.method == "HEAD",
+                                        keepAlive: head.keepAlive, requestID: requestID)
+        if let expect = head.headers["Expect"] {
+            guard expect.equalsIgnoringASCIICase("100-continue") else {
+                writer.keepAlive = false
+                _ = try? await writer.respond(status: 417, body: Self.errorBody(417, "unsupported Expect: \(expect)", requestID))
+                record(head, requestID, writer, body, started, error: "unsupported Expect")
+                return false
+            }
+            if !body.isComplete && head.version == .http11 {
+                let timeout = Duration.seconds(stream.limits.bodyTimeoutSeconds)
+                body.beforeFirstRead = { [stream] () async throws(HTTPError) -> Void in
+                    try await stream.send("HTTP/1.1 100 Continue\r\n\r\n", timeout: timeout)
+                }
+            }
+        }
+        writer.bodyWithheld = { [body] in body.beforeFirstRead != nil }
+        let request = HTTPServerRequest(head: head, body: body, requestID: requestID, loop: loop)
+        var failure: String?
+        do {
+            try await handler(request, writer)
+            if !writer.headSent {
+                try await writer.respond(status: 500, body: Self.errorBody(500, "handler sent no response", requestID))
+            }
+            try await writer.finish()
+        } catch {
+            failure = "\(error)"
+            if !writer.headSent {
+                let status = (error as? HTTPError)?.status ?? 500
+                writer.keepAlive = false
+                if (error as? HTTPError).map({ if case .connectionClosed = $0 { return false } else { return true } }) ?? true {
+                    _ = try? await writer.respond(status: status, body: Self.errorBody(status, "\(error)", requestID))
+                }
+            }
+            writer.keepAlive = false
+        }
+        // An unread remainder of the body must go before the next request can be parsed.
+        // A client still waiting for 100 Continue has not sent it, and never will: close.
+        if !body.isComplete {
+            if body.beforeFirstRead != nil || writer.keepAlive == false {
+                writer.keepAlive = false
+            } else {
+                let drained = (try? await body.discard(bytesMax: Self.leftoverBodyBytesMax)) ?? false
+                if !drained { writer.keepAlive = false }
+            }
+        }
+        record(head, requestID, writer, body, started, error: failure)
+        return writer.keepAlive && writer.isFinished
+    }
+
+    /// Answers a head the codec refused (or a slow client) and gives up the connection.
+    private func refuse(_ error: HTTPError, started: ContinuousClock.Instant) async {
+        let requestID = ids.next()
+        switch error {
+        case .malformed, .timedOut:
+            let writer = HTTPResponseWriter(stream: stream, isHead: false, keepAlive: false, requestID: requestID)
+            _ = try? await writer.respond(status: error.status, body: Self.errorBody(error.status, "\(error)", requestID))
+            onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: error.status,
+                                           bytesIn: 0, bytesOut: writer.bytesSent, duration: .now - started, error: "\(error)"))
+        case .connectionClosed, .io:
+            break
+        }
+    }
+
+    private func record(_ head: HTTPRequestHead, _ requestID: String, _ writer: HTTPResponseWriter,
+                        _ body: HTTPBodyReader, _ started: ContinuousClock.Instant, error: String?) {
+        onExchange?(HTTPExchangeRecord(requestID: requestID, method: head.method, target: head.target,
+                                       status: writer.status ?? 0, bytesIn: body.bytesRead, bytesOut: writer.bytesSent,
+                                       duration: .now - started, error: error))
+    }
+
+    /// The JSON error body every Flare service answers with.
+    static func errorBody(_ status: Int, _ message: String, _ requestID: String) -> String {
+        HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: requestID)
+    }
+}
+
+
+/// `{"error": ..., "message": ..., "requestId": ...}` bodies.
+public enum HTTPErrorBody {
+    public static func json(error: String, message: String, requestID: String) -> String {
+        "{\"error\":\(quote(error)),\"message\":\(quote(message)),\"requestId\":\(quote(requestID))}\n"
+    }
+
+    /// A JSON string literal.
+    public static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,99 @@
+import FlareIO
+
+/// A TCP connection with a small read buffer for heads and chunk framing.
+///
+/// Heads and framing are read into this buffer; body bytes are not: once the head is
+/// parsed, the body reader copies only the few body bytes that arrived with the head and
+/// receives the rest straight into the caller's memory.
+final class HTTPStream: @unchecked Sendable {
+    let connection: TCPConnection
+    let limits: HTTPLimits
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+
+    init(connection: TCPConnection, limits: HTTPLimits) {
+        self.connection = connection
+        self.limits = limits
+        // Room for the largest head plus a little of what follows it.
+        buffer = .allocate(byteCount: limits.headBytesMax + 4096, alignment: 64)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Bytes received but not yet consumed.
+    var buffered: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[start..<end]) }
+
+    func consume(_ count: Int) {
+        precondition(count <= end - start)
+        start += count
+        if start == end { start = 0; end = 0 }
+    }
+
+    /// Receives more bytes into the read buffer; returns 0 at end of stream.
+    func fill(timeout: Duration?) async throws(IOError) -> Int {
+        if end == buffer.count {
+            precondition(start > 0, "read buffer full; callers bound what they buffer")
+            let count = end - start
+            buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: count)
+            start = 0
+            end = count
+        }
+        let got = try await connection.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), timeout: timeout)
+        end += got
+        return got
+    }
+
+    /// Reads and parses the next head. Returns `nil` when the peer closes cleanly, or stays
+    /// silent past `idleTimeout`, before sending a byte of it.
+    func readHead<Head>(idleTimeout: Duration?, headTimeout: Duration,
+                        parse: (UnsafeRawBufferPointer) -> HTTPHeadParser.Result<Head>) async throws(HTTPError) -> Head? {
+        var deadline: ContinuousClock.Instant?
+        while true {
+            if end > start {
+                if deadline == nil { deadline = .now + headTimeout }
+                switch parse(buffered) {
+                case .complete(let head, let consumed):
+                    consume(consumed)
+                    return head
+                case .failed(let error):
+                    throw .malformed(error)
+                case .incomplete:
+                    break
+                }
+            }
+            let timeout = deadline.map { $0 - .now } ?? idleTimeout
+            if let timeout, timeout <= .zero { throw .timedOut("waiting for the head") }
+            let got: Int
+            do {
+                got = try await fill(timeout: timeout)
+            } catch {
+                if error.kind == .timedOut && deadline == nil { return nil }
+                if error.kind == .connectionReset && deadline == nil { return nil }
+                throw .from(error, "waiting for the head")
+            }
+            if got == 0 {
+                if deadline == nil { return nil }
+                throw .connectionClosed("in the middle of a head")
+            }
+        }
+    }
+
+    /// Sends bytes, mapping failures.
+    func send(_ bytes: UnsafeRawBufferPointer, timeout: Duration?) async throws(HTTPError) {
+        do {
+            try await connection.send(bytes, timeout: timeout)
+        } catch {
+            throw .from(error, "sending")
+        }
+    }
+
+    /// Sends text (heads, framing, small bodies).
+    func send(_ text: String, timeout: Duration?) async throws(HTTPError) {
+        do {
+            try await connection.send(text, timeout: timeout)
+        } catch {
+            throw .from(error, "sending")
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import FlareHTTP
+import FlareIO
+import Foundation
+import Testing
+
+let testedEngines: [IOEngineKind] = {
+    if let reason = IOEngineKind.auto.resolved().fallbackReason {
+        print("note: io_uring tests skipped: \(reason)")
+        return [.epoll]
+    }
+    return [.uring, .epoll]
+}()
+
+/// A server with an echo route on one loop of `kind`, for the duration of `body`.
+func withEchoServer(_ kind: IOEngineKind, limits: HTTPLimits = HTTPLimits(),
+                    _ body: (SocketAddress, EventLoop) async throws -> Void) async throws {
+    let loop = try EventLoop.start(engine: kind, name: "http-\(kind)")
+    defer { loop.shutdown() }
+    let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), loops: [loop], limits: limits) { request, response in
+        switch (request.method, request.path) {
+        case ("PUT", "/echo"), ("POST", "/echo"):
+            // Read the whole body into memory we own, then send it back with a length.
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 20, alignment: 4096)
+            defer { buffer.deallocate() }
+            let count = try await request.body.readFully(into: buffer)
+            guard request.body.isComplete else {
+                try await response.respond(status: 413, body: "too large\n")
+                return
+            }
+            try await response.writeHead(status: 200, headers: ["Content-Type": "application/octet-stream"], contentLength: count)
+            try await response.writeBody(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        case ("GET", "/chunked"):
+            try await response.writeHead(status: 200, contentLength: nil)
+            for text in ["part one,", "part two"] {
+                let pinned = UnsafeMutableRawBufferPointer.allocate(byteCount: text.utf8.count, alignment: 1)
+                defer { pinned.deallocate() }
+                pinned.copyBytes(from: text.utf8)
+                try await response.writeBody(UnsafeRawBufferPointer(pinned))
+            }
+            try await response.finish()
+        case ("GET", "/hello"), ("HEAD", "/hello"):
+            try await response.respond(status: 200, body: "hello\n")
+        case (_, "/reject-early"):
+            // Refuses without reading the body: a 100-continue client never sends it.
+            try await response.respond(status: 413, body: "no\n")
+        default:
+            try await response.respond(status: 404, body: "not found\n")
+        }
+    }
+    defer { Task { await server.stop() } }
+    try await body(server.localAddress, loop)
+    await server.stop()
+}
+
+/// Runs a command, returning its exit status, stdout and stderr.
+@discardableResult
+func run(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, out: Data, err: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self))
+}
+
+/// Sends raw bytes on a new connection and returns everything the server answers until it closes.
+func rawExchange(_ address: SocketAddress, _ text: String, on loop: EventLoop, closeAfterSend: Bool = false) async throws -> String {
+    try await loop.run {
+        let connection = try await TCPConnection.connect(to: address, on: loop)
+        try await connection.send(text)
+        if closeAfterSend { await connection.shutdownWrite() }
+        var answer: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try await connection.receive(into: buffer, timeout: .seconds(10))
+            if count == 0 { break }
+            answer.append(contentsOf: buffer[0..<count])
+        }
+        await connection.close()
+        return String(decoding: answer, as: UTF8.self)
+    }
+}
+
+func temporaryFile(bytes: Int, seed: UInt8) throws -> URL {
+    let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flare-http-\(UUID().uuidString)")
+    var data = Data(count: bytes)
+    data.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in
+        var state = UInt32(seed) &+ 12345
+        for i in 0..<bytes {
+            state = state &* 1_103_515_245 &+ 12345
+            raw[i] = UInt8(truncatingIfNeeded: state >> 16)
+        }
+    }
+    try data.write(to: url)
+    return url
+}
+
+@Suite("HTTP server and client over real sockets")
+struct ServerTests {
+    @Test("curl PUTs with 100-continue, Content-Length and chunked bodies are echoed byte for byte", arguments: testedEngines)
+    func curlEcho(kind: IOEngineKind) async throws {
+        try await withEchoServer(kind) { address, _ in
+            for size in [0, 1, 4095, 4096, 2 << 20] {
+                let file = try temporaryFile(bytes: size, seed: UInt8(size % 251))
+                defer { try? FileManager.default.removeItem(at: file) }
+                let original = try Data(contentsOf: file)
+                var modes = [["--data-binary", "@\(file.path)"], ["-T", file.path]]
+                // curl sends no body at all (not even the last chunk) for an empty chunked upload.
+                if size > 0 { modes.append(["-T", file.path, "-H", "Transfer-Encoding: chunked"]) }
+                for mode in modes {
+                    let result = try run(["curl", "-sS", "-v", "-X", "PUT"] + mode + ["http://\(address)/echo"])
+                    #expect(result.status == 0, "\(mode) \(size): \(result.err)")
+                    #expect(result.out == original, "\(mode) size \(size): got \(result.out.count) bytes")
+                    if size > 1 << 20 || (mode[0] == "-T" && size > 0) {
+                        #expect(result.err.contains("HTTP/1.1 100 Continue"), "\(mode) \(size): no 100 Continue")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("keep-alive client: many requests, chunked responses, HEAD", arguments: testedEngines)
+    func clientKeepAlive(kind: IOEngineKind) async throws {
+        try await withEchoServer(kind) { address, _ in
+            let loop = try EventLoop.start(engine: kind, name: "client")
+            defer { loop.shutdown() }
+            try await loop.run {
+                let client = HTTPClient(loop: loop, connectionsPerPeerMax: 4)
+                let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: 100_000, alignment: 4096)
+                defer { payload.deallocate() }
+                for i in 0..<payload.count { payload[i] = UInt8(truncatingIfNeeded: i * 7) }
+                let back = UnsafeMutableRawBufferPointer.allocate(byteCount: 200_000, alignment: 4096)
+                defer { back.deallocate() }
+                for _ in 0..<50 {
+                    let count = try await client.execute(method: "PUT", target: "/echo", body: UnsafeRawBufferPointer(payload), to: address) { response in
+                        #expect(response.status == 200)
+                        return try await response.body.readFully(into: back)
+                    }
+                    #expect(count == payload.count && memcmp(back.baseAddress!, payload.baseAddress!, count) == 0)
+                }
+                let chunked = try await client.execute(method: "GET", target: "/chunked", to: address) { response in
+                    #expect(response.body.framing == .chunked)
+                    let count = try await response.body.readFully(into: back)
+                    return String(decoding: back[0..<count], as: UTF8.self)
+                }
+                #expect(chunked == "part one,part two")
+                let headStatus = try await client.execute(method: "HEAD", target: "/hello", to: address) { response in
+                    let bodyBytes = try await response.body.readFully(into: back)
+                    #expect(bodyBytes == 0)
+                    #expect(response.headers["Content-Length"] == "6")
+                    return response.status
+                }
+                #expect(headStatus == 200)
+                let missing = try await client.execute(method: "GET", target: "/nope", to: address) { response in
+                    _ = try await response.body.readFully(into: back)
+                    return response.status
+                }
+                #expect(missing == 404)
+                await client.closeIdle()
+            }
+        }
+    }
+
+    @Test("hostile requests on the wire get their status and a closed connection", arguments: testedEngines)
+    func hostileOnTheWire(kind: IOEngineKind) async throws {
+        try await withEchoServer(kind) { address, loop in
+            let cases: [(String, String)] = [
+                ("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
+                ("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 6\r\n\r\nabcd", "400"),
+                ("POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "400"),
+                ("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", "400"),
+                ("GET / HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "a", count: 20000) + "\r\n\r\n", "431"),
+                ("PUT /echo HTTP/1.1\r\nHost: h\r\nExpect: something-else\r\nContent-Length: 1\r\n\r\nx", "417"),
+                ("GET / HTTP/3.0\r\nHost: h\r\n\r\n", "505"),
+            ]
+            for (request, expected) in cases {
+                let answer = try await rawExchange(address, request, on: loop)
+                #expect(answer.hasPrefix("HTTP/1.1 \(expected) "), "\(request.prefix(60).debugDescription) → \(answer.prefix(80).debugDescription)")
+                #expect(answer.contains("\"requestId\""), "error body is JSON")
+            }
+            // A smuggled second request after a refused one is never served.
+            let smuggle = "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: h\r\n\r\n"
+            let answer = try await rawExchange(address, smuggle, on: loop)
+            #expect(!answer.contains("hello\n"))
+        }
+    }
+
+    @Test("pipelined keep-alive requests are answered in order", arguments: testedEngines)
+    func pipelined(kind: IOEngineKind) async throws {
+        try await withEchoServer(kind) { address, loop in
+            let two = "GET /hello HTTP/1.1\r\nHost: h\r\n\r\nPUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+            let answer = try await rawExchange(address, two, on: loop)
+            #expect(answer.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+            #expect(answer.hasSuffix("abc"))
+        }
+    }
+
+    @Test("slow heads get 408, truncated bodies are errors, 100-continue refusals close", arguments: testedEngines)
+    func slowAndTruncated(kind: IOEngineKind) async throws {
+        var limits = HTTPLimits()
+        limits.headTimeoutSeconds = 1
+        limits.bodyTimeoutSeconds = 1
+        try await withEchoServer(kind, limits: limits) { address, loop in
+            let slow = try await rawExchange(address, "GET /hello HTTP/1.1\r\nHost:", on: loop)
+            #expect(slow.hasPrefix("HTTP/1.1 408 "), "\(slow.prefix(40))")
+            // The client announces 100 bytes, sends 10 and closes: no 200, no echo.
+            let truncated = try await rawExchange(address, "PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n0123456789",
+                                                  on: loop, closeAfterSend: true)
+            #expect(!truncated.contains("200 OK"))
+            // A stalled body times out with 408.
+            let stalled = try await rawExchange(address, "PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n0123456789", on: loop)
+            #expect(stalled.hasPrefix("HTTP/1.1 408 "), "\(stalled.prefix(40))")
+            let early = try await rawExchange(address, "PUT /reject-early HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", on: loop)
+            #expect(early.hasPrefix("HTTP/1.1 413 ") && early.contains("Connection: close") && !early.contains("100 Continue"))
+        }
+    }
+}
