@@ -19,7 +19,20 @@ let package = Package(
                        providers: [.apt(["liburing-dev"])]),
         .target(name: "FlareIO", dependencies: ["CLiburing"], swiftSettings: strict),
         .target(name: "FlareHTTP", dependencies: ["FlareIO"], swiftSettings: strict),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .target(name: "FlareCore", dependencies: ["CISAL"], swiftSettings: strict),
+        .target(name: "FlareDataNode", dependencies: [
+            "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "datanode", dependencies: [
+            "FlareDataNode", "FlareIO", "FlareCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .testTarget(name: "FlareIOTests", dependencies: ["FlareIO"], swiftSettings: strict),
         .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO"], swiftSettings: strict),
+        .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore"], swiftSettings: strict),
+        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore"],
+                    swiftSettings: strict),
     ]
 )

@@ -98,8 +98,8 @@ static inline void flare_io_uring_prep_fsync(struct io_uring_sqe *sqe, int fd, u
 static inline void flare_io_uring_prep_openat(struct io_uring_sqe *sqe, int dfd, const char *path, int flags, mode_t mode) {
     io_uring_prep_openat(sqe, dfd, path, flags, mode);
 }
-static inline void flare_io_uring_prep_renameat(struct io_uring_sqe *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath) {
-    io_uring_prep_renameat(sqe, olddfd, oldpath, newdfd, newpath, 0);
+static inline void flare_io_uring_prep_renameat(struct io_uring_sqe *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned flags) {
+    io_uring_prep_renameat(sqe, olddfd, oldpath, newdfd, newpath, flags);
 }
 static inline void flare_io_uring_prep_unlinkat(struct io_uring_sqe *sqe, int dfd, const char *path, int flags) {
     io_uring_prep_unlinkat(sqe, dfd, path, flags);
@@ -121,6 +121,11 @@ static inline void flare_io_uring_prep_cancel64(struct io_uring_sqe *sqe, __u64 
 // before _GNU_SOURCE was set).
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
+extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+static const unsigned flare_RENAME_NOREPLACE = 1;
+static inline int flare_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
 static inline int flare_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
 static inline int flare_pthread_setname(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }
 

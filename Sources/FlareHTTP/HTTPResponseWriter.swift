@@ -93,6 +93,16 @@ public final class HTTPResponseWriter: @unchecked Sendable {
         }
     }
 
+    /// Sends text as body bytes (listings, small bodies); copied once to memory that stays
+    /// put while the kernel reads it.
+    public func writeBody(_ text: String) async throws(HTTPError) {
+        let utf8 = Array(text.utf8)
+        let pinned = UnsafeMutableRawBufferPointer.allocate(byteCount: max(utf8.count, 1), alignment: 16)
+        defer { pinned.deallocate() }
+        pinned.copyBytes(from: utf8)
+        try await writeBody(UnsafeRawBufferPointer(rebasing: pinned[0..<utf8.count]))
+    }
+
     /// Ends the body (the last chunk for chunked bodies).
     /// A body shorter than its declared length cannot be finished: the connection is closed.
     public func finish() async throws(HTTPError) {

@@ -99,8 +99,8 @@ enum BlockingSyscalls {
             return check(Int(dataOnly ? fdatasync(fd) : fsync(fd)))
         case let .openat(dirfd, path, flags, mode):
             return check(Int(Glibc.openat(dirfd, path, flags, mode)))
-        case let .renameat(oldDirfd, oldPath, newDirfd, newPath):
-            return check(Int(Glibc.renameat(oldDirfd, oldPath, newDirfd, newPath)))
+        case let .renameat(oldDirfd, oldPath, newDirfd, newPath, flags):
+            return check(Int(flare_renameat2(oldDirfd, oldPath, newDirfd, newPath, flags)))
         case let .unlinkat(dirfd, path, flags):
             return check(Int(Glibc.unlinkat(dirfd, path, flags)))
         case let .mkdirat(dirfd, path, mode):

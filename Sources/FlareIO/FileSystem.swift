@@ -3,11 +3,13 @@ import Glibc
 
 /// Directory operations on the loop's engine, and the O_DIRECT probe.
 public enum FileSystem {
-    /// Renames `from` to `to`, replacing `to` atomically.
-    public static func rename(_ from: String, to: String, on loop: EventLoop) async throws(IOError) {
+    /// Renames `from` to `to`, replacing `to` atomically (or, with `noReplace`, failing with
+    /// `EEXIST` when `to` exists).
+    public static func rename(_ from: String, to: String, noReplace: Bool = false, on loop: EventLoop) async throws(IOError) {
+        let flags = noReplace ? IOOperation.renameNoReplace : 0
         let result = await withPinnedPath(from) { old in
             await withPinnedPath(to) { new in
-                await loop.perform(.renameat(oldDirfd: flare_AT_FDCWD, oldPath: old, newDirfd: flare_AT_FDCWD, newPath: new))
+                await loop.perform(.renameat(oldDirfd: flare_AT_FDCWD, oldPath: old, newDirfd: flare_AT_FDCWD, newPath: new, flags: flags))
             }
         }
         if result < 0 { throw IOError(errno: -result, operation: "rename \(from) to \(to)") }
@@ -55,7 +57,7 @@ public enum FileSystem {
 
     /// Runs `body` with a C copy of `path` that stays valid across suspension points (the
     /// kernel may read it after the submitting call returns).
-    static func withPinnedPath<T>(_ path: String, _ body: (UnsafePointer<CChar>) async -> T) async -> T {
+    public static func withPinnedPath<T>(_ path: String, _ body: (UnsafePointer<CChar>) async -> T) async -> T {
         let copy = strdup(path)!
         defer { free(copy) }
         return await body(copy)

@@ -16,11 +16,15 @@ public enum IOOperation: @unchecked Sendable {
     case write(fd: Int32, buffer: UnsafeRawPointer, count: Int, offset: UInt64)
     case fsync(fd: Int32, dataOnly: Bool)
     case openat(dirfd: Int32, path: UnsafePointer<CChar>, flags: Int32, mode: mode_t)
-    case renameat(oldDirfd: Int32, oldPath: UnsafePointer<CChar>, newDirfd: Int32, newPath: UnsafePointer<CChar>)
+    /// `flags` as for renameat2, e.g. `RENAME_NOREPLACE` (``IOOperation/renameNoReplace``).
+    case renameat(oldDirfd: Int32, oldPath: UnsafePointer<CChar>, newDirfd: Int32, newPath: UnsafePointer<CChar>, flags: UInt32 = 0)
     case unlinkat(dirfd: Int32, path: UnsafePointer<CChar>, flags: Int32)
     case mkdirat(dirfd: Int32, path: UnsafePointer<CChar>, mode: mode_t)
     /// Completes after the given time; the result is 0 when the time ran out.
     case sleep(nanoseconds: UInt64)
+
+    /// renameat2's RENAME_NOREPLACE: fail with EEXIST instead of replacing the target.
+    public static let renameNoReplace: UInt32 = flare_RENAME_NOREPLACE
 
     /// Whether the operation acts on a socket and so can wait for readiness in the epoll engine.
     var isSocketReadiness: Bool {

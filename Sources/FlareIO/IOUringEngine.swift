@@ -189,8 +189,8 @@ final class IOUringEngine: IOEngine {
             flare_io_uring_prep_fsync(sqe, fd, dataOnly ? IORING_FSYNC_DATASYNC : 0)
         case let .openat(dirfd, path, flags, mode):
             flare_io_uring_prep_openat(sqe, dirfd, path, flags, mode)
-        case let .renameat(oldDirfd, oldPath, newDirfd, newPath):
-            flare_io_uring_prep_renameat(sqe, oldDirfd, oldPath, newDirfd, newPath)
+        case let .renameat(oldDirfd, oldPath, newDirfd, newPath, flags):
+            flare_io_uring_prep_renameat(sqe, oldDirfd, oldPath, newDirfd, newPath, flags)
         case let .unlinkat(dirfd, path, flags):
             flare_io_uring_prep_unlinkat(sqe, dirfd, path, flags)
         case let .mkdirat(dirfd, path, mode):

@@ -1,0 +1,55 @@
+# Flare — build, test, run. `make run` and `make test` do their own set-up (make deps).
+
+SWIFT        ?= swift
+FUZZ_RUNS    ?= 1000000
+# Debian packages the build, the tests and the benchmarks need.
+DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev curl fio nginx-light procps strace
+FUZZ_SOURCES := $(addprefix Sources/FlareHTTP/,HTTPHeadParser.swift HTTPHead.swift HTTPHeaders.swift \
+                HTTPParseError.swift HTTPBodyFraming.swift ChunkedBodyDecoder.swift HTTPLimits.swift) \
+                Fuzz/FuzzRequestParser.swift
+
+.PHONY: deps build test run bench bench-check fuzz clean help
+
+help:
+	@echo "make run      start a local cluster (API on :8000, data nodes on :9001-9003, data in ./data)"
+	@echo "make test     everything CI runs (unit, both I/O engines, integration)"
+	@echo "make build    release build of api, datanode and flare-bench"
+	@echo "make bench    micro-benchmarks (Benchmarks/) with same-run baselines, results in bench-results/"
+	@echo "make fuzz     libFuzzer over the HTTP head parser (FUZZ_RUNS=$(FUZZ_RUNS))"
+	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES))"
+	@echo "make clean    remove build products"
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing"; \
+	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --format markdown
+	./Benchmarks/record-results.sh
+
+fuzz:
+	@mkdir -p .build/fuzz .build/fuzz/corpus
+	cp -n Fuzz/corpus/* .build/fuzz/corpus/ 2>/dev/null || true
+	swiftc -sanitize=fuzzer,address -O -parse-as-library -module-name FlareFuzz $(FUZZ_SOURCES) \
+	  -o .build/fuzz/request-parser 2>&1 | grep -v "Cannot export local symbol" || true
+	.build/fuzz/request-parser -runs=$(FUZZ_RUNS) -max_len=4200 .build/fuzz/corpus
+
+clean:
+	rm -rf .build Benchmarks/.build

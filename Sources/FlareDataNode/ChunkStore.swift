@@ -1,0 +1,287 @@
+import CLiburing
+import FlareCore
+import FlareIO
+import Glibc
+
+/// Chunks on one disk directory, used from one event loop (each loop of a data node has
+/// its own store object over the same directory, with its own buffers).
+///
+/// Layout: `chunks/<2 hex>/<id>` for committed chunks, `tmp/` for chunks being written.
+/// A write is `write → fdatasync → rename(RENAME_NOREPLACE) → fsync(directory)`, submitted
+/// as one linked chain, so a crash leaves no chunk or a whole one, and an id can be
+/// committed once only.
+public final class ChunkStore: @unchecked Sendable {
+    /// Where chunks live.
+    public let directory: String
+    /// Whether files are written and read with O_DIRECT (probed at start-up).
+    public let usesDirectIO: Bool
+    public let loop: EventLoop
+    /// Buffers of one segment plus a footer block.
+    public let pool: BufferPool
+    private let stats: ChunkStoreStats
+    private var shardDirectories: [String: Int32] = [:]
+    private var temporaryCounter: UInt64 = 0
+
+    public init(directory: String, usesDirectIO: Bool, loop: EventLoop, pool: BufferPool, stats: ChunkStoreStats) {
+        precondition(pool.bufferBytes >= ChunkFormat.segmentBytes + ChunkFormat.footerBytes, "pool buffers too small")
+        self.directory = directory
+        self.usesDirectIO = usesDirectIO
+        self.loop = loop
+        self.pool = pool
+        self.stats = stats
+    }
+
+    deinit {
+        for fd in shardDirectories.values { Glibc.close(fd) }
+    }
+
+    /// The committed path of a chunk.
+    public func path(of id: ChunkID) -> String { "\(directory)/chunks/\(id.shard)/\(id)" }
+
+    /// Whether a chunk is committed (a cheap check before accepting a body).
+    public func exists(_ id: ChunkID) -> Bool { access(path(of: id), F_OK) == 0 }
+
+    // MARK: - Writing
+
+    /// Stores a chunk of `length` bytes pulled from `fill`, verifying its CRC32C against
+    /// `expectedCRC` before anything becomes visible.
+    ///
+    /// - Parameter fill: fills the given buffer completely from the request body and
+    ///   returns the byte count (less only if the body ended early).
+    public func put(id: ChunkID, length: Int, expectedCRC: UInt32,
+                    fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async throws(ChunkStoreError) -> ChunkFooter {
+        precondition(length >= 0 && ChunkFormat.segmentCount(length) <= ChunkFormat.segmentsMax)
+        let buffer = await pool.acquire()
+        temporaryCounter += 1
+        let temporary = "\(directory)/tmp/\(id).\(getpid()).\(ObjectIdentifier(self).hashValue & 0xffff).\(temporaryCounter)"
+        let file: File
+        do {
+            file = try await File.open(temporary, flags: O_CREAT | O_EXCL | O_WRONLY, mode: 0o644, direct: usesDirectIO, on: loop)
+        } catch {
+            throw .from(error)
+        }
+        do {
+            let footer = try await writeSegments(file, buffer: buffer, id: id, length: length, expectedCRC: expectedCRC,
+                                                 temporary: temporary, fill: fill)
+            stats.committed(fileBytes: ChunkFormat.fileBytes(length))
+            return footer
+        } catch {
+            await discard(file, temporary)
+            throw error
+        }
+    }
+
+    private func writeSegments(_ file: File, buffer: IOBuffer, id: ChunkID, length: Int, expectedCRC: UInt32, temporary: String,
+                               fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async throws(ChunkStoreError) -> ChunkFooter {
+        var total = CRC32C()
+        var segmentCRCs: [UInt32] = []
+        var offset = 0
+        let segments = ChunkFormat.segmentCount(length)
+        for segment in 0..<segments {
+            let count = min(ChunkFormat.segmentBytes, length - offset)
+            let data = UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<count])
+            let got: Int
+            do {
+                got = try await fill(data)
+            } catch {
+                throw .source(error)
+            }
+            guard got == count else { throw .source(ChunkBodyEnded(expected: length, received: offset + got)) }
+            segmentCRCs.append(CRC32C.checksum(UnsafeRawBufferPointer(data)))
+            total.update(UnsafeRawBufferPointer(data))
+            if segment < segments - 1 {
+                do {
+                    try await file.write(UnsafeRawBufferPointer(rebasing: buffer.space[0..<ChunkFormat.segmentBytes]), at: UInt64(offset))
+                } catch {
+                    throw .from(error)
+                }
+                offset += count
+                continue
+            }
+            guard total.value == expectedCRC else { throw .checksumMismatch(expected: expectedCRC, actual: total.value) }
+            let footer = ChunkFooter(id: id, length: length, crc32c: total.value, segmentCRCs: segmentCRCs)
+            let padded = ChunkFormat.padded(count)
+            buffer.space[count..<padded].initializeMemory(as: UInt8.self, repeating: 0)
+            footer.encode(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[padded..<(padded + ChunkFormat.footerBytes)]))
+            let last = UnsafeRawBufferPointer(rebasing: buffer.space[0..<(padded + ChunkFormat.footerBytes)])
+            try await commit(file, last, at: offset, id: id, temporary: temporary)
+            return footer
+        }
+        preconditionFailure("a chunk has at least one segment")
+    }
+
+    /// Writes the last piece, syncs, renames into place and syncs the directory: one linked
+    /// chain. A short write breaks the chain; the rest is then done step by step.
+    private func commit(_ file: File, _ last: UnsafeRawBufferPointer, at offset: Int, id: ChunkID, temporary: String) async throws(ChunkStoreError) {
+        let final = path(of: id)
+        let directoryFD: Int32
+        do {
+            directoryFD = try shardDirectory(id.shard)
+        } catch {
+            throw .from(error)
+        }
+        let results = await FileSystem.withPinnedPath(temporary) { from in
+            await FileSystem.withPinnedPath(final) { to in
+                await loop.performChain([
+                    .write(fd: file.fd, buffer: last.baseAddress!, count: last.count, offset: UInt64(offset)),
+                    .fsync(fd: file.fd, dataOnly: true),
+                    .renameat(oldDirfd: flare_AT_FDCWD, oldPath: from, newDirfd: flare_AT_FDCWD, newPath: to,
+                              flags: IOOperation.renameNoReplace),
+                    .fsync(fd: directoryFD, dataOnly: false),
+                ])
+            }
+        }
+        if results[0] >= 0 && results[0] < Int32(last.count) {
+            try await finishStepByStep(file, last, at: offset, written: Int(results[0]), temporary: temporary, final: final,
+                                       id: id, directoryFD: directoryFD)
+            return
+        }
+        if results[0] < 0 { throw .from(IOError(errno: -results[0], operation: "write \(temporary)")) }
+        if results[1] < 0 { throw .from(IOError(errno: -results[1], operation: "fdatasync \(temporary)")) }
+        if results[2] == -EEXIST { throw .alreadyExists(id) }
+        if results[2] < 0 { throw .from(IOError(errno: -results[2], operation: "rename to \(final)")) }
+        if results[3] < 0 {
+            await unlinkCommitted(final)
+            throw .from(IOError(errno: -results[3], operation: "fsync \(directory)/chunks/\(id.shard)"))
+        }
+        do {
+            try await file.close()
+        } catch {
+            throw .from(error)
+        }
+    }
+
+    private func finishStepByStep(_ file: File, _ last: UnsafeRawBufferPointer, at offset: Int, written: Int,
+                                  temporary: String, final: String, id: ChunkID, directoryFD: Int32) async throws(ChunkStoreError) {
+        do {
+            try await file.write(UnsafeRawBufferPointer(rebasing: last[written...]), at: UInt64(offset + written))
+            try await file.sync(dataOnly: true)
+            try await FileSystem.rename(temporary, to: final, noReplace: true, on: loop)
+        } catch where error.kind == .alreadyExists {
+            throw .alreadyExists(id)
+        } catch {
+            throw .from(error)
+        }
+        let synced = await loop.perform(.fsync(fd: directoryFD, dataOnly: false))
+        if synced < 0 {
+            await unlinkCommitted(final)
+            throw .from(IOError(errno: -synced, operation: "fsync \(directory)/chunks/\(id.shard)"))
+        }
+        do {
+            try await file.close()
+        } catch {
+            throw .from(error)
+        }
+    }
+
+    /// Removes a failed write's temporary file. A failure here cannot be reported to the
+    /// client (the original error is the one that matters); start-up removes leftovers.
+    private func discard(_ file: File, _ temporary: String) async {
+        do {
+            try await file.close()
+        } catch {
+            stats.cleanupFailed()
+        }
+        let result = await FileSystem.withPinnedPath(temporary) {
+            await loop.perform(.unlinkat(dirfd: flare_AT_FDCWD, path: $0, flags: 0))
+        }
+        if result < 0 && result != -ENOENT { stats.cleanupFailed() }
+    }
+
+    private func unlinkCommitted(_ final: String) async {
+        let result = await FileSystem.withPinnedPath(final) { await loop.perform(.unlinkat(dirfd: flare_AT_FDCWD, path: $0, flags: 0)) }
+        if result < 0 { stats.cleanupFailed() }
+    }
+
+    private func shardDirectory(_ shard: String) throws(IOError) -> Int32 {
+        if let fd = shardDirectories[shard] { return fd }
+        let path = "\(directory)/chunks/\(shard)"
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw IOError(errno: Glibc.errno, operation: "open \(path)") }
+        shardDirectories[shard] = fd
+        return fd
+    }
+
+    // MARK: - Reading and deleting
+
+    /// Opens a committed chunk and checks its footer.
+    public func open(_ id: ChunkID) async throws(ChunkStoreError) -> ChunkReader {
+        let path = path(of: id)
+        let file: File
+        do {
+            if usesDirectIO {
+                file = try await File.openPreferringDirect(path, flags: O_RDONLY, on: loop)
+            } else {
+                file = try await File.open(path, flags: O_RDONLY, on: loop)
+            }
+        } catch where error.kind == .notFound {
+            throw .notFound(id)
+        } catch {
+            throw .from(error)
+        }
+        var info = stat()
+        guard fstat(file.fd, &info) == 0 else { throw .io(IOError(errno: Glibc.errno, operation: "fstat \(path)")) }
+        let size = Int(info.st_size)
+        guard size >= ChunkFormat.footerBytes && size % ChunkFormat.blockBytes == 0 else {
+            stats.corruptionFound()
+            throw .corrupt(id, ChunkCorruption("file size \(size) is not a chunk file size"))
+        }
+        let buffer = await pool.acquire()
+        let footerSpace = UnsafeMutableRawBufferPointer(rebasing: buffer.space[ChunkFormat.segmentBytes..<(ChunkFormat.segmentBytes + ChunkFormat.footerBytes)])
+        let got: Int
+        do {
+            got = try await file.read(into: footerSpace, at: UInt64(size - ChunkFormat.footerBytes))
+        } catch {
+            throw .from(error)
+        }
+        guard got == ChunkFormat.footerBytes else {
+            stats.corruptionFound()
+            throw .corrupt(id, ChunkCorruption("footer truncated"))
+        }
+        switch ChunkFooter.decode(UnsafeRawBufferPointer(footerSpace)) {
+        case .failure(let corruption):
+            stats.corruptionFound()
+            throw .corrupt(id, corruption)
+        case .success(let footer):
+            guard footer.id == id, ChunkFormat.fileBytes(footer.length) == size else {
+                stats.corruptionFound()
+                throw .corrupt(id, ChunkCorruption(footer.id == id ? "footer length disagrees with file size" : "footer names chunk \(footer.id)"))
+            }
+            return ChunkReader(file: file, footer: footer, buffer: buffer, stats: stats)
+        }
+    }
+
+    /// Deletes a committed chunk.
+    public func delete(_ id: ChunkID) async throws(ChunkStoreError) {
+        let path = path(of: id)
+        let size = DirectoryListing.fileSize(path)
+        do {
+            try await FileSystem.unlink(path, on: loop)
+        } catch where error.kind == .notFound {
+            throw .notFound(id)
+        } catch {
+            throw .from(error)
+        }
+        stats.deleted(fileBytes: size ?? 0)
+    }
+
+    /// Every committed chunk id, shard by shard.
+    public func ids() -> [ChunkID] {
+        (0..<256).flatMap { shard -> [ChunkID] in
+            let name = shardName(shard)
+            return DirectoryListing.names(in: "\(directory)/chunks/\(name)").compactMap { ChunkID($0) }.sorted()
+        }
+    }
+}
+
+/// The body ended before the declared length.
+public struct ChunkBodyEnded: Error, CustomStringConvertible {
+    public let expected: Int
+    public let received: Int
+    public var description: String { "body ended after \(received) of \(expected) bytes" }
+}
+
+func shardName(_ index: Int) -> String {
+    let text = String(index, radix: 16)
+    return text.count == 1 ? "0" + text : text
+}

@@ -1,0 +1,21 @@
+import FlareIO
+
+/// Everything a data node needs to start; the `datanode` executable fills it from flags.
+public struct DataNodeConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port: UInt16 = 9001
+    public var dataDirectory = "./data/datanode-9001"
+    public var engine = IOEngineKind.auto
+    /// Event loops (one thread each); default: one per core.
+    public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// Largest chunk accepted → 413.
+    public var chunkSizeMaxBytes = 64 << 20
+    /// Total bytes of chunk buffers, split over the loops.
+    public var bufferPoolBytes = 256 << 20
+
+    public init() {}
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,209 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+import Glibc
+import Logging
+
+extension HTTPError: StatusCarrying {}
+
+/// The data node's HTTP API: `/chunk/{id}` (PUT, GET, HEAD, DELETE), `/chunks`, `/health`,
+/// `/metrics`. Each request uses the chunk store of the loop it arrived on.
+struct DataNodeRoutes: Sendable {
+    let stores: [ObjectIdentifier: ChunkStore]
+    let config: DataNodeConfig
+    let metrics: Metrics
+    let engine: IOEngineKind
+
+    func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let path = request.path
+        let store = stores[ObjectIdentifier(request.loop)]!
+        if path.hasPrefix("/chunk/") {
+            guard let id = ChunkID(path.dropFirst("/chunk/".count)) else {
+                return try await fail(response, request, 400, "chunk ids are exactly 32 lowercase hex characters")
+            }
+            switch request.method {
+            case "PUT": try await put(id, store, request, response)
+            case "GET", "HEAD": try await get(id, store, request, response)
+            case "DELETE": try await delete(id, store, request, response)
+            default: try await fail(response, request, 405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
+            }
+            return
+        }
+        switch (request.method, path) {
+        case ("GET", "/health"), ("HEAD", "/health"):
+            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"directIO\":\(store.usesDirectIO)}\n"
+            try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
+        case ("GET", "/metrics"):
+            refreshGauges(store)
+            try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
+        case ("GET", "/chunks"):
+            try await list(store, response)
+        case (_, "/health"), (_, "/metrics"), (_, "/chunks"):
+            try await fail(response, request, 405, "use GET", headers: ["Allow": "GET"])
+        default:
+            try await fail(response, request, 404, "no route for \(request.method) \(path)")
+        }
+    }
+
+    private func put(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        guard let length = request.body.contentLength else {
+            return try await fail(response, request, 411, "PUT /chunk needs a Content-Length")
+        }
+        guard length <= config.chunkSizeMaxBytes else {
+            return try await fail(response, request, 413, "chunk of \(length) bytes is larger than --chunk-size-max \(config.chunkSizeMaxBytes)")
+        }
+        guard let header = request.headers["X-Flare-Checksum"], let expected = CRC32C.parseHeaderValue(header) else {
+            return try await fail(response, request, 400, "X-Flare-Checksum: crc32c=<8 hex> is required")
+        }
+        guard !store.exists(id) else {
+            return try await fail(response, request, 409, "chunk \(id) already exists (chunks are immutable)")
+        }
+        let footer: ChunkFooter
+        do {
+            footer = try await store.put(id: id, length: length, expectedCRC: expected) { buffer in
+                try await request.body.readFully(into: buffer)
+            }
+        } catch {
+            // A client that vanished or stalled: the server answers (or closes) by the HTTP error.
+            if case .source(let source) = error, let http = source as? HTTPError { throw http }
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            return try await fail(response, request, error.status, error.description)
+        }
+        let body = "{\"id\":\"\(id)\",\"length\":\(footer.length),\"crc32c\":\"\(hex8(footer.crc32c))\"}\n"
+        try await response.respond(status: 201, headers: ["Content-Type": "application/json"], body: body)
+    }
+
+    private func get(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let reader: ChunkReader
+        do {
+            reader = try await store.open(id)
+        } catch {
+            if error.status >= 500 { metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"") }
+            return try await fail(response, request, error.status, error.description)
+        }
+        let length = reader.footer.length
+        var headers: HTTPHeaders = [
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "X-Flare-Checksum": CRC32C.headerValue(reader.footer.crc32c),
+        ]
+        let range: Range<Int>
+        let status: Int
+        switch ByteRange.resolve(request.headers["Range"], length: length) {
+        case .full:
+            range = 0..<length
+            status = 200
+        case .partial(let bytes):
+            range = bytes
+            status = 206
+            headers.add("Content-Range", "bytes \(bytes.lowerBound)-\(bytes.upperBound - 1)/\(length)")
+        case .unsatisfiable:
+            await reader.close()
+            return try await fail(response, request, 416, "range not satisfiable for a chunk of \(length) bytes",
+                                  headers: ["Content-Range": "bytes */\(length)"])
+        }
+        if request.method == "HEAD" {
+            await reader.close()
+            return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
+        }
+        do {
+            try await reader.stream(range, start: {
+                try await response.writeHead(status: status, headers: headers, contentLength: range.count)
+            }, send: { bytes in
+                try await response.writeBody(bytes)
+            })
+            await reader.close()
+        } catch {
+            await reader.close()
+            if case .source(let source) = error { throw source }
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            // Bytes already sent cannot be taken back: the thrown error closes the connection
+            // and the client sees a short body.
+            guard !response.headSent else { throw error }
+            try await fail(response, request, error.status, error.description)
+        }
+    }
+
+    private func delete(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        do {
+            try await store.delete(id)
+        } catch {
+            return try await fail(response, request, error.status, error.description)
+        }
+        try await response.writeHead(status: 204, contentLength: nil)
+    }
+
+    /// `id length` per line; `id corrupt: reason` for chunks whose footer fails its checks.
+    private func list(_ store: ChunkStore, _ response: HTTPResponseWriter) async throws {
+        try await response.writeHead(status: 200, headers: ["Content-Type": "text/plain"], contentLength: nil)
+        var text = ""
+        for id in store.ids() {
+            do {
+                let reader = try await store.open(id)
+                text += "\(id) \(reader.footer.length)\n"
+                await reader.close()
+            } catch {
+                switch error {
+                case .notFound: continue  // deleted while listing
+                case .corrupt(_, let corruption): text += "\(id) corrupt: \(corruption.reason)\n"
+                default: text += "\(id) unreadable: \(error)\n"
+                }
+            }
+            if text.utf8.count >= 32 * 1024 {
+                try await response.writeBody(text)
+                text = ""
+            }
+        }
+        if !text.isEmpty { try await response.writeBody(text) }
+        try await response.finish()
+    }
+
+    private func fail(_ response: HTTPResponseWriter, _ request: HTTPServerRequest, _ status: Int, _ message: String,
+                      headers: HTTPHeaders = HTTPHeaders()) async throws {
+        var headers = headers
+        headers.add("Content-Type", "application/json")
+        try await response.respond(status: status, headers: headers,
+                                   body: HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: request.requestID))
+    }
+
+    private func errorKind(_ error: ChunkStoreError) -> String {
+        switch error {
+        case .notFound: return "not_found"
+        case .alreadyExists: return "exists"
+        case .checksumMismatch: return "checksum_mismatch"
+        case .corrupt: return "corrupt"
+        case .noSpace: return "no_space"
+        case .io(let io): return "io_\(io.name)"
+        case .source: return "client"
+        }
+    }
+
+    private func refreshGauges(_ store: ChunkStore) {
+        var info = statvfs()
+        if statvfs(config.dataDirectory, &info) == 0 {
+            metrics.set("flare_datanode_free_bytes", Double(info.f_bavail) * Double(info.f_frsize))
+        }
+        metrics.set("flare_datanode_buffers_in_use", labels: "loop=\"\(store.loop.name)\"", Double(store.pool.inUse))
+    }
+
+    /// Access log line and request metrics for one exchange.
+    static func record(_ record: HTTPExchangeRecord, metrics: Metrics, logger: Logger) {
+        let seconds = Double(record.duration.components.seconds) + Double(record.duration.components.attoseconds) / 1e18
+        metrics.increment("flare_datanode_requests_total", labels: "method=\"\(record.method)\",status=\"\(record.status)\"")
+        metrics.increment("flare_datanode_received_bytes_total", by: Double(record.bytesIn))
+        metrics.increment("flare_datanode_sent_bytes_total", by: Double(record.bytesOut))
+        if record.target.hasPrefix("/chunk/") && record.status / 100 == 2 {
+            if record.method == "PUT" { metrics.observe("flare_datanode_write_seconds", seconds) }
+            if record.method == "GET" { metrics.observe("flare_datanode_read_seconds", seconds) }
+        }
+        if record.status >= 500 || record.error != nil {
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"http_\(record.status)\"")
+        }
+        logger.info("\(record.method) \(record.target) \(record.status) in=\(record.bytesIn) out=\(record.bytesOut) \(String(format: seconds * 1000))ms id=\(record.requestID)\(record.error.map { " error=\"\($0)\"" } ?? "")")
+    }
+}
+
+private func String(format milliseconds: Double) -> String {
+    let rounded = (milliseconds * 100).rounded() / 100
+    return "\(rounded)"
+}

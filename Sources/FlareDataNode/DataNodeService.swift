@@ -1,0 +1,63 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+import Logging
+
+/// A running data node: loops, per-loop buffer pools and chunk stores, and the HTTP server.
+public final class DataNodeService: @unchecked Sendable {
+    public let config: DataNodeConfig
+    public let metrics = Metrics()
+    public let loops: [EventLoop]
+    public let report: DataDirectory.Report
+    private var server: HTTPServer!
+    private let logger: Logger
+
+    /// The address bound (the real port when 0 was asked for).
+    public var localAddress: SocketAddress { server.localAddress }
+
+    /// Prepares the data directory, starts the loops and begins serving.
+    public init(config: DataNodeConfig, logger: Logger) async throws {
+        self.config = config
+        self.logger = logger
+        report = try DataDirectory.prepare(config.dataDirectory)
+        logger.info("data directory \(config.dataDirectory): \(report.chunkCount) chunks, \(ByteSize.format(report.bytesStored)) stored, removed \(report.removedTemporaryFiles) unfinished writes from tmp/")
+        if !report.usesDirectIO {
+            logger.warning("the filesystem under \(config.dataDirectory) refuses O_DIRECT: writing through the page cache with fdatasync")
+        }
+        let resolved = config.engine.resolved()
+        if let reason = resolved.fallbackReason {
+            logger.notice("io_uring unavailable (\(reason)); using epoll")
+        }
+        var loops: [EventLoop] = []
+        for index in 0..<config.threads {
+            loops.append(try EventLoop.start(engine: resolved.kind, name: "datanode-\(index)"))
+        }
+        self.loops = loops
+        let stats = ChunkStoreStats(metrics: metrics, chunkCount: report.chunkCount, bytesStored: report.bytesStored)
+        let bufferBytes = ChunkFormat.segmentBytes + ChunkFormat.footerBytes
+        let buffersPerLoop = max(2, config.bufferPoolBytes / bufferBytes / loops.count)
+        var stores: [ObjectIdentifier: ChunkStore] = [:]
+        for loop in loops {
+            // Built on its loop: the pool touches its pages there, and is used only there.
+            let store = try await loop.run { [config, report] in
+                ChunkStore(directory: config.dataDirectory, usesDirectIO: report.usesDirectIO, loop: loop,
+                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop), stats: stats)
+            }
+            stores[ObjectIdentifier(loop)] = store
+        }
+        let routes = DataNodeRoutes(stores: stores, config: config, metrics: metrics, engine: resolved.kind)
+        let address = try SocketAddress(host: config.host, port: config.port)
+        let logger = self.logger
+        let metrics = self.metrics
+        server = try HTTPServer(address: address, loops: loops, onExchange: { record in
+            DataNodeRoutes.record(record, metrics: metrics, logger: logger)
+        }, handler: routes.handle)
+        logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop")
+    }
+
+    /// Stops accepting and stops the loops.
+    public func stop() async {
+        await server.stop()
+        for loop in loops { loop.shutdown() }
+    }
+}
