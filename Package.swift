@@ -24,6 +24,16 @@ let package = Package(
         .target(name: "FlareDataNode", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore"], swiftSettings: strict),
+        .target(name: "FlareAPINode", dependencies: [
+            "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "api", dependencies: [
+            "FlareAPINode", "FlareIO", "FlareCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .executableTarget(name: "datanode", dependencies: [
             "FlareDataNode", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -24,8 +24,12 @@ public final class BufferPool: @unchecked Sendable {
     private let loop: EventLoop?
 
     /// Creates `bufferCount` buffers of `bufferBytes` (rounded up to whole pages).
-    /// - Parameter loop: the loop the pool belongs to, checked on every call when given.
-    public init(bufferBytes: Int, bufferCount: Int, loop: EventLoop? = nil) {
+    /// - Parameters:
+    ///   - loop: the loop the pool belongs to, checked on every call when given.
+    ///   - prefaultCount: buffers whose pages are written now (default: all). The rest are
+    ///     touched on first use; buffers are handed out most-recently-returned first, so a
+    ///     large pool that is mostly idle stays mostly unresident.
+    public init(bufferBytes: Int, bufferCount: Int, loop: EventLoop? = nil, prefaultCount: Int? = nil) {
         precondition(bufferBytes > 0 && bufferCount > 0)
         let rounded = (bufferBytes + Self.alignmentBytes - 1) / Self.alignmentBytes * Self.alignmentBytes
         self.bufferBytes = rounded
@@ -35,7 +39,7 @@ public final class BufferPool: @unchecked Sendable {
         let result = posix_memalign(&raw, Self.alignmentBytes, rounded * bufferCount)
         precondition(result == 0 && raw != nil, "buffer pool of \(rounded * bufferCount) bytes: \(Errno.name(result))")
         memory = raw!
-        memset(memory, 0, rounded * bufferCount)
+        memset(memory, 0, rounded * min(bufferCount, prefaultCount ?? bufferCount))
         free = Array((0..<bufferCount).reversed())
     }
 

@@ -1,0 +1,26 @@
+import FlareIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything an API node needs to start; the `api` executable fills it from flags.
+public struct APINodeConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port: UInt16 = 8000
+    /// Data nodes as `host:port`.
+    public var dataNodes: [String] = []
+    public var metadataPath = "./data/meta.sqlite"
+    public var chunkSizeBytes = 4 << 20
+    /// Chunks in flight per request (pipelined writes, parallel reads).
+    public var windowChunks = 8
+    /// Total bytes of chunk buffers, split over the loops.
+    public var bufferPoolBytes = 512 << 20
+    public var engine = IOEngineKind.auto
+    public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// Seconds chunks of replaced or deleted objects are kept for reads still running.
+    public var deletionGraceSeconds = 30
+    /// How long one data-node exchange (connect, send, each wait for a reply) may take.
+    public var dataNodeTimeoutSeconds = 10
+
+    public init() {}
+}

@@ -1,0 +1,194 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+import FlareMetadata
+import Logging
+
+/// The API node's HTTP API: `/object/{key}` (PUT, GET, HEAD, DELETE), `/objects`,
+/// `/health`, `/metrics`.
+struct APIRoutes: Sendable {
+    let contexts: [ObjectIdentifier: LoopContext]
+    let placement: Placement
+    let metadata: MetadataStore
+    let config: APINodeConfig
+    let metrics: Metrics
+    let engine: IOEngineKind
+
+    func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let context = contexts[ObjectIdentifier(request.loop)]!
+        let path = request.path
+        if path.hasPrefix("/object/") {
+            let key: String
+            do {
+                key = try ObjectKey.decode(path.dropFirst("/object/".count))
+            } catch {
+                return try await fail(response, request, 400, "invalid key: \(error)")
+            }
+            metrics.add("flare_api_requests_in_flight", 1)
+            defer { metrics.add("flare_api_requests_in_flight", -1) }
+            switch request.method {
+            case "PUT": try await put(key, context, request, response)
+            case "GET", "HEAD": try await get(key, context, request, response)
+            case "DELETE": try await delete(key, request, response)
+            default: try await fail(response, request, 405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
+            }
+            return
+        }
+        switch (request.method, path) {
+        case ("GET", "/objects"):
+            try await list(request, response)
+        case ("GET", "/health"), ("HEAD", "/health"):
+            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"dataNodes\":\(config.dataNodes.count)}\n"
+            try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
+        case ("GET", "/metrics"):
+            metrics.set("flare_api_buffers_in_use", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.inUse))
+            metrics.set("flare_api_buffer_waiters", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.waiting))
+            try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
+        case (_, "/objects"), (_, "/health"), (_, "/metrics"):
+            try await fail(response, request, 405, "use GET", headers: ["Allow": "GET"])
+        default:
+            try await fail(response, request, 404, "no route for \(request.method) \(path); objects live under /object/{key}")
+        }
+    }
+
+    private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let writer = ObjectWriter(context: context, placement: placement, metadata: metadata,
+                                  chunkSize: config.chunkSizeBytes, window: config.windowChunks)
+        let manifest: ObjectManifest
+        do {
+            manifest = try await writer.write(key: key, body: request.body)
+        } catch {
+            if case .body(let http) = error, case .connectionClosed = http { throw http }
+            return try await fail(response, request, error.status, error.description)
+        }
+        let body = "{\"key\":\(HTTPErrorBody.quote(key)),\"size\":\(manifest.size),\"chunks\":\(manifest.chunks.count),\"checksum\":\"\(CRC32C.headerValue(manifest.crc32c))\"}\n"
+        try await response.respond(status: 201, headers: ["Content-Type": "application/json", "ETag": manifest.etag], body: body)
+    }
+
+    private func get(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let loaded: ObjectManifest?
+        do {
+            loaded = try await metadata.manifest(for: key)
+        } catch {
+            return try await fail(response, request, 500, "metadata: \(error)")
+        }
+        guard let manifest = loaded else { return try await fail(response, request, 404, "no object with key \(key)") }
+        var headers: HTTPHeaders = [
+            "Content-Type": "application/octet-stream",
+            "ETag": manifest.etag,
+            "Last-Modified": HTTPDate.string(secondsSinceEpoch: Int(manifest.createdNanoseconds / 1_000_000_000)),
+            "Accept-Ranges": "bytes",
+        ]
+        let range: Range<Int>
+        var status = 200
+        switch ByteRange.resolve(request.headers["Range"], length: manifest.size) {
+        case .full:
+            range = 0..<manifest.size
+            headers.add("X-Flare-Checksum", CRC32C.headerValue(manifest.crc32c))
+        case .partial(let bytes):
+            range = bytes
+            status = 206
+            headers.add("Content-Range", "bytes \(bytes.lowerBound)-\(bytes.upperBound - 1)/\(manifest.size)")
+        case .unsatisfiable:
+            return try await fail(response, request, 416, "range not satisfiable for an object of \(manifest.size) bytes",
+                                  headers: ["Content-Range": "bytes */\(manifest.size)"])
+        }
+        if request.method == "HEAD" {
+            return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
+        }
+        let reader = ObjectReader(context: context, window: config.windowChunks)
+        let contentLength = range.count
+        let headHeaders = headers
+        do {
+            try await reader.send(manifest, range: range, start: {
+                try await response.writeHead(status: status, headers: headHeaders, contentLength: contentLength)
+            }, body: { bytes in
+                try await response.writeBody(bytes)
+            })
+        } catch {
+            // After the head, the only honest signal left is a short body: close.
+            guard !response.headSent else { throw error }
+            if let http = error as? HTTPError { throw http }
+            let status = (error as? DataNodeClient.Failure).map { if case .corrupt = $0 { 500 } else { 503 } } ?? 503
+            try await fail(response, request, status, "\(error)")
+        }
+    }
+
+    private func delete(_ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let removed: ObjectManifest?
+        do {
+            removed = try await metadata.delete(key: key)
+        } catch {
+            return try await fail(response, request, 500, "metadata: \(error)")
+        }
+        guard removed != nil else { return try await fail(response, request, 404, "no object with key \(key)") }
+        try await response.writeHead(status: 204, contentLength: nil)
+    }
+
+    /// `GET /objects?prefix=&start-after=&limit=` → JSON page of keys.
+    private func list(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        var prefix = "", startAfter: String?, limit = 1000
+        for pair in (request.head.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            let rawValue = parts.count > 1 ? String(parts[1]).replacingPlus() : ""
+            let value: String
+            do {
+                value = rawValue.isEmpty ? "" : try ObjectKey.decode(rawValue)
+            } catch {
+                return try await fail(response, request, 400, "invalid \(name): \(error)")
+            }
+            switch name {
+            case "prefix": prefix = value
+            case "start-after": startAfter = value.isEmpty ? nil : value
+            case "limit":
+                guard let number = Int(value), (1...1000).contains(number) else {
+                    return try await fail(response, request, 400, "limit must be 1…1000")
+                }
+                limit = number
+            default:
+                return try await fail(response, request, 400, "unknown query parameter \(name); use prefix, start-after, limit")
+            }
+        }
+        let page: ObjectListing
+        do {
+            page = try await metadata.list(prefix: prefix, startAfter: startAfter, limit: limit)
+        } catch {
+            return try await fail(response, request, 500, "metadata: \(error)")
+        }
+        var body = "{\"objects\":["
+        body += page.entries.map { entry in
+            "{\"key\":\(HTTPErrorBody.quote(entry.key)),\"size\":\(entry.size),\"etag\":\(HTTPErrorBody.quote(entry.etag)),\"lastModified\":\(HTTPErrorBody.quote(HTTPDate.string(secondsSinceEpoch: Int(entry.createdNanoseconds / 1_000_000_000))))}"
+        }.joined(separator: ",")
+        body += "],\"isTruncated\":\(page.nextStartAfter != nil)"
+        if let next = page.nextStartAfter { body += ",\"nextStartAfter\":\(HTTPErrorBody.quote(next))" }
+        body += "}\n"
+        try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
+    }
+
+    private func fail(_ response: HTTPResponseWriter, _ request: HTTPServerRequest, _ status: Int, _ message: String,
+                      headers: HTTPHeaders = HTTPHeaders()) async throws {
+        var headers = headers
+        headers.add("Content-Type", "application/json")
+        try await response.respond(status: status, headers: headers,
+                                   body: HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: request.requestID))
+    }
+
+    /// Access log line and request metrics for one exchange.
+    static func record(_ record: HTTPExchangeRecord, metrics: Metrics, logger: Logger) {
+        let seconds = Double(record.duration.components.seconds) + Double(record.duration.components.attoseconds) / 1e18
+        metrics.increment("flare_api_requests_total", labels: "method=\"\(record.method)\",status=\"\(record.status)\"")
+        metrics.increment("flare_api_received_bytes_total", by: Double(record.bytesIn))
+        metrics.increment("flare_api_sent_bytes_total", by: Double(record.bytesOut))
+        if record.target.hasPrefix("/object/") {
+            metrics.observe("flare_api_request_seconds", labels: "method=\"\(record.method)\"", seconds)
+        }
+        let milliseconds = (seconds * 100_000).rounded() / 100
+        logger.info("\(record.method) \(record.target) \(record.status) in=\(record.bytesIn) out=\(record.bytesOut) \(milliseconds)ms id=\(record.requestID)\(record.error.map { " error=\"\($0)\"" } ?? "")")
+    }
+}
+
+extension String {
+    /// `+` means space in query strings.
+    func replacingPlus() -> String { String(map { $0 == "+" ? " " : $0 }) }
+}

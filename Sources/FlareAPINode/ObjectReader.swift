@@ -1,0 +1,58 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+
+/// The GET pipeline: the manifest gives the order; chunks are fetched in parallel, up to
+/// `window` at once, into a bounded reorder buffer, each verified against the manifest's
+/// CRC32C, and written to the client strictly in order.
+struct ObjectReader {
+    let context: LoopContext
+    let window: Int
+
+    /// Sends `range` of the object. `start` runs when the first chunk is in hand (send the
+    /// head there): a failure before it can still become an error response.
+    func send(_ manifest: ObjectManifest, range: Range<Int>, start: @escaping () async throws -> Void,
+              body: @escaping (UnsafeRawBufferPointer) async throws -> Void) async throws {
+        guard !range.isEmpty else {
+            try await start()
+            return
+        }
+        let chunkSize = manifest.chunkSize
+        let first = range.lowerBound / chunkSize
+        let last = (range.upperBound - 1) / chunkSize
+        var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
+        var arrived: [Int: IOBuffer] = [:]
+        let context = self.context
+        try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
+            func startFetches() {
+                for index in reorder.fetchesToStart() {
+                    let chunk = manifest.chunks[index]
+                    group.addTask {
+                        let buffer = await context.pool.acquire()
+                        try await context.dataNodes.get(chunk, into: buffer)
+                        return (index, buffer)
+                    }
+                }
+            }
+            startFetches()
+            var started = false
+            while let (index, buffer) = try await group.next() {
+                reorder.arrived(index)
+                arrived[index] = buffer
+                while let next = reorder.nextSendable() {
+                    let chunkBuffer = arrived.removeValue(forKey: next)!
+                    let chunkStart = next * chunkSize
+                    let from = max(range.lowerBound, chunkStart) - chunkStart
+                    let to = min(range.upperBound, chunkStart + chunkBuffer.count) - chunkStart
+                    if !started {
+                        started = true
+                        try await start()
+                    }
+                    try await body(UnsafeRawBufferPointer(rebasing: chunkBuffer.bytes[from..<to]))
+                }
+                startFetches()
+            }
+            precondition(reorder.isFinished && arrived.isEmpty, "reorder window ended with chunks unsent")
+        }
+    }
+}

@@ -1,0 +1,302 @@
+import CSQLite
+import FlareCore
+import Dispatch
+import Glibc
+import Synchronization
+
+/// The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`, owned by one
+/// thread. Concurrent writes are grouped: the thread takes every queued write, runs them
+/// in one transaction (a savepoint each, so one failure does not fail the others), and
+/// commits once — one fsync for the whole group — before any caller hears back.
+public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
+    /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+    static let migrations = [
+        """
+        CREATE TABLE objects(
+            key TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            chunk_size INTEGER NOT NULL,
+            crc32c INTEGER NOT NULL,
+            created_ns INTEGER NOT NULL,
+            chunks TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE deletions(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk TEXT NOT NULL,
+            node TEXT NOT NULL,
+            not_before_ns INTEGER NOT NULL
+        );
+        """,
+    ]
+    /// Writes grouped into one transaction at most.
+    static let groupWritesMax = 256
+
+    public let path: String
+    /// Seconds a replaced or deleted object's chunks are kept before deletion.
+    public let deletionGraceSeconds: Int
+    private let database: SQLiteDatabase
+    private let queue = JobQueue()
+    private var thread = pthread_t()
+
+    /// Opens (creating and migrating if needed) the database at `path`.
+    public init(path: String, deletionGraceSeconds: Int = 30) throws {
+        self.path = path
+        self.deletionGraceSeconds = deletionGraceSeconds
+        database = try SQLiteDatabase(path: path)
+        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        try Self.migrate(database)
+        let unmanaged = Unmanaged.passRetained(self)
+        let result = pthread_create(&thread, nil, { raw in
+            let store = Unmanaged<SQLiteMetadataStore>.fromOpaque(raw!).takeRetainedValue()
+            store.work()
+            return nil
+        }, unmanaged.toOpaque())
+        precondition(result == 0, "cannot start the metadata thread")
+    }
+
+    /// Finishes queued work and stops the thread.
+    public func close() {
+        queue.stop()
+        pthread_join(thread, nil)
+    }
+
+    static func migrate(_ database: SQLiteDatabase) throws {
+        let statement = try database.statement("PRAGMA user_version")
+        _ = try statement.step()
+        let version = Int(statement.int64(0))
+        guard version <= migrations.count else {
+            throw SQLiteError(code: 0, message: "metadata schema version \(version) is newer than this build knows (\(migrations.count))")
+        }
+        for (index, migration) in migrations.enumerated().dropFirst(version) {
+            try database.execute("BEGIN IMMEDIATE; \(migration) PRAGMA user_version=\(index + 1); COMMIT;")
+        }
+    }
+
+    // MARK: - MetadataStore
+
+    public func manifest(for key: String) async throws -> ObjectManifest? {
+        try await perform(write: false) { try Self.load(key, $0) }
+    }
+
+    public func commit(_ manifest: ObjectManifest) async throws -> ObjectManifest? {
+        precondition(manifest.validate() == nil, "invalid manifest: \(manifest.validate()!)")
+        return try await perform(write: true) { database in
+            let replaced = try Self.load(manifest.key, database)
+            if let replaced { try self.queueDeletion(of: replaced, database) }
+            try database.statement("INSERT OR REPLACE INTO objects(key, size, chunk_size, crc32c, created_ns, chunks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .bind(1, manifest.key).bind(2, Int64(manifest.size)).bind(3, Int64(manifest.chunkSize))
+                .bind(4, Int64(manifest.crc32c)).bind(5, manifest.createdNanoseconds).bind(6, manifest.encodeChunks())
+                .run()
+            return replaced
+        }
+    }
+
+    public func delete(key: String) async throws -> ObjectManifest? {
+        try await perform(write: true) { database in
+            guard let existing = try Self.load(key, database) else { return nil }
+            try self.queueDeletion(of: existing, database)
+            try database.statement("DELETE FROM objects WHERE key = ?1").bind(1, key).run()
+            return existing
+        }
+    }
+
+    public func list(prefix: String, startAfter: String?, limit: Int) async throws -> ObjectListing {
+        try await perform(write: false) { database in
+            // Keys with a prefix are contiguous in byte order, starting at the prefix itself.
+            let from = max(prefix, startAfter ?? "")
+            let statement = try database.statement(
+                "SELECT key, size, crc32c, created_ns FROM objects WHERE key >= ?1 AND key > ?2 ORDER BY key LIMIT ?3")
+            statement.bind(1, from).bind(2, startAfter ?? "").bind(3, Int64(limit + 1))
+            var entries: [ObjectListing.Entry] = []
+            var more = false
+            while try statement.step() {
+                let key = statement.text(0)
+                guard key.utf8.starts(with: prefix.utf8) else { break }
+                if entries.count == limit { more = true; break }
+                let size = Int(statement.int64(1))
+                let manifest = ObjectManifest(key: key, size: size, chunkSize: 0, crc32c: UInt32(statement.int64(2)),
+                                              createdNanoseconds: statement.int64(3), chunks: [])
+                entries.append(.init(key: key, size: size, etag: manifest.etag, createdNanoseconds: manifest.createdNanoseconds))
+            }
+            return ObjectListing(entries: entries, nextStartAfter: more ? entries.last?.key : nil)
+        }
+    }
+
+    public func enqueueDeletions(_ copies: [(chunk: ChunkID, node: String)]) async throws {
+        let copies = copies.map { ($0.chunk, $0.node) }
+        // Chunks of uploads that never committed were never readable: no grace needed.
+        let notBefore = wallClockNanoseconds()
+        try await perform(write: true) { database in
+            for (chunk, node) in copies {
+                try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
+                    .bind(1, "\(chunk)").bind(2, node).bind(3, notBefore).run()
+            }
+        }
+    }
+
+    public func pendingDeletions(limit: Int) async throws -> [PendingDeletion] {
+        try await perform(write: false) { database in
+            let statement = try database.statement("SELECT seq, chunk, node FROM deletions WHERE not_before_ns <= ?2 ORDER BY seq LIMIT ?1")
+                .bind(1, Int64(limit)).bind(2, wallClockNanoseconds())
+            var pending: [PendingDeletion] = []
+            while try statement.step() {
+                guard let chunk = ChunkID(statement.text(1)) else { continue }
+                pending.append(PendingDeletion(sequence: statement.int64(0), chunk: chunk, node: statement.text(2)))
+            }
+            return pending
+        }
+    }
+
+    public func finishDeletions(_ sequences: [Int64]) async throws {
+        try await perform(write: true) { database in
+            for sequence in sequences {
+                try database.statement("DELETE FROM deletions WHERE seq = ?1").bind(1, sequence).run()
+            }
+        }
+    }
+
+    // MARK: - Rows
+
+    private static func load(_ key: String, _ database: SQLiteDatabase) throws -> ObjectManifest? {
+        let statement = try database.statement("SELECT size, chunk_size, crc32c, created_ns, chunks FROM objects WHERE key = ?1")
+        statement.bind(1, key)
+        guard try statement.step() else { return nil }
+        guard let chunks = ObjectManifest.decodeChunks(statement.text(4)) else {
+            throw SQLiteError(code: 0, message: "manifest of '\(key)' is unreadable")
+        }
+        return ObjectManifest(key: key, size: Int(statement.int64(0)), chunkSize: Int(statement.int64(1)),
+                              crc32c: UInt32(truncatingIfNeeded: statement.int64(2)), createdNanoseconds: statement.int64(3),
+                              chunks: chunks)
+    }
+
+    /// Chunks of replaced and deleted objects wait this long before they are deleted, so
+    /// reads that loaded the old manifest just before can still finish.
+    private func queueDeletion(of manifest: ObjectManifest, _ database: SQLiteDatabase) throws {
+        let notBefore = wallClockNanoseconds() + Int64(deletionGraceSeconds) * 1_000_000_000
+        for chunk in manifest.chunks {
+            for node in chunk.replicas {
+                try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
+                    .bind(1, "\(chunk.id)").bind(2, node).bind(3, notBefore).run()
+            }
+        }
+    }
+
+    // MARK: - The metadata thread
+
+    private func perform<T: Sendable>(write: Bool, _ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let box = ResultBox<T>()
+            queue.push(Job(write: write,
+                           execute: { database in
+                               do {
+                                   box.result = .success(try body(database))
+                                   return true
+                               } catch {
+                                   box.result = .failure(error)
+                                   return false
+                               }
+                           },
+                           fail: { error in box.result = .failure(error) },
+                           deliver: { continuation.resume(with: box.result!) }))
+        }
+    }
+
+    private func work() {
+        while let jobs = queue.takeAll() {
+            var index = 0
+            while index < jobs.count {
+                if !jobs[index].write {
+                    _ = jobs[index].execute(database)
+                    jobs[index].deliver()
+                    index += 1
+                    continue
+                }
+                var group: [Job] = []
+                while index < jobs.count && jobs[index].write && group.count < Self.groupWritesMax {
+                    group.append(jobs[index])
+                    index += 1
+                }
+                runGroup(group)
+            }
+        }
+    }
+
+    /// One transaction for a group of writes; each in its own savepoint.
+    private func runGroup(_ group: [Job]) {
+        do {
+            try database.execute("BEGIN IMMEDIATE")
+        } catch {
+            group.forEach { $0.fail(error); $0.deliver() }
+            return
+        }
+        for job in group {
+            do {
+                try database.execute("SAVEPOINT job")
+                if !job.execute(database) {
+                    try database.execute("ROLLBACK TO job; RELEASE job")
+                } else {
+                    try database.execute("RELEASE job")
+                }
+            } catch {
+                job.fail(error)
+            }
+        }
+        do {
+            try database.execute("COMMIT")
+        } catch {
+            // Nothing of the group is durable: every caller hears the failure.
+            do { try database.execute("ROLLBACK") } catch {}
+            group.forEach { $0.fail(error) }
+        }
+        group.forEach { $0.deliver() }
+    }
+}
+
+/// A unit of work for the metadata thread: `execute` runs it (inside the group's
+/// transaction for writes) and says whether it succeeded; `deliver` resumes the caller.
+struct Job: @unchecked Sendable {
+    let write: Bool
+    let execute: (SQLiteDatabase) -> Bool
+    let fail: (Error) -> Void
+    let deliver: () -> Void
+}
+
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
+}
+
+/// The metadata thread's inbox.
+final class JobQueue: @unchecked Sendable {
+    private let jobs = Mutex<(pending: [Job], stopping: Bool)>(([], false))
+    private let signal = DispatchSemaphore(value: 0)
+
+    func push(_ job: Job) {
+        jobs.withLock { $0.pending.append(job) }
+        signal.signal()
+    }
+
+    /// Every queued job, waiting for one; `nil` once stopped and drained.
+    func takeAll() -> [Job]? {
+        while true {
+            signal.wait()
+            let (taken, stopping) = jobs.withLock { state -> ([Job], Bool) in
+                defer { state.pending.removeAll(keepingCapacity: true) }
+                return (state.pending, state.stopping)
+            }
+            if !taken.isEmpty { return taken }
+            if stopping { return nil }
+        }
+    }
+
+    func stop() {
+        jobs.withLock { $0.stopping = true }
+        signal.signal()
+    }
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch.
+public func wallClockNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}

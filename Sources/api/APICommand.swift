@@ -1,0 +1,113 @@
+import ArgumentParser
+import FlareAPINode
+import FlareCore
+import FlareIO
+import Logging
+
+@main
+struct APICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api",
+        abstract: "The Flare API node: streams objects in and out, chunked over data nodes.",
+        discussion: """
+        Objects: PUT/GET/HEAD/DELETE /object/{key} (GET supports Range), GET /objects?prefix=&start-after=&limit=, \
+        GET /health, GET /metrics.
+        Example: api --datanodes 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
+        Upload large files with `curl -T file http://host:port/object/key` (curl's --data-binary loads the whole \
+        file into memory first and refuses files of 1 GiB or more).
+        """)
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port: UInt16 = 8000
+
+    @Option(help: "Data nodes, comma-separated host:port (required).")
+    var datanodes: String?
+
+    @Option(help: "SQLite metadata file.")
+    var metadata = "./data/meta.sqlite"
+
+    @Option(name: .customLong("chunk-size"), help: "Chunk size, a multiple of 4KiB (e.g. 64KiB, 4MiB, 1GiB).")
+    var chunkSize = "4MiB"
+
+    @Option(help: "Chunks in flight per request (pipelined writes, parallel reads).")
+    var window = 8
+
+    @Option(name: .customLong("buffer-pool"), help: "Total bytes of chunk buffers; requests wait when it is used up.")
+    var bufferPool = "512MiB"
+
+    @Option(help: "I/O engine: auto (io_uring if it works here, else epoll), uring or epoll. Overrides FLARE_IO.")
+    var io: String?
+
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads: Int?
+
+    @Option(name: .customLong("gc-grace"), help: "Seconds a replaced or deleted object's chunks are kept for reads in progress.")
+    var gcGrace = 30
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard let datanodes, !datanodes.isEmpty else {
+            throw ValidationError("--datanodes is required, e.g. --datanodes 127.0.0.1:9001,127.0.0.1:9002")
+        }
+        let nodes = datanodes.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for node in nodes {
+            do {
+                _ = try SocketAddress(parsing: node)
+            } catch {
+                throw ValidationError("--datanodes: '\(node)' is not host:port with a numeric host")
+            }
+        }
+        guard Set(nodes).count == nodes.count else { throw ValidationError("--datanodes lists a node twice") }
+        guard let size = ByteSize.parse(chunkSize), size >= 4096, size % 4096 == 0, size <= 1 << 30 else {
+            throw ValidationError("--chunk-size must be a multiple of 4KiB between 4KiB and 1GiB, like 4MiB")
+        }
+        guard (1...256).contains(window) else { throw ValidationError("--window must be 1…256") }
+        guard let pool = ByteSize.parse(bufferPool), pool >= size * (window + 1) else {
+            throw ValidationError("--buffer-pool must hold at least window+1 chunks (\(ByteSize.format(size * (window + 1))))")
+        }
+        if let io, IOEngineKind(parsing: io) == nil { throw ValidationError("--io must be auto, uring or epoll, not '\(io)'") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1…256") }
+        guard gcGrace >= 0 else { throw ValidationError("--gc-grace must be ≥ 0") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "api:\(port)")
+        ProcessSignals.ignoreBrokenPipes()
+        var config = APINodeConfig()
+        config.host = host
+        config.port = port
+        config.dataNodes = datanodes!.split(separator: ",").map(String.init)
+        config.metadataPath = metadata
+        config.chunkSizeBytes = ByteSize.parse(chunkSize)!
+        config.windowChunks = window
+        config.bufferPoolBytes = ByteSize.parse(bufferPool)!
+        config.deletionGraceSeconds = gcGrace
+        do {
+            config.engine = try io.map { IOEngineKind(parsing: $0)! } ?? IOEngineKind.fromEnvironment()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let threads { config.threads = threads }
+        let service: APINodeService
+        do {
+            service = try await APINodeService(config: config, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let signal = await ProcessSignals.waitForTermination()
+        logger.info("signal \(signal): stopping")
+        await service.stop()
+    }
+}
