@@ -36,13 +36,19 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+run: deps build
+	./scripts/run-cluster.sh
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
+	$(MAKE) --no-print-directory fuzz FUZZ_RUNS=200000
 
 bench: deps
-	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --format markdown
 	./Benchmarks/record-results.sh
+
+bench-check: deps
+	./Benchmarks/record-results.sh --check
 
 fuzz:
 	@mkdir -p .build/fuzz .build/fuzz/corpus

@@ -76,11 +76,13 @@ final class EpollEngine: IOEngine {
         }
     }
 
-    func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?) {
+    func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?, attempted: Bool) {
         let deadline = timeout.map { monotonicNanoseconds() + UInt64($0.pointee.tv_sec) * 1_000_000_000 + UInt64($0.pointee.tv_nsec) }
         switch op {
         case .recv, .send, .accept:
-            let result = Self.attempt(op)
+            // Parking right after a failed attempt is safe: no epoll_wait ran in between, so
+            // no readiness edge can have been consumed.
+            let result = attempted ? -EAGAIN : Self.attempt(op)
             if result == -EAGAIN {
                 park(op, token: token, deadline: deadline)
             } else {

@@ -252,14 +252,18 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     public func perform(_ op: IOOperation, timeout: Duration? = nil) async -> Int32 {
         assertInLoop()
         if let faultInjector, let injected = faultInjector(op) { return injected }
-        if immediateBudget > 0, let result = engine.tryImmediately(op) {
-            immediateBudget -= 1
-            return result
+        var attempted = false
+        if immediateBudget > 0 {
+            if let result = engine.tryImmediately(op) {
+                immediateBudget -= 1
+                return result
+            }
+            attempted = true
         }
         if case .sleep(let nanoseconds) = op {
-            return await submit(ops: [op], sleepNanoseconds: nanoseconds, timeout: nil)[0]
+            return await submit(.single(op, attempted: false), sleepNanoseconds: nanoseconds, timeout: nil)[0]
         }
-        return await submit(ops: [op], sleepNanoseconds: nil, timeout: timeout)[0]
+        return await submit(.single(op, attempted: attempted), sleepNanoseconds: nil, timeout: timeout)[0]
     }
 
     /// Runs up to four operations as a linked chain: each starts only if the one before
@@ -272,7 +276,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             // The operations before the injected failure run for real; the chain ends there.
             var results = OperationResults()
             if failing > 0 {
-                let ran = await submit(ops: Array(ops[..<failing]), sleepNanoseconds: nil, timeout: nil)
+                let ran = await submit(.chain(Array(ops[..<failing])), sleepNanoseconds: nil, timeout: nil)
                 for index in 0..<failing { results[index] = ran[index] }
                 let completeSoFar = (0..<failing).allSatisfy { ran[$0] >= 0 && ops[$0].expectedCount.map { Int(ran[$0]) == $0 } ?? true }
                 guard completeSoFar else { return results }
@@ -280,7 +284,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             results[failing] = faultInjector(ops[failing])!
             return results
         }
-        return await submit(ops: ops, sleepNanoseconds: nil, timeout: nil)
+        return await submit(.chain(ops), sleepNanoseconds: nil, timeout: nil)
     }
 
     /// Suspends the task for `duration` on the loop's timer.
@@ -289,10 +293,24 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         _ = try Errno.check(await perform(.sleep(nanoseconds: nanoseconds)), "sleep")
     }
 
-    private func submit(ops: [IOOperation], sleepNanoseconds: UInt64?, timeout: Duration?) async -> OperationResults {
+    /// What `submit` hands to the engine: one operation (no array on the hot path) or a chain.
+    private enum Submission {
+        /// `attempted`: the engine already tried it synchronously and it would have blocked.
+        case single(IOOperation, attempted: Bool)
+        case chain([IOOperation])
+
+        var count: Int32 {
+            switch self {
+            case .single: return 1
+            case .chain(let ops): return Int32(ops.count)
+            }
+        }
+    }
+
+    private func submit(_ submission: Submission, sleepNanoseconds: UInt64?, timeout: Duration?) async -> OperationResults {
         let index = operations.allocate()
         let slot = operations[index]
-        slot.pointee.pending = Int32(ops.count)
+        slot.pointee.pending = submission.count
         slot.pointee.isSleep = sleepNanoseconds != nil
         var timespecPointer: UnsafeMutablePointer<__kernel_timespec>?
         if let nanoseconds = sleepNanoseconds ?? timeout.map({ UInt64(max(0, $0.nanosecondsValue)) }) {
@@ -307,9 +325,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
                 slot.pointee.continuation = continuation
-                if ops.count == 1 {
-                    engine.enqueue(ops[0], token: token, timeout: timespecPointer)
-                } else {
+                switch submission {
+                case let .single(op, attempted):
+                    engine.enqueue(op, token: token, timeout: timespecPointer, attempted: attempted)
+                case .chain(let ops):
                     engine.enqueueChain(ops, firstToken: token)
                 }
             }

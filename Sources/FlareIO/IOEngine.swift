@@ -17,8 +17,9 @@ protocol IOEngine: AnyObject {
     func tryImmediately(_ op: IOOperation) -> Int32?
 
     /// Queues an operation. `timeout`, when given, points at stable memory that lives until
-    /// the completion is reported.
-    func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?)
+    /// the completion is reported. `attempted` says ``tryImmediately(_:)`` just found that
+    /// it would block, so it need not be tried again before waiting.
+    func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?, attempted: Bool)
 
     /// Queues operations that run in order, each only if the previous one succeeded in full;
     /// the ones not run complete with `-ECANCELED`. Tokens are `firstToken + index`.

@@ -72,7 +72,7 @@ final class IOUringEngine: IOEngine {
 
     func forget(_ fd: Int32) {}
 
-    func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?) {
+    func enqueue(_ op: IOOperation, token: UInt64, timeout: UnsafeMutablePointer<__kernel_timespec>?, attempted: Bool) {
         if case .sleep = op {
             let sqe = nextSQE(reserving: 1)
             flare_io_uring_prep_timeout(sqe, timeout!)

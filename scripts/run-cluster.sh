@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts a local Flare cluster: API on :8000, data nodes on :9001-9003, data under ./data,
+# logs under ./data/logs. Ctrl-C stops every process it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${FLARE_BIN_DIR:-$(swift build -c release --show-bin-path)}"
+DATA="${FLARE_DATA_DIR:-./data}"
+API_PORT="${FLARE_API_PORT:-8000}"
+mkdir -p "$DATA/logs"
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping Flare (pids ${pids[*]})"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+
+wait_for() {  # wait_for URL NAME PID LOG
+  for _ in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then echo "$2 exited; see $4:"; tail -5 "$4"; exit 1; fi
+    sleep 0.1
+  done
+  echo "$2 did not answer $1 within 10 s; see $4"; exit 1
+}
+
+nodes=""
+for port in 9001 9002 9003; do
+  "$BIN/datanode" --port "$port" --data-dir "$DATA/datanode-$port" >>"$DATA/logs/datanode-$port.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$port/health" "datanode :$port" "$!" "$DATA/logs/datanode-$port.log"
+  nodes="${nodes:+$nodes,}127.0.0.1:$port"
+done
+"$BIN/api" --port "$API_PORT" --datanodes "$nodes" --metadata "$DATA/meta.sqlite" >>"$DATA/logs/api.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$API_PORT/health" "api :$API_PORT" "$!" "$DATA/logs/api.log"
+
+cat <<MSG
+Flare is running: API http://localhost:$API_PORT, data nodes :9001-9003, data in $DATA, logs in $DATA/logs.
+Try:
+  curl -T file.zip http://localhost:$API_PORT/object/my-object          # upload (streams; any size)
+  curl -X PUT --data-binary @file.zip http://localhost:$API_PORT/object/my-object   # also fine below 1 GiB
+  curl http://localhost:$API_PORT/object/my-object > out.zip && cmp file.zip out.zip
+  curl "http://localhost:$API_PORT/objects?prefix=my"
+  curl -X DELETE http://localhost:$API_PORT/object/my-object
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}" || true
+echo "a Flare process exited unexpectedly; see $DATA/logs"
+exit 1
