@@ -1,0 +1,136 @@
+import FlareCore
+import FlareDataNode
+import FlareIO
+import Foundation
+import Glibc
+import Testing
+
+/// Distinct 1 MiB chunks cut from one random file at 4 KiB steps, with their ids and
+/// checksums in a manifest a shell loop can read (`id skip-blocks crc`).
+struct ChunkWindows {
+    static let chunkBytes = 1 << 20
+    static let stepBytes = 4096
+    let source: Payload
+    let ids: [ChunkID]
+    let manifestPath: String
+
+    init(count: Int, in directory: String) throws {
+        source = try Payload.random(Self.chunkBytes + count * Self.stepBytes, in: directory, name: "windows")
+        ids = (0..<count).map { _ in ChunkID.random() }
+        var manifest = ""
+        source.data.withUnsafeBytes { [ids] bytes in
+            for (index, id) in ids.enumerated() {
+                let window = UnsafeRawBufferPointer(rebasing: bytes[(index * Self.stepBytes)..<(index * Self.stepBytes + Self.chunkBytes)])
+                manifest += "\(id) \(index) \(hex8(CRC32C.checksum(window)))\n"
+            }
+        }
+        manifestPath = "\(directory)/manifest"
+        try manifest.write(toFile: manifestPath, atomically: false, encoding: .utf8)
+    }
+
+    func bytes(of id: ChunkID) -> Data? {
+        ids.firstIndex(of: id).map { source.data[($0 * Self.stepBytes)..<($0 * Self.stepBytes + Self.chunkBytes)] }
+    }
+}
+
+/// Sequential PUTs by a shell loop, one curl each, appending `id status` per answer to a
+/// results file and stopping at the first answer that is not 201 (the node gone).
+let putStreamScript = """
+    while read -r id skip crc; do
+      code=$(dd if="$1" bs=4096 skip="$skip" count=256 status=none |
+        curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X PUT --data-binary @- \
+          -H 'Content-Type: application/octet-stream' -H "X-Flare-Checksum: crc32c=$crc" "$3/chunk/$id")
+      echo "$id $code" >> "$4"
+      [ "$code" = 201 ] || break
+    done < "$2"
+    """
+
+@Suite("Data node: a crash leaves whole chunks or none")
+struct CrashTests {
+    static let chunksMax = 1000
+
+    @Test("kill -9 during a stream of PUTs: every acknowledged chunk survives, tmp/ is cleared", arguments: engines)
+    func killDuringPuts(engine: IOEngineKind) async throws {
+        try await withDataNode(engine, "crash") { node, directory in
+            let windows = try ChunkWindows(count: Self.chunksMax, in: directory.files)
+            let results = "\(directory.files)/results"
+            _ = FileManager.default.createFile(atPath: results, contents: nil)
+            let stream = Process()
+            stream.executableURL = URL(fileURLWithPath: "/bin/bash")
+            stream.arguments = ["-c", putStreamScript, "put-stream", windows.source.path, windows.manifestPath, node.base, results]
+            stream.standardInput = FileHandle.nullDevice
+            try stream.run()
+            defer {
+                if stream.isRunning { kill(stream.processIdentifier, SIGKILL) }
+                stream.waitUntilExit()
+            }
+            // About a second of PUTs (at least a few acknowledged), then the crash, preferably
+            // while a write is open in tmp/ (polled for up to 5 s more).
+            let started = Date()
+            while Date().timeIntervalSince(started) < 10 {
+                let elapsed = Date().timeIntervalSince(started)
+                let done = acknowledged(results).count
+                if done >= Self.chunksMax / 2 || (elapsed >= 6 && done >= 3) { break }
+                if elapsed >= 1 && done >= 3 && !entries("\(directory.data)/tmp").isEmpty { break }
+                try await Task.sleep(for: .milliseconds(elapsed >= 1 ? 1 : 20))
+            }
+            node.kill(signal: SIGKILL)
+            let leftovers = entries("\(directory.data)/tmp")
+            let streamDeadline = Date().addingTimeInterval(30)
+            while stream.isRunning && Date() < streamDeadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!stream.isRunning, "the PUT stream did not stop after the node died")
+            let acked = acknowledged(results)
+            print("crash test (\(engine)): \(acked.count) chunks acknowledged, \(leftovers.count) unfinished in tmp/ at kill -9")
+            #expect(acked.count >= 3)
+
+            try await node.start()
+            let report = node.currentLog().split(separator: "\n").first { $0.contains("unfinished writes") }
+            #expect(report?.contains("removed \(leftovers.count) unfinished writes") == true,
+                    "restart should report \(leftovers.count) removed: \(report ?? "no report line")")
+            #expect(entries("\(directory.data)/tmp").isEmpty, "tmp/ after restart: \(entries("\(directory.data)/tmp"))")
+            try await checkEveryChunk(node, directory, windows, acked)
+        }
+    }
+
+    /// Every acknowledged chunk reads back identical; every file under chunks/ is a whole
+    /// chunk of the stream (a chunk committed just before the kill may be there unacknowledged).
+    private func checkEveryChunk(_ node: DataNode, _ directory: TestDirectory, _ windows: ChunkWindows, _ acked: [ChunkID]) async throws {
+        let listing = try await node.get(path: "/chunks")
+        #expect(listing.status == 200)
+        let lines = listing.text.split(separator: "\n")
+        #expect(!lines.contains { !$0.hasSuffix(" \(ChunkWindows.chunkBytes)") }, "GET /chunks: \(listing.text.prefix(2000))")
+        let listed = Set(lines.compactMap { ChunkID($0.prefix(32)) })
+        let files = chunkFiles(directory.data)
+        #expect(files.count == listed.count, "files under chunks/: \(files.count), listed: \(listed.count)")
+        #expect(Set(acked).isSubset(of: listed), "acknowledged chunks missing: \(Set(acked).subtracting(listed))")
+        #expect(listed.count <= acked.count + 1, "more than the one in-flight chunk committed without a 201")
+        #expect(try await node.metric("flare_datanode_chunks") == Double(listed.count))
+        for id in listed.sorted() {
+            let get = try await node.get(id)
+            #expect(get.status == 200, "\(id): \(get)")
+            #expect(windows.bytes(of: id) != nil && get.body == windows.bytes(of: id), "\(id) differs after the crash")
+        }
+    }
+
+    @Test("start-up removes what a crash left in tmp/ and counts the stored chunks")
+    func startupClearsTemporaryFiles() throws {
+        let directory = try TestDirectory("prepare")
+        defer { directory.remove() }
+        _ = try DataDirectory.prepare(directory.data)
+        for name in ["0123456789abcdef0123456789abcdef.1.2.3", "leftover"] {
+            _ = FileManager.default.createFile(atPath: "\(directory.data)/tmp/\(name)", contents: Data(count: 5000))
+        }
+        let report = try DataDirectory.prepare(directory.data)
+        #expect(report.removedTemporaryFiles == 2 && report.chunkCount == 0)
+        #expect(entries("\(directory.data)/tmp").isEmpty)
+        #expect(entries("\(directory.data)/chunks").count == 256)
+    }
+
+    private func acknowledged(_ results: String) -> [ChunkID] {
+        let text = (try? String(contentsOfFile: results, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 && parts[1] == "201" ? ChunkID(parts[0]) : nil
+        }
+    }
+}
