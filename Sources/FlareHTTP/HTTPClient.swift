@@ -1,5 +1,19 @@
 import FlareIO
 
+/// A request body: bytes in memory the caller keeps valid, or a producer that sends
+/// exactly `length` bytes through the function it is given (sent straight from its memory).
+public enum HTTPRequestBody {
+    case bytes(UnsafeRawBufferPointer)
+    case stream(length: Int, (_ send: (UnsafeRawBufferPointer) async throws -> Void) async throws -> Void)
+
+    var count: Int {
+        switch self {
+        case .bytes(let bytes): return bytes.count
+        case .stream(let length, _): return length
+        }
+    }
+}
+
 /// A response being received: its head, and a body to read into the caller's memory.
 public final class HTTPClientResponse: @unchecked Sendable {
     public let head: HTTPResponseHead
@@ -55,7 +69,19 @@ public final class HTTPClient: @unchecked Sendable {
                            body: UnsafeRawBufferPointer? = nil, to peer: SocketAddress,
                            timeout: Duration = .seconds(30),
                            _ handle: (HTTPClientResponse) async throws -> T) async throws -> T {
+        try await execute(method: method, target: target, headers: headers, body: body.map { .bytes($0) },
+                          to: peer, timeout: timeout, handle)
+    }
+
+    /// Like the byte-buffer variant, with a body that may be streamed.
+    /// A streamed body is never retried: it cannot be produced twice.
+    public func execute<T>(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(),
+                           body: HTTPRequestBody?, to peer: SocketAddress,
+                           timeout: Duration = .seconds(30),
+                           _ handle: (HTTPClientResponse) async throws -> T) async throws -> T {
         loop.assertInLoop()
+        var retryable = true
+        if case .stream = body { retryable = false }
         var attempt = 0
         while true {
             attempt += 1
@@ -66,8 +92,9 @@ public final class HTTPClient: @unchecked Sendable {
                                               peer: peer, timeout: timeout)
             } catch {
                 await discard(stream, peer)
-                if reused && attempt == 1, case .connectionClosed = error { continue }
-                if reused && attempt == 1, case .io(let io) = error, io.kind == .connectionReset || io.kind == .brokenPipe { continue }
+                let stale = reused && attempt == 1 && retryable
+                if stale, case .connectionClosed? = error as? HTTPError { continue }
+                if stale, case .io(let io)? = error as? HTTPError, io.kind == .connectionReset || io.kind == .brokenPipe { continue }
                 throw error
             }
             do {
@@ -99,7 +126,7 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private func exchange(_ stream: HTTPStream, method: String, target: String, headers: HTTPHeaders,
-                          body: UnsafeRawBufferPointer?, peer: SocketAddress, timeout: Duration) async throws(HTTPError) -> HTTPClientResponse {
+                          body: HTTPRequestBody?, peer: SocketAddress, timeout: Duration) async throws -> HTTPClientResponse {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: \(peer)\r\n"
         for (name, value) in headers where !name.equalsIgnoringASCIICase("Content-Length") && !name.equalsIgnoringASCIICase("Host") {
             text += "\(name): \(value)\r\n"
@@ -111,17 +138,30 @@ public final class HTTPClient: @unchecked Sendable {
         }
         text += "\r\n"
         try await stream.send(text, timeout: timeout)
-        if let body, !body.isEmpty { try await stream.send(body, timeout: timeout) }
+        switch body {
+        case .bytes(let bytes)?:
+            if !bytes.isEmpty { try await stream.send(bytes, timeout: timeout) }
+        case .stream(let length, let write)?:
+            var sent = 0
+            try await write { (bytes: UnsafeRawBufferPointer) async throws -> Void in
+                precondition(sent + bytes.count <= length, "streamed body longer than its declared length")
+                try await stream.send(bytes, timeout: timeout)
+                sent += bytes.count
+            }
+            guard sent == length else { throw HTTPError.connectionClosed("streamed body shorter than its declared length") }
+        case nil:
+            break
+        }
         let limits = self.limits
         guard let head = try await stream.readHead(idleTimeout: timeout, headTimeout: timeout,
                                                    parse: { HTTPHeadParser.parseResponse($0, limits: limits) }) else {
-            throw .connectionClosed("before the response")
+            throw HTTPError.connectionClosed("before the response")
         }
         do {
             let framing = try HTTPBodyFraming.forResponse(head, method: method)
             return HTTPClientResponse(head: head, body: HTTPBodyReader(stream: stream, framing: framing))
         } catch {
-            throw .malformed(error)
+            throw HTTPError.malformed(error)
         }
     }
 

@@ -21,6 +21,12 @@ public final class HTTPServer: @unchecked Sendable {
         precondition(!loops.isEmpty)
         var listeners: [TCPListener] = []
         var bound = address
+        if loops.count > 1 && address.port != 0 {
+            // SO_REUSEPORT would let this node share a port with another running process
+            // (requests silently split between two data directories): refuse a port in use.
+            let probe = try TCPListener(address: address, loop: loops[0], reusePort: false)
+            probe.closeNow()
+        }
         for loop in loops {
             let listener = try TCPListener(address: bound, loop: loop, reusePort: loops.count > 1)
             bound = listener.localAddress

@@ -278,7 +278,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             if failing > 0 {
                 let ran = await submit(.chain(Array(ops[..<failing])), sleepNanoseconds: nil, timeout: nil)
                 for index in 0..<failing { results[index] = ran[index] }
-                let completeSoFar = (0..<failing).allSatisfy { ran[$0] >= 0 && ops[$0].expectedCount.map { Int(ran[$0]) == $0 } ?? true }
+                let completeSoFar = (0..<failing).allSatisfy { index in
+                    ran[index] >= 0 && ops[index].expectedCount.map { Int(ran[index]) == $0 } ?? true
+                }
                 guard completeSoFar else { return results }
             }
             results[failing] = faultInjector(ops[failing])!

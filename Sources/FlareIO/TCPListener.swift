@@ -61,6 +61,14 @@ public final class TCPListener: @unchecked Sendable {
         }
     }
 
+    /// Closes at once a listener that was never used for accepting (start-up probes): the
+    /// engine never saw its descriptor, so it can be closed from any thread.
+    public func closeNow() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(fd)
+    }
+
     /// Stops listening.
     public func close() async {
         guard !closed else { return }
