@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
@@ -33,6 +34,13 @@ let package = Package(
             "FlareAPINode", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .target(name: "FlareBench", dependencies: [
+            "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "flare-bench", dependencies: [
+            "FlareBench", "FlareCore", "FlareIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "datanode", dependencies: [
             "FlareDataNode", "FlareIO", "FlareCore",

@@ -1,0 +1,108 @@
+import Foundation
+
+/// What one workload measured.
+public struct WorkloadResult: Codable, Sendable, Equatable {
+    /// e.g. `put-16x64MiB`.
+    public var name: String
+    /// `put` or `get`.
+    public var operation: String
+    public var clients: Int
+    public var objectBytes: Int
+    public var objects: Int
+    public var bytes: Int
+    public var seconds: Double
+    public var latencyMs: Percentiles
+    public var errors: Int
+    /// Every byte read back matched what was written.
+    public var verified: Bool
+
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1e6 : 0 }
+    public var operationsPerSecond: Double { seconds > 0 ? Double(objects) / seconds : 0 }
+    /// Small objects are judged by operations per second, large ones by throughput.
+    public var isSmall: Bool { objectBytes < 256 * 1024 }
+    /// The figure that matters for this workload (MB/s, or ops/s for small objects).
+    public var figure: Double { isSmall ? operationsPerSecond : megabytesPerSecond }
+    public var unit: String { isSmall ? "ops/s" : "MB/s" }
+}
+
+/// Latency percentiles in milliseconds.
+public struct Percentiles: Codable, Sendable, Equatable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+
+    public init(p50: Double, p90: Double, p99: Double, max: Double) {
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.max = max
+    }
+}
+
+/// A same-run measurement of what the machine (or a reference server) does.
+public struct BaselineResult: Codable, Sendable, Equatable {
+    /// e.g. `tcp-loopback`, `odirect-write`, `nginx-put-16x64MiB`.
+    public var name: String
+    public var figure: Double
+    public var unit: String
+}
+
+/// A Flare figure next to the baseline it is judged against.
+public struct Ratio: Codable, Sendable, Equatable {
+    public var workload: String
+    public var baseline: String
+    public var flare: Double
+    public var reference: Double
+    public var value: Double
+
+    public init(workload: String, baseline: String, flare: Double, reference: Double) {
+        self.workload = workload
+        self.baseline = baseline
+        self.flare = flare
+        self.reference = reference
+        self.value = reference > 0 ? flare / reference : 0
+    }
+}
+
+/// The machine and settings a run was made on.
+public struct MachineDescription: Codable, Sendable {
+    public var hostname: String
+    public var cpuModel: String
+    public var cores: Int
+    public var kernel: String
+    public var engine: String
+    public var chunkSizeBytes: Int
+    public var windowChunks: Int
+    public var gitCommit: String
+    public var date: String
+}
+
+/// Everything one `flare-bench` run produced; written as JSON to bench-results/.
+public struct BenchReport: Codable, Sendable {
+    public static let schemaVersion = 1
+    public var schema = BenchReport.schemaVersion
+    public var machine: MachineDescription
+    public var quick: Bool
+    public var workloads: [WorkloadResult]
+    public var baselines: [BaselineResult]
+    public var ratios: [Ratio]
+
+    public init(machine: MachineDescription, quick: Bool, workloads: [WorkloadResult], baselines: [BaselineResult], ratios: [Ratio]) {
+        self.machine = machine
+        self.quick = quick
+        self.workloads = workloads
+        self.baselines = baselines
+        self.ratios = ratios
+    }
+
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> BenchReport {
+        try JSONDecoder().decode(BenchReport.self, from: data)
+    }
+}

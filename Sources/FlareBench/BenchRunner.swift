@@ -1,0 +1,135 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+import Foundation
+
+/// Runs a matrix against Flare (a cluster it starts, or a running one), measures the
+/// same-run baselines, and puts the report together.
+public struct BenchRunner {
+    public struct Options: Sendable {
+        public var matrix: BenchMatrix
+        public var quick: Bool
+        /// A running cluster's API (`http://host:port`); `nil` starts a local one.
+        public var target: String?
+        public var engine: String = "auto"
+        public var binDirectory: String
+        /// Where data and baseline files go: the disk under test.
+        public var workDirectory: String
+        public var includeNginx = true
+
+        public init(matrix: BenchMatrix, quick: Bool, target: String?, binDirectory: String, workDirectory: String) {
+            self.matrix = matrix
+            self.quick = quick
+            self.target = target
+            self.binDirectory = binDirectory
+            self.workDirectory = workDirectory
+        }
+    }
+
+    let options: Options
+    let progress = ProgressReporter()
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    public func run() async throws -> BenchReport {
+        var cluster: LocalCluster?
+        let apiURL: String
+        var clusterOptions = LocalCluster.Options(binDirectory: options.binDirectory, workDirectory: options.workDirectory)
+        clusterOptions.engine = options.engine
+        if let target = options.target {
+            apiURL = target
+        } else {
+            let started = try LocalCluster(options: clusterOptions)
+            progress.begin("starting a local cluster (\(options.engine))")
+            try started.start()
+            progress.finish("local cluster: api \(started.apiURL), data nodes \(started.dataNodePorts.map(String.init).joined(separator: ","))")
+            cluster = started
+            apiURL = started.apiURL
+        }
+        defer { cluster?.stop() }
+        let engine = IOEngineKind(parsing: options.engine) ?? .auto
+        let generator = try await LoadGenerator(engine: engine)
+        defer { generator.shutdown() }
+        let flare = BenchTarget(address: try socketAddress(of: apiURL), pathPrefix: "/object/")
+
+        var workloads = try await measure(target: flare, baseURL: apiURL, prefix: "/object/", generator: generator, label: "Flare")
+        var baselines: [BaselineResult] = []
+        if options.includeNginx, let nginx = try NginxServer.startIfInstalled(directory: options.workDirectory) {
+            defer { nginx.stop() }
+            let reference = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: nginx.port), pathPrefix: "/bench/")
+            let results = try await measure(target: reference, baseURL: "http://127.0.0.1:\(nginx.port)", prefix: "/bench/",
+                                            generator: generator, label: "nginx")
+            baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit) }
+            for failed in results where !failed.verified {
+                throw BenchError("nginx baseline \(failed.name) failed (\(failed.errors) errors): the comparison would be meaningless")
+            }
+        } else if options.includeNginx {
+            print("note: nginx is not installed; no nginx comparison (make deps installs nginx-light)")
+        }
+        baselines += try measureBaselines()
+        workloads.sort { $0.name < $1.name }
+        let machine = MachineFacts.describe(engine: options.engine, chunkSizeBytes: ByteSize.parse(clusterOptions.chunkSize) ?? 0,
+                                            windowChunks: clusterOptions.window)
+        return BenchReport(machine: machine, quick: options.quick, workloads: workloads, baselines: baselines,
+                           ratios: RatioRules.ratios(workloads: workloads, baselines: baselines))
+    }
+
+    /// The matrix against one server: the curl object, then each workload's PUT and GET.
+    private func measure(target: BenchTarget, baseURL: String, prefix: String, generator: LoadGenerator, label: String) async throws -> [WorkloadResult] {
+        var results: [WorkloadResult] = []
+        let progress = self.progress
+        let size = options.matrix.curlObjectBytes
+        let file = "\(options.workDirectory)/flare-bench-object-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let crc = try CurlWorkload.makeFile(at: file, bytes: size)
+        let sizeLabel = ByteSize.format(size).replacingOccurrences(of: " ", with: "")
+        let url = "\(baseURL)\(prefix)bench/curl-\(sizeLabel)"
+        progress.begin("\(label): curl -T \(sizeLabel)")
+        let put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "put-curl-\(sizeLabel)")
+        progress.finish("\(label) put-curl-\(sizeLabel): \(ReportTable.formatFigure(put.figure)) MB/s")
+        progress.begin("\(label): curl GET \(sizeLabel)")
+        let get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "get-curl-\(sizeLabel)")
+        progress.finish("\(label) get-curl-\(sizeLabel): \(ReportTable.formatFigure(get.figure)) MB/s\(get.verified ? "" : " — WRONG BYTES")")
+        results += [put, get]
+        for spec in options.matrix.workloads {
+            progress.begin("\(label): PUT \(spec.label)")
+            let (written, checksums) = try await generator.put(spec, to: target, name: "put-\(spec.label)") { progress.add($0) }
+            progress.finish("\(label) put-\(spec.label): \(ReportTable.formatFigure(written.figure)) \(written.unit), p99 \(written.latencyMs.p99) ms, \(written.errors) errors")
+            progress.begin("\(label): GET \(spec.label)")
+            let read = try await generator.get(spec, from: target, name: "get-\(spec.label)", checksums: checksums) { progress.add($0) }
+            progress.finish("\(label) get-\(spec.label): \(ReportTable.formatFigure(read.figure)) \(read.unit), p99 \(read.latencyMs.p99) ms, \(read.errors) errors\(read.verified ? "" : " — NOT VERIFIED")")
+            results += [written, read]
+        }
+        return results
+    }
+
+    private func measureBaselines() throws -> [BaselineResult] {
+        var baselines: [BaselineResult] = []
+        let large = options.matrix.curlObjectBytes
+        progress.begin("baseline: loopback TCP")
+        baselines.append(try SocketBaselines.loopbackThroughput(streams: 1, bytesPerStream: large))
+        let streams = min(8, options.matrix.workloads.filter { $0.objectBytes >= 256 * 1024 }.map(\.clients).max() ?? 8)
+        baselines.append(try SocketBaselines.loopbackThroughput(streams: streams, bytesPerStream: large / streams))
+        progress.finish("baseline loopback TCP: " + baselines.map { "\($0.name) \(ReportTable.formatFigure($0.figure)) MB/s" }.joined(separator: ", "))
+        for connections in options.matrix.smallObjectConcurrency.sorted() {
+            progress.begin("baseline: TCP round trips × \(connections)")
+            let trips = try SocketBaselines.roundTrips(connections: connections, requestBytes: 4096, seconds: options.quick ? 1 : 2)
+            progress.finish("baseline \(trips.name): \(ReportTable.formatFigure(trips.figure)) ops/s")
+            baselines.append(trips)
+        }
+        progress.begin("baseline: fio O_DIRECT on \(options.workDirectory)")
+        let disk = try DiskBaseline.measure(directory: options.workDirectory, bytes: large)
+        progress.finish("baseline disk: " + disk.map { "\($0.name) \(ReportTable.formatFigure($0.figure)) MB/s" }.joined(separator: ", "))
+        return baselines + disk
+    }
+}
+
+/// `http://host:port` → the address.
+public func socketAddress(of url: String) throws -> SocketAddress {
+    var rest = Substring(url)
+    if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
+    if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+    return try SocketAddress(parsing: String(rest))
+}

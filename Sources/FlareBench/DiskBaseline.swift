@@ -1,0 +1,67 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Raw O_DIRECT sequential write and read on the disk under test, measured with fio
+/// (bs=4M, iodepth=8, io_uring): what the disk does with no server in the way.
+public enum DiskBaseline {
+    /// fio's write then read bandwidth for `bytes` in `directory`.
+    public static func measure(directory: String, bytes: Int) throws -> [BaselineResult] {
+        guard let fio = which("fio") else { throw BenchError("fio is not installed (make deps installs it)") }
+        let size = "\(max(bytes / (1 << 20), 64))M"
+        var results: [BaselineResult] = []
+        for (mode, name) in [("write", "odirect-write"), ("read", "odirect-read")] {
+            let output = try runCommand(fio, ["--name=flare-bench", "--directory=\(directory)", "--rw=\(mode)", "--bs=4M",
+                                              "--size=\(size)", "--direct=1", "--ioengine=io_uring", "--iodepth=8",
+                                              "--end_fsync=1", "--output-format=json"])
+            guard let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any],
+                  let jobs = json["jobs"] as? [[String: Any]], let job = jobs.first,
+                  let side = job[mode] as? [String: Any], let bandwidth = (side["bw_bytes"] as? NSNumber)?.doubleValue else {
+                throw BenchError("cannot read fio's output: \(String(decoding: output.stdout.prefix(300), as: UTF8.self))")
+            }
+            results.append(BaselineResult(name: name, figure: bandwidth / 1e6, unit: "MB/s"))
+        }
+        try? FileManager.default.removeItem(atPath: "\(directory)/flare-bench.0.0")
+        return results
+    }
+}
+
+/// The path of an executable on PATH.
+public func which(_ name: String) -> String? {
+    let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    var directories = searchPath.split(separator: ":").map(String.init)
+    directories += ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    return directories.map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+}
+
+/// Runs a command to completion; throws when it fails.
+@discardableResult
+public func runCommand(_ path: String, _ arguments: [String], allowFailure: Bool = false) throws -> (status: Int32, stdout: Data, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // stderr is drained on another thread so a chatty command cannot block on a full pipe.
+    let errData = DataBox()
+    let errDone = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errData.data = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.signal()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    errDone.wait()
+    process.waitUntilExit()
+    let stderr = String(decoding: errData.data, as: UTF8.self)
+    if process.terminationStatus != 0 && !allowFailure {
+        throw BenchError("\(path) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(stderr.suffix(500))")
+    }
+    return (process.terminationStatus, outData, stderr)
+}
+
+final class DataBox: @unchecked Sendable {
+    var data = Data()
+}

@@ -1,0 +1,148 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts Flare's binaries (api + data nodes) on free loopback ports with temporary data
+/// directories, and stops them (by PID) and removes the data afterwards.
+public final class LocalCluster: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var binDirectory: String
+        public var dataNodes = 3
+        public var engine = "auto"
+        public var chunkSize = "4MiB"
+        public var window = 8
+        public var bufferPool = "512MiB"
+        /// A directory on the disk to measure (the data directories go under it).
+        public var workDirectory: String
+
+        public init(binDirectory: String, workDirectory: String) {
+            self.binDirectory = binDirectory
+            self.workDirectory = workDirectory
+        }
+    }
+
+    public let options: Options
+    public let root: String
+    public private(set) var apiPort: UInt16 = 0
+    public private(set) var dataNodePorts: [UInt16] = []
+    public private(set) var apiProcess: Process?
+    private var processes: [Process] = []
+
+    public init(options: Options) throws {
+        self.options = options
+        root = try makeTemporaryDirectory(in: options.workDirectory, prefix: "flare-bench-")
+    }
+
+    /// The API node's base URL.
+    public var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+
+    public func start() throws {
+        for index in 0..<options.dataNodes {
+            let port = try freePort()
+            let process = try launch("datanode", ["--port", "\(port)", "--data-dir", "\(root)/datanode-\(index)", "--io", options.engine],
+                                     log: "\(root)/datanode-\(index).log")
+            try waitForHealth(port: port, process: process)
+            dataNodePorts.append(port)
+        }
+        apiPort = try freePort()
+        let nodes = dataNodePorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
+        let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
+                                     "--chunk-size", options.chunkSize, "--window", "\(options.window)",
+                                     "--buffer-pool", options.bufferPool, "--io", options.engine, "--log-level", "warning"],
+                             log: "\(root)/api.log")
+        try waitForHealth(port: apiPort, process: api)
+        apiProcess = api
+    }
+
+    /// Stops every process and removes the data.
+    public func stop() {
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        for process in processes { process.waitUntilExit() }
+        processes.removeAll()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    deinit { stop() }
+
+    private func launch(_ binary: String, _ arguments: [String], log: String) throws -> Process {
+        let path = "\(options.binDirectory)/\(binary)"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw BenchError("\(path) not found: build first (swift build -c release)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes.append(process)
+        return process
+    }
+
+    private func waitForHealth(port: UInt16, process: Process) throws {
+        for _ in 0..<200 {
+            if !process.isRunning { throw BenchError("\(process.executableURL!.lastPathComponent) on :\(port) exited; logs in \(root)") }
+            if httpStatus(port: port, path: "/health") == 200 { return }
+            usleep(50_000)
+        }
+        throw BenchError("nothing answered on :\(port) within 10 s; logs in \(root)")
+    }
+}
+
+/// A failure of the benchmark itself (not of a workload).
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A port that was free a moment ago (bound to 0, read, closed).
+public func freePort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard bound == 0 else { throw BenchError("cannot find a free port: errno \(errno)") }
+    return UInt16(bigEndian: address.sin_port)
+}
+
+/// The status of a tiny blocking GET, or 0 when nothing answered.
+func httpStatus(port: UInt16, path: String) -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { return 0 }
+    let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let count = recv(fd, &buffer, 64, 0)
+    guard count >= 12 else { return 0 }
+    return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? 0
+}
+
+/// Creates a fresh directory under `parent`.
+public func makeTemporaryDirectory(in parent: String, prefix: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        throw BenchError("cannot create a directory under \(parent)")
+    }
+    return String(cString: made)
+}

@@ -1,0 +1,32 @@
+/// Which baseline each workload is judged against. Large transfers are bounded by the
+/// slower of the wire and the disk; small objects by request round trips.
+public enum RatioRules {
+    /// The ratios of a run: every workload against the physical bound, and against nginx
+    /// doing the same job when nginx was measured.
+    public static func ratios(workloads: [WorkloadResult], baselines: [BaselineResult]) -> [Ratio] {
+        let byName = Dictionary(baselines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var ratios: [Ratio] = []
+        for workload in workloads {
+            if let bound = physicalBound(for: workload, byName) {
+                ratios.append(Ratio(workload: workload.name, baseline: bound.name, flare: workload.figure, reference: bound.figure))
+            }
+            if let nginx = byName["nginx-\(workload.name)"] {
+                ratios.append(Ratio(workload: workload.name, baseline: nginx.name, flare: workload.figure, reference: nginx.figure))
+            }
+        }
+        return ratios
+    }
+
+    static func physicalBound(for workload: WorkloadResult, _ baselines: [String: BaselineResult]) -> BaselineResult? {
+        if workload.isSmall { return baselines["tcp-roundtrip-\(workload.clients)"] }
+        let disk = baselines[workload.operation == "put" ? "odirect-write" : "odirect-read"]
+        let wire = baselines["tcp-loopback-\(min(workload.clients, 8))"] ?? baselines["tcp-loopback-1"]
+        switch (disk, wire) {
+        case let (disk?, wire?):
+            return disk.figure <= wire.figure ? disk : wire
+        case let (disk?, nil): return disk
+        case let (nil, wire?): return wire
+        default: return nil
+        }
+    }
+}

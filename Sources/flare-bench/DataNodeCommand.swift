@@ -1,0 +1,31 @@
+import ArgumentParser
+import FlareBench
+import FlareCore
+import Foundation
+
+struct DataNode: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "datanode",
+        abstract: "Bench one data node: concurrent 4 MiB chunk PUTs and GETs beside fio and loopback TCP.",
+        discussion: "With --strace, `strace -f -c -p <datanode>` runs during the PUT phase and its summary is saved.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Concurrent clients.")
+    var clients = 8
+
+    @Option(name: .customLong("chunks-per-client"), help: "4 MiB chunks each client writes and reads.")
+    var chunksPerClient = 64
+
+    @Flag(help: "Capture strace -f -c of the data node during the PUT phase.")
+    var strace = false
+
+    func run() async throws {
+        let report = try await DataNodeBench(binDirectory: common.resolvedBinDirectory, workDirectory: common.workDirectory,
+                                             engine: common.io, clients: clients, chunksPerClient: chunksPerClient,
+                                             straceOutput: strace ? "\(common.resultsDirectory)/strace-datanode-put-\(common.io).txt" : nil).run()
+        try publish(report, common: common, kind: "-datanode")
+        let failed = report.workloads.filter { !$0.verified }
+        if !failed.isEmpty { throw BenchFailure("workloads with errors or wrong bytes: " + failed.map(\.name).joined(separator: ", ")) }
+    }
+}
