@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "FlareIOTests", dependencies: ["FlareIO"], swiftSettings: strict),
         .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO"], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore"], swiftSettings: strict),
+        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
         .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore"],
                     swiftSettings: strict),
     ]

@@ -66,6 +66,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds each small-object workload runs; with --sizes.")
     var duration: Double = 5
 
+    @Option(name: .customLong("curl-object"), help: "Size of the single object moved with curl (default 1GiB, 256MiB with --quick).")
+    var curlObject: String?
+
     @Flag(name: .customLong("no-nginx"), help: "Skip the nginx comparison.")
     var noNginx = false
 
@@ -74,6 +77,7 @@ struct Run: AsyncParsableCommand {
         if let concurrency, parseCounts(concurrency) == nil { throw ValidationError("--concurrency: use counts like 1,16,64") }
         if concurrency != nil && sizes == nil { throw ValidationError("--concurrency goes with --sizes") }
         guard duration > 0 && duration <= 600 else { throw ValidationError("--duration must be 0…600 seconds") }
+        if let curlObject, (ByteSize.parse(curlObject) ?? 0) <= 0 { throw ValidationError("--curl-object: use a size like 1GiB") }
     }
 
     func run() async throws {
@@ -85,6 +89,7 @@ struct Run: AsyncParsableCommand {
         }
         var options = BenchRunner.Options(matrix: matrix, quick: quick, target: target,
                                           binDirectory: common.resolvedBinDirectory, workDirectory: common.workDirectory)
+        if let curlObject { options.matrix.curlObjectBytes = ByteSize.parse(curlObject)! }
         options.engine = common.io
         options.includeNginx = !noNginx
         let report = try await BenchRunner(options: options).run()

@@ -1,0 +1,128 @@
+@testable import FlareBench
+import Foundation
+import Testing
+
+func workload(_ name: String, _ operation: String, clients: Int, bytes: Int, figure: Double) -> WorkloadResult {
+    // `seconds` chosen so the figure comes out as asked: MB/s for large, ops/s for small.
+    let objects = 100
+    let total = bytes * objects
+    let seconds = bytes < 256 * 1024 ? Double(objects) / figure : Double(total) / 1e6 / figure
+    return WorkloadResult(name: name, operation: operation, clients: clients, objectBytes: bytes, objects: objects, bytes: total,
+                          seconds: seconds, latencyMs: Percentiles(p50: 1, p90: 2, p99: 3, max: 4), errors: 0, verified: true)
+}
+
+@Suite("flare-bench logic")
+struct BenchLogicTests {
+    @Test("ratios use the slower of wire and disk for large objects, round trips for small ones, and nginx when measured")
+    func ratios() {
+        let workloads = [
+            workload("put-16x64MiB", "put", clients: 16, bytes: 64 << 20, figure: 400),
+            workload("get-16x64MiB", "get", clients: 16, bytes: 64 << 20, figure: 900),
+            workload("put-64x4KiB", "put", clients: 64, bytes: 4096, figure: 3000),
+        ]
+        let baselines = [
+            BaselineResult(name: "tcp-loopback-8", figure: 3000, unit: "MB/s"),
+            BaselineResult(name: "odirect-write", figure: 500, unit: "MB/s"),
+            BaselineResult(name: "odirect-read", figure: 4000, unit: "MB/s"),
+            BaselineResult(name: "tcp-roundtrip-64", figure: 150_000, unit: "ops/s"),
+            BaselineResult(name: "nginx-put-16x64MiB", figure: 800, unit: "MB/s"),
+        ]
+        let ratios = RatioRules.ratios(workloads: workloads, baselines: baselines)
+        func ratio(_ workload: String, _ baseline: String) -> Double? {
+            ratios.first { $0.workload == workload && $0.baseline == baseline }?.value
+        }
+        #expect(abs(ratio("put-16x64MiB", "odirect-write")! - 0.8) < 1e-9)
+        #expect(abs(ratio("put-16x64MiB", "nginx-put-16x64MiB")! - 0.5) < 1e-9)
+        #expect(abs(ratio("get-16x64MiB", "tcp-loopback-8")! - 0.3) < 1e-9)
+        #expect(abs(ratio("put-64x4KiB", "tcp-roundtrip-64")! - 0.02) < 1e-9)
+        #expect(ratios.count == 4)
+    }
+
+    @Test("a zero baseline gives ratio 0, not infinity")
+    func zeroBaseline() {
+        #expect(Ratio(workload: "w", baseline: "b", flare: 10, reference: 0).value == 0)
+    }
+
+    @Test("percentiles come from the HdrHistogram in milliseconds")
+    func percentiles() {
+        var recorder = LatencyRecorder()
+        for millisecond in 1...100 { recorder.record(.milliseconds(millisecond)) }
+        let p = recorder.percentiles
+        #expect(abs(p.p50 - 50) <= 0.1 && abs(p.p90 - 90) <= 0.1 && abs(p.p99 - 99) <= 0.1 && abs(p.max - 100) <= 0.1)
+        var other = LatencyRecorder()
+        other.record(.seconds(2))
+        recorder.merge(other)
+        #expect(abs(recorder.percentiles.max - 2000) <= 2)
+        #expect(LatencyRecorder().percentiles == Percentiles(p50: 0, p90: 0, p99: 0, max: 0))
+    }
+
+    @Test("the JSON report has a stable schema and round-trips")
+    func jsonSchema() throws {
+        let machine = MachineDescription(hostname: "h", cpuModel: "cpu", cores: 2, kernel: "6.18", engine: "uring",
+                                         chunkSizeBytes: 4 << 20, windowChunks: 8, gitCommit: "abc", date: "2026-11-24T00:00:00Z")
+        let workloads = [workload("put-1x1MiB", "put", clients: 1, bytes: 1 << 20, figure: 100)]
+        let baselines = [BaselineResult(name: "odirect-write", figure: 200, unit: "MB/s")]
+        let report = BenchReport(machine: machine, quick: true, workloads: workloads, baselines: baselines,
+                                 ratios: RatioRules.ratios(workloads: workloads, baselines: baselines))
+        let data = try report.json()
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == ["schema", "machine", "quick", "workloads", "baselines", "ratios"])
+        #expect(object["schema"] as? Int == BenchReport.schemaVersion)
+        let machineKeys = Set((object["machine"] as? [String: Any] ?? [:]).keys)
+        #expect(machineKeys == ["hostname", "cpuModel", "cores", "kernel", "engine", "chunkSizeBytes", "windowChunks", "gitCommit", "date"])
+        let firstWorkload = try #require((object["workloads"] as? [[String: Any]])?.first)
+        #expect(Set(firstWorkload.keys).isSuperset(of: ["name", "operation", "clients", "objectBytes", "bytes", "seconds", "latencyMs", "errors", "verified"]))
+        let decoded = try BenchReport.decode(data)
+        #expect(decoded.workloads == report.workloads && decoded.ratios == report.ratios)
+        #expect(ReportTable.markdown(decoded).contains("| put-1x1MiB | 100 MB/s |"))
+    }
+
+    @Test("a drop below 0.8× of the baseline ratio fails; a rise or a small dip passes")
+    func regression() {
+        let committed = [Ratio(workload: "put", baseline: "disk", flare: 80, reference: 100),
+                         Ratio(workload: "get", baseline: "tcp", flare: 50, reference: 100)]
+        let check = RegressionCheck(threshold: 0.8)
+        let dropped = [Ratio(workload: "put", baseline: "disk", flare: 60, reference: 100),
+                       Ratio(workload: "get", baseline: "tcp", flare: 45, reference: 100)]
+        let regressions = check.regressions(current: dropped, committed: committed)
+        #expect(regressions.map(\.workload) == ["put"])
+        #expect(regressions.first?.description.contains("0.6") == true)
+        let rose = [Ratio(workload: "put", baseline: "disk", flare: 95, reference: 100),
+                    Ratio(workload: "new", baseline: "disk", flare: 1, reference: 100)]
+        #expect(check.regressions(current: rose, committed: committed).isEmpty)
+    }
+
+    @Test("in CI a workload fails only when it regresses in 2 of 3 attempts")
+    func persistent() {
+        let put = RegressionCheck.Regression(workload: "put", baseline: "disk", expected: 0.8, measured: 0.3)
+        let get = RegressionCheck.Regression(workload: "get", baseline: "tcp", expected: 0.5, measured: 0.2)
+        #expect(RegressionCheck.persistent([[put, get], [get], []], failuresNeeded: 2) == [get])
+        #expect(RegressionCheck.persistent([[put], [], []], failuresNeeded: 2).isEmpty)
+        #expect(RegressionCheck.persistent([[put]], failuresNeeded: 1) == [put])
+    }
+
+    @Test("custom matrices size small workloads by time and large ones by a byte budget")
+    func customMatrix() {
+        let matrix = BenchMatrix.custom(sizes: [4096, 64 << 20], concurrency: [1, 16], budgetBytes: 1 << 30,
+                                        duration: .seconds(3), curlObjectBytes: 1 << 30)
+        #expect(matrix.workloads.count == 4)
+        #expect(matrix.workloads.filter { $0.objectBytes == 4096 }.allSatisfy { $0.timeLimit == .seconds(3) })
+        #expect(matrix.workloads.first { $0.objectBytes == 64 << 20 && $0.clients == 16 }?.objectsPerClient == 1)
+        #expect(matrix.smallObjectConcurrency == [1, 16])
+        #expect(WorkloadSpec(clients: 16, objectBytes: 64 << 20, objectsPerClient: 1).label == "16x64MiB")
+    }
+
+    @Test("chunk-mode keys are valid chunk ids, distinct per client and object")
+    func chunkKeys() {
+        let spec = WorkloadSpec(clients: 8, objectBytes: 4 << 20, objectsPerClient: 64, asChunks: true)
+        var seen = Set<String>()
+        for client in 0..<8 {
+            for object in 0..<64 {
+                let key = spec.key(client: client, object: object)
+                #expect(key.count == 32 && key.allSatisfy { "0123456789abcdef".contains($0) })
+                seen.insert(key)
+            }
+        }
+        #expect(seen.count == 8 * 64)
+    }
+}
