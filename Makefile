@@ -8,13 +8,15 @@ FUZZ_SOURCES := $(addprefix Sources/FlareHTTP/,HTTPHeadParser.swift HTTPHead.swi
                 HTTPParseError.swift HTTPBodyFraming.swift ChunkedBodyDecoder.swift HTTPLimits.swift) \
                 Fuzz/FuzzRequestParser.swift
 
-.PHONY: deps build test run bench bench-check fuzz clean help
+.PHONY: deps build test run bench bench-check bench-baseline bench-cluster fuzz clean help
 
 help:
 	@echo "make run      start a local cluster (API on :8000, data nodes on :9001-9003, data in ./data)"
 	@echo "make test     everything CI runs (unit, both I/O engines, integration)"
 	@echo "make build    release build of api, datanode and flare-bench"
 	@echo "make bench    micro-benchmarks (Benchmarks/) with same-run baselines, results in bench-results/"
+	@echo "make bench-cluster   flare-bench's full matrix on both engines, recorded in bench-results/"
+	@echo "make bench-check     throughput regression check against bench-results/baseline.json"
 	@echo "make fuzz     libFuzzer over the HTTP head parser (FUZZ_RUNS=$(FUZZ_RUNS))"
 	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES))"
 	@echo "make clean    remove build products"
@@ -47,8 +49,21 @@ test: deps
 bench: deps
 	./Benchmarks/record-results.sh
 
+# Throughput regression check: flare-bench --quick ratios against bench-results/baseline.json
+# (coarser with CI=true). Refresh the baseline deliberately: make bench-baseline, then commit it.
 bench-check: deps
-	./Benchmarks/record-results.sh --check
+	$(SWIFT) build -c release
+	$(SWIFT) run -c release flare-bench check
+
+bench-baseline: deps
+	$(SWIFT) build -c release
+	$(SWIFT) run -c release flare-bench check --update-baseline
+
+# The full flare-bench matrix on both engines, recorded in bench-results/.
+bench-cluster: deps
+	$(SWIFT) build -c release
+	$(SWIFT) run -c release flare-bench --io uring
+	$(SWIFT) run -c release flare-bench --io epoll
 
 fuzz:
 	@mkdir -p .build/fuzz .build/fuzz/corpus
