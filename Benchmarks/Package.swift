@@ -39,5 +39,20 @@ let package = Package(
             swiftSettings: strict,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        /// The per-request and per-chunk pieces in isolation: HTTP head parsing, CRC32C,
+        /// rendezvous placement, the GET reorder window, buffer-pool acquire and release.
+        .executableTarget(
+            name: "HotPathBenchmarks",
+            dependencies: [
+                .product(name: "FlareAPINode", package: "Flare"),
+                .product(name: "FlareCore", package: "Flare"),
+                .product(name: "FlareHTTP", package: "Flare"),
+                .product(name: "FlareIO", package: "Flare"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/HotPathBenchmarks",
+            swiftSettings: strict,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
