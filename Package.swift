@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .library(name: "FlareIO", targets: ["FlareIO"]),
         .library(name: "FlareHTTP", targets: ["FlareHTTP"]),
+        .library(name: "FlareCore", targets: ["FlareCore"]),
+        .library(name: "FlareAPINode", targets: ["FlareAPINode"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -48,7 +48,7 @@ public enum CurlWorkload {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         let started = ContinuousClock.now
-        try process.run()
+        try ChildProcess.start(process)
         let fd = out.fileHandleForReading.fileDescriptor
         let block = PinnedBuffer(count: 1 << 20, seed: 0)
         var crc = CRC32C()
@@ -59,7 +59,7 @@ public enum CurlWorkload {
             crc.update(UnsafeRawBufferPointer(rebasing: block.bytes[0..<count]))
             received += count
         }
-        process.waitUntilExit()
+        ChildProcess.wait(process, timeoutSeconds: 600)
         let seconds = elapsedSeconds(since: started)
         let ok = process.terminationStatus == 0 && received == bytes
         let verified = ok && crc.value == expected

@@ -36,11 +36,8 @@ public struct DataNodeBench {
         process.executableURL = URL(fileURLWithPath: "\(binDirectory)/datanode")
         process.arguments = ["--port", "\(port)", "--data-dir", "\(root)/data", "--io", engine, "--log-level", "warning"]
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        try ChildProcess.start(process)
+        defer { ChildProcess.stop(process) }
         for _ in 0..<200 where httpStatus(port: port, path: "/health") != 200 { usleep(50_000) }
         guard httpStatus(port: port, path: "/health") == 200 else { throw BenchError("the data node did not start") }
 
@@ -54,7 +51,7 @@ public struct DataNodeBench {
             tracer.executableURL = URL(fileURLWithPath: path)
             tracer.arguments = ["-f", "-c", "-o", straceOutput, "-p", "\(process.processIdentifier)"]
             tracer.standardError = FileHandle.nullDevice
-            try tracer.run()
+            try ChildProcess.start(tracer)
             usleep(500_000)
             strace = tracer
         }
@@ -62,8 +59,7 @@ public struct DataNodeBench {
         let (put, checksums) = try await generator.put(spec, to: target, name: "chunk-put-\(spec.label)") { progress.add($0) }
         progress.finish("chunk-put-\(spec.label): \(ReportTable.formatFigure(put.figure)) MB/s, p99 \(put.latencyMs.p99) ms, \(put.errors) errors")
         if let strace {
-            kill(strace.processIdentifier, SIGINT)
-            strace.waitUntilExit()
+            ChildProcess.stop(strace, signal: SIGINT)
         }
         progress.begin("data node: GET \(spec.label) chunks")
         let get = try await generator.get(spec, from: target, name: "chunk-get-\(spec.label)", checksums: checksums) { progress.add($0) }

@@ -44,7 +44,7 @@ public func runCommand(_ path: String, _ arguments: [String], allowFailure: Bool
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    try process.run()
+    try ChildProcess.start(process)
     // stderr is drained on another thread so a chatty command cannot block on a full pipe.
     let errData = DataBox()
     let errDone = DispatchSemaphore(value: 0)
@@ -54,7 +54,7 @@ public func runCommand(_ path: String, _ arguments: [String], allowFailure: Bool
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     errDone.wait()
-    process.waitUntilExit()
+    ChildProcess.wait(process, timeoutSeconds: 600)
     let stderr = String(decoding: errData.data, as: UTF8.self)
     if process.terminationStatus != 0 && !allowFailure {
         throw BenchError("\(path) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(stderr.suffix(500))")

@@ -57,8 +57,7 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Stops every process and removes the data.
     public func stop() {
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        for process in processes { process.waitUntilExit() }
+        for process in processes { ChildProcess.stop(process) }
         processes.removeAll()
         try? FileManager.default.removeItem(atPath: root)
     }
@@ -77,7 +76,7 @@ public final class LocalCluster: @unchecked Sendable {
         let handle = FileHandle(forWritingAtPath: log)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try ChildProcess.start(process)
         processes.append(process)
         return process
     }

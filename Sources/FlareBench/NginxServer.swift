@@ -54,7 +54,7 @@ public final class NginxServer: @unchecked Sendable {
         process.arguments = ["-c", "\(root)/nginx.conf", "-p", root, "-e", "\(root)/error.log"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ChildProcess.start(process)
         for _ in 0..<100 {
             if httpStatus(port: port, path: "/") != 0 { return }
             if !process.isRunning { break }
@@ -66,10 +66,7 @@ public final class NginxServer: @unchecked Sendable {
     }
 
     public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGQUIT)
-            process.waitUntilExit()
-        }
+        ChildProcess.stop(process, signal: SIGQUIT)
         try? FileManager.default.removeItem(atPath: root)
     }
 }
