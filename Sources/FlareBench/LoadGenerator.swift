@@ -13,6 +13,8 @@ public struct WorkloadSpec: Sendable {
     public var timeLimit: Duration?
     /// Name objects as data-node chunk ids and send `X-Flare-Checksum` (benching a data node).
     public var asChunks = false
+    /// First component of every key, to keep workloads with the same shape apart.
+    public var namespace = "bench"
 
     public init(clients: Int, objectBytes: Int, objectsPerClient: Int, timeLimit: Duration? = nil, asChunks: Bool = false) {
         self.clients = clients
@@ -24,7 +26,7 @@ public struct WorkloadSpec: Sendable {
 
     /// The key (or chunk id) of a client's object.
     func key(client: Int, object: Int) -> String {
-        let plain = "bench/\(label)/\(client)/\(object)"
+        let plain = "\(namespace)/\(label)/\(client)/\(object)"
         guard asChunks else { return plain }
         var high: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in plain.utf8 { high = (high ^ UInt64(byte)) &* 0x100_0000_01b3 }

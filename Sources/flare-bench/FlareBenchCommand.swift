@@ -13,7 +13,7 @@ struct FlareBenchCommand: AsyncParsableCommand {
         runs the workload matrix, measures same-run baselines (loopback TCP, O_DIRECT disk with fio, and nginx \
         when installed) and prints every Flare figure beside them with its ratio. Results go to bench-results/.
         """,
-        subcommands: [Run.self, Check.self, DataNode.self],
+        subcommands: [Run.self, Check.self, DataNode.self, Memory.self],
         defaultSubcommand: Run.self)
 }
 
