@@ -49,7 +49,11 @@ public final class HTTPServer: @unchecked Sendable {
                         if error.kind == .cancelled || Task.isCancelled { return }
                         // Out of descriptors (EMFILE) or another transient failure: wait for
                         // connections to close instead of spinning.
-                        try? await loop.sleep(for: .milliseconds(50))
+                        do {
+                            try await loop.sleep(for: .milliseconds(50))
+                        } catch {
+                            return  // cancelled while waiting: the server is stopping
+                        }
                         continue
                     }
                     loop.spawn {

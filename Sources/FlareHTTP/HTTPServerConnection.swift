@@ -56,7 +56,7 @@ final class HTTPServerConnection {
         if let expect = head.headers["Expect"] {
             guard expect.equalsIgnoringASCIICase("100-continue") else {
                 writer.keepAlive = false
-                _ = try? await writer.respond(status: 417, body: Self.errorBody(417, "unsupported Expect: \(expect)", requestID))
+                await Self.answerBeforeClosing(writer, 417, "unsupported Expect: \(expect)", requestID)
                 record(head, requestID, writer, body, started, error: "unsupported Expect")
                 return false
             }
@@ -78,23 +78,25 @@ final class HTTPServerConnection {
             try await writer.finish()
         } catch {
             failure = "\(error)"
-            if !writer.headSent {
-                let status = (error as? HTTPError)?.status ?? 500
-                writer.keepAlive = false
-                if (error as? HTTPError).map({ if case .connectionClosed = $0 { return false } else { return true } }) ?? true {
-                    _ = try? await writer.respond(status: status, body: Self.errorBody(status, "\(error)", requestID))
-                }
+            // A client that went away mid-body cannot be answered; everyone else hears why.
+            var peerGone = false
+            if case .connectionClosed? = error as? HTTPError { peerGone = true }
+            if !writer.headSent && !peerGone {
+                await Self.answerBeforeClosing(writer, (error as? HTTPError)?.status ?? 500, "\(error)", requestID)
             }
             writer.keepAlive = false
         }
         // An unread remainder of the body must go before the next request can be parsed.
         // A client still waiting for 100 Continue has not sent it, and never will: close.
-        if !body.isComplete {
-            if body.beforeFirstRead != nil || writer.keepAlive == false {
+        if !body.isComplete && writer.keepAlive {
+            if body.beforeFirstRead != nil {
                 writer.keepAlive = false
             } else {
-                let drained = (try? await body.discard(bytesMax: Self.leftoverBodyBytesMax)) ?? false
-                if !drained { writer.keepAlive = false }
+                do {
+                    if !(try await body.discard(bytesMax: Self.leftoverBodyBytesMax)) { writer.keepAlive = false }
+                } catch {
+                    writer.keepAlive = false
+                }
             }
         }
         record(head, requestID, writer, body, started, error: failure)
@@ -107,7 +109,7 @@ final class HTTPServerConnection {
         switch error {
         case .malformed, .timedOut:
             let writer = HTTPResponseWriter(stream: stream, isHead: false, keepAlive: false, requestID: requestID)
-            _ = try? await writer.respond(status: error.status, body: Self.errorBody(error.status, "\(error)", requestID))
+            await Self.answerBeforeClosing(writer, error.status, "\(error)", requestID)
             onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: error.status,
                                            bytesIn: 0, bytesOut: writer.bytesSent, duration: .now - started, error: "\(error)"))
         case .connectionClosed, .io:
@@ -120,6 +122,17 @@ final class HTTPServerConnection {
         onExchange?(HTTPExchangeRecord(requestID: requestID, method: head.method, target: head.target,
                                        status: writer.status ?? 0, bytesIn: body.bytesRead, bytesOut: writer.bytesSent,
                                        duration: .now - started, error: error))
+    }
+
+    /// Sends an error response on a connection that is closed next. If the peer is already
+    /// gone the send fails, and there is no one left to tell: the connection closes either way.
+    private static func answerBeforeClosing(_ writer: HTTPResponseWriter, _ status: Int, _ message: String, _ requestID: String) async {
+        writer.keepAlive = false
+        do {
+            try await writer.respond(status: status, body: errorBody(status, message, requestID))
+        } catch {
+            return
+        }
     }
 
     /// The JSON error body every Flare service answers with.
