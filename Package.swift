@@ -55,5 +55,7 @@ let package = Package(
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
         .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore"],
                     swiftSettings: strict),
+        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareMetadata"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["FlareCore", "FlareIO"], swiftSettings: strict),
     ]
 )

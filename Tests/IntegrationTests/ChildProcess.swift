@@ -1,0 +1,101 @@
+import Foundation
+import Glibc
+
+/// A child process started by a test. Waiting never blocks a cooperative thread (there may
+/// be only two): exits are reported through `terminationHandler`, bounded waits poll.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var exited = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Starts `executable` with `arguments`; output goes where the handles say (nowhere by default).
+    init(_ executable: String, _ arguments: [String], stdout: FileHandle? = nil, stderr: FileHandle? = nil,
+         environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = stdout ?? FileHandle.nullDevice
+        process.standardError = stderr ?? FileHandle.nullDevice
+        if let environment { process.environment = environment }
+        process.terminationHandler = { [self] _ in
+            lock.lock()
+            exited = true
+            let resumed = waiters
+            waiters = []
+            lock.unlock()
+            resumed.forEach { $0.resume() }
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    var hasExited: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return exited
+    }
+
+    /// Waits for the exit (callers bound it: curl has --max-time) and returns the status.
+    func exitStatus() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if exited {
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiters.append(continuation)
+                lock.unlock()
+            }
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// The exit status, or `nil` when the process is still running after `seconds`.
+    func exitStatus(within seconds: Double) async -> Int32? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while !hasExited && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        guard hasExited else { return nil }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Sends `signal` to this process by its pid, if it has not exited.
+    func send(_ signal: Int32) {
+        guard !hasExited else { return }
+        Glibc.kill(pid, signal)
+    }
+
+    /// SIGKILL and reap, synchronously: for `defer` blocks, also when a test fails. A killed
+    /// process exits at once, so the wait is short.
+    func killNow() {
+        send(SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// Runs a program to its end and returns its exit status and output (stdout then stderr),
+/// for small outputs (cmp, head, the CLI's --help).
+func runProgram(_ executable: String, _ arguments: [String], in directory: String) async throws
+    -> (status: Int32, stdout: String, stderr: String) {
+    let name = UUID().uuidString
+    let outPath = "\(directory)/\(name).out", errPath = "\(directory)/\(name).err"
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer { unlink(outPath); unlink(errPath) }
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    let child = try ChildProcess(executable, arguments, stdout: out, stderr: err)
+    try out.close()
+    try err.close()
+    let status = await child.exitStatus()
+    return (status, readText(outPath), readText(errPath))
+}
+
+func readText(_ path: String) -> String {
+    String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+}

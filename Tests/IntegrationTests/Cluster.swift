@@ -1,0 +1,200 @@
+import FlareCore
+import FlareIO
+import Foundation
+import Glibc
+import Testing
+
+/// Three data nodes and an API node on loopback, all on one engine, for one test.
+final class Cluster: @unchecked Sendable {
+    let engine: IOEngineKind
+    let scratch: Scratch
+    let dataNodes: [ServerProcess]
+    let api: ServerProcess
+    let apiOptions: [String]
+
+    init(engine: IOEngineKind, scratch: Scratch, dataNodeCount: Int, apiOptions: [String]) throws {
+        self.engine = engine
+        self.scratch = scratch
+        self.apiOptions = apiOptions
+        let datanode = try executable("datanode")
+        dataNodes = (0..<dataNodeCount).map {
+            ServerProcess(name: "datanode \($0 + 1)", executable: datanode, logPath: "\(scratch.path)/datanode-\($0 + 1).log")
+        }
+        api = ServerProcess(name: "api", executable: try executable("api"), logPath: "\(scratch.path)/api.log")
+    }
+
+    var metadataPath: String { "\(scratch.path)/meta/meta.sqlite" }
+    var base: String { api.base }
+
+    /// `http://…/object/<encodedKey>`: the key as it goes on the wire, escapes and all.
+    func url(_ encodedKey: String) -> String { "\(api.base)/object/\(encodedKey)" }
+
+    func start() async throws {
+        for index in dataNodes.indices { try await startDataNode(index) }
+        try await startAPI()
+    }
+
+    /// Starts data node `index` on its data directory; on `port` when given (a restart on
+    /// the port the API node knows it by).
+    func startDataNode(_ index: Int, port: UInt16 = 0) async throws {
+        try await dataNodes[index].start(["--io", engine.rawValue, "--data-dir", "\(scratch.path)/datanode-\(index + 1)",
+                                          "--threads", "1", "--buffer-pool", "32MiB"], scratch: scratch.tmp, port: port)
+    }
+
+    /// Starts (or restarts) the API node on the same metadata file and data nodes.
+    func startAPI() async throws {
+        try await api.start(["--io", engine.rawValue, "--datanodes", dataNodes.map(\.address).joined(separator: ","),
+                             "--metadata", metadataPath, "--threads", "2"] + apiOptions, scratch: scratch.tmp)
+    }
+
+    /// Kills every process by its pid (SIGKILL), for cleanup.
+    func killAll() {
+        api.killNow()
+        dataNodes.forEach { $0.killNow() }
+    }
+
+    /// Chunk ids a data node lists on `GET /chunks`.
+    func chunks(on node: ServerProcess) async throws -> Set<String> {
+        let result = try await curl(["--max-time", "10", "\(node.base)/chunks"], scratch: scratch.tmp)
+        guard result.status == 200 else { throw StartFailure(description: "GET /chunks on \(node.name): \(result)") }
+        return Set(result.text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+    }
+
+    /// Chunk ids per running data node (nodes that are down list nothing).
+    func chunksPerNode() async throws -> [Set<String>] {
+        var all: [Set<String>] = []
+        for node in dataNodes { all.append(node.isRunning ? try await chunks(on: node) : []) }
+        return all
+    }
+
+    /// Polls until `condition` holds, every 100 ms, at most `seconds`; returns whether it held.
+    func poll(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        repeat {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        return try await condition()
+    }
+
+    // MARK: - Object requests
+
+    /// `PUT` of a file, with `-T` (streamed, Content-Length from the file) or `--data-binary @file`.
+    func put(_ encodedKey: String, file: String, upload: Upload = .streamed, extra: [String] = []) async throws -> CurlResult {
+        try await curl(upload.arguments(file) + extra + [url(encodedKey)], scratch: scratch.tmp)
+    }
+
+    /// `GET` into `file`.
+    func get(_ encodedKey: String, to file: String, extra: [String] = []) async throws -> CurlResult {
+        try await curl(extra + [url(encodedKey)], scratch: scratch.tmp, bodyTo: file)
+    }
+
+    /// `GET` with the body in memory (errors, small objects).
+    func get(_ encodedKey: String, extra: [String] = []) async throws -> CurlResult {
+        try await curl(extra + [url(encodedKey)], scratch: scratch.tmp)
+    }
+
+    func delete(_ encodedKey: String) async throws -> CurlResult {
+        try await curl(["-X", "DELETE", url(encodedKey)], scratch: scratch.tmp)
+    }
+
+    /// Every key of `GET /objects?prefix=` (prefix already percent-encoded), following pages.
+    func listKeys(prefix encodedPrefix: String = "", pageLimit: Int = 1000) async throws -> [String] {
+        var keys: [String] = []
+        var after: String?
+        for _ in 0..<1000 {
+            var query = "prefix=\(encodedPrefix)&limit=\(pageLimit)"
+            if let after { query += "&start-after=\(ObjectKey.encode(after))" }
+            let result = try await curl(["\(api.base)/objects?\(query)"], scratch: scratch.tmp)
+            guard result.status == 200, let json = result.json, let objects = json["objects"] as? [[String: Any]] else {
+                throw StartFailure(description: "GET /objects?\(query): \(result)")
+            }
+            keys += objects.compactMap { $0["key"] as? String }
+            guard json["isTruncated"] as? Bool == true, let next = json["nextStartAfter"] as? String else { return keys }
+            after = next
+        }
+        throw StartFailure(description: "listing did not end after 1000 pages")
+    }
+
+    /// Requests with `method` the API node has made to data nodes so far (from its `/metrics`).
+    func dataNodeRequests(_ method: String) async throws -> Int {
+        let metrics = try await curl(["\(api.base)/metrics"], scratch: scratch.tmp)
+        return metrics.text.split(separator: "\n")
+            .filter { $0.hasPrefix("flare_api_datanode_request_seconds_count{") && $0.contains("method=\"\(method)\"") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+            .reduce(0, +)
+    }
+
+    /// Chunk fetches the API node has made so far.
+    func chunkFetches() async throws -> Int { try await dataNodeRequests("GET") }
+
+    /// A random file of `size` bytes in the scratch directory.
+    func randomFile(_ name: String, size: Int) async throws -> String {
+        let path = "\(scratch.files)/\(name)"
+        try await makeRandomFile(path, size: size)
+        return path
+    }
+
+    func printLogs(_ label: String) {
+        for node in [api] + dataNodes {
+            print("--- \(node.name) log (\(label), \(engine)):\n\(node.currentLog().suffix(3000))")
+        }
+    }
+}
+
+/// How curl sends a body.
+enum Upload: CaseIterable, CustomStringConvertible {
+    /// `-T file`: streamed from the file, `Expect: 100-continue` for large ones.
+    case streamed
+    /// `--data-binary @file`: curl reads the file into memory first.
+    case dataBinary
+    /// `-T file` with `Transfer-Encoding: chunked` (as when streaming from a pipe).
+    case chunked
+
+    func arguments(_ file: String) -> [String] {
+        switch self {
+        case .streamed: return ["-T", file]
+        case .dataBinary: return ["-X", "PUT", "--data-binary", "@\(file)", "-H", "Content-Type: application/octet-stream"]
+        case .chunked: return ["-T", file, "-H", "Transfer-Encoding: chunked"]
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .streamed: return "-T"
+        case .dataBinary: return "--data-binary"
+        case .chunked: return "-T chunked"
+        }
+    }
+}
+
+/// Runs `body` with a fresh cluster of `engine`. Every process is killed by its pid and the
+/// scratch directory removed afterwards, also when the body throws (logs are printed then).
+/// `busy: false` is for tests that mostly wait: they do not count against ``clusterSlots``.
+func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] = [], dataNodeCount: Int = 3,
+                 busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
+    let slots = busy ? clusterSlots : Slots(1)
+    await slots.acquire()
+    let scratch = try Scratch("\(label)-\(engine)")
+    let cluster: Cluster
+    do {
+        cluster = try Cluster(engine: engine, scratch: scratch, dataNodeCount: dataNodeCount, apiOptions: apiOptions)
+    } catch {
+        scratch.remove()
+        await slots.release()
+        throw error
+    }
+    do {
+        try await cluster.start()
+        try await body(cluster)
+    } catch {
+        cluster.printLogs(label)
+        cluster.killAll()
+        scratch.remove()
+        await slots.release()
+        throw error
+    }
+    cluster.killAll()
+    scratch.remove()
+    await slots.release()
+}

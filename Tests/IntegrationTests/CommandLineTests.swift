@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The executables' flags. No cluster and no I/O engine involved: these run once.
+@Suite("Command lines")
+struct CommandLineTests {
+    /// Runs a binary with `arguments`, bounded: a process still running after 10 s is killed
+    /// and reported (it should have refused to start).
+    static func run(_ name: String, _ arguments: [String]) async throws -> (status: Int32?, stdout: String, stderr: String) {
+        let scratch = try Scratch("cli")
+        defer { scratch.remove() }
+        let outPath = "\(scratch.tmp)/out", errPath = "\(scratch.tmp)/err"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        let child = try ChildProcess(try executable(name), arguments, stdout: out, stderr: err)
+        try out.close()
+        try err.close()
+        defer { child.killNow() }
+        let status = await child.exitStatus(within: 10)
+        return (status, readText(outPath), readText(errPath))
+    }
+
+    static let badDataNodes: [(value: String, why: String)] = [
+        ("", "empty"),
+        ("127.0.0.1", "no port"),
+        ("example.com:9001", "a host name other than localhost"),
+        ("127.0.0.1:0", "port 0"),
+        ("127.0.0.1:9001,,127.0.0.1:9002", "empty entry"),
+        ("127.0.0.1:port", "port not a number"),
+        ("127.0.0.1:70000", "port out of range"),
+        ("127.0.0.1:9001,127.0.0.1:9001", "the same node twice"),
+        ("127.0.0.1:9001,", "trailing comma"),
+    ]
+
+    @Test("api refuses to start without --datanodes or with a malformed list")
+    func badDataNodeLists() async throws {
+        let missing = try await Self.run("api", ["--port", "0", "--metadata", "/tmp/flare-cli-never/meta.sqlite"])
+        #expect(missing.status != nil && missing.status != 0, "api without --datanodes: exit \(missing.status.map(String.init) ?? "none, still running")")
+        #expect(missing.stderr.contains("--datanodes"), "stderr: \(missing.stderr)")
+        for (value, why) in Self.badDataNodes {
+            let result = try await Self.run("api", ["--datanodes", value, "--port", "0", "--metadata", "/tmp/flare-cli-never/meta.sqlite"])
+            #expect(result.status != nil && result.status != 0,
+                    "--datanodes '\(value)' (\(why)): exit \(result.status.map(String.init) ?? "none, still running after 10 s")")
+            #expect(result.stderr.contains("datanodes"), "--datanodes '\(value)' (\(why)): stderr: \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/flare-cli-never"), "a refused start created the metadata directory")
+    }
+
+    @Test("api refuses other malformed flags", arguments: [
+        ["--chunk-size", "100"], ["--chunk-size", "3KiB"], ["--window", "0"], ["--io", "kqueue"],
+        ["--threads", "0"], ["--gc-grace", "-1"], ["--buffer-pool", "1MiB"], ["--log-level", "loud"],
+    ])
+    func badFlags(flags: [String]) async throws {
+        let result = try await Self.run("api", ["--datanodes", "127.0.0.1:9001", "--port", "0",
+                                                "--metadata", "/tmp/flare-cli-never/meta.sqlite"] + flags)
+        #expect(result.status != nil && result.status != 0, "\(flags): exit \(result.status.map(String.init) ?? "none")")
+        #expect(!result.stderr.isEmpty, "\(flags): nothing on stderr")
+    }
+
+    @Test("api --help exits 0 and names every flag")
+    func apiHelp() async throws {
+        let result = try await Self.run("api", ["--help"])
+        #expect(result.status == 0)
+        for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
+                     "--threads", "--gc-grace", "--log-level"] {
+            #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
+        }
+    }
+
+    @Test("datanode --help exits 0 and names every flag")
+    func dataNodeHelp() async throws {
+        let result = try await Self.run("datanode", ["--help"])
+        #expect(result.status == 0)
+        for flag in ["--host", "--port", "--data-dir", "--io", "--threads", "--chunk-size-max", "--buffer-pool", "--log-level"] {
+            #expect(result.stdout.contains(flag), "datanode --help does not mention \(flag)")
+        }
+    }
+}

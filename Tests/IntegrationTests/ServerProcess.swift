@@ -1,0 +1,95 @@
+import Foundation
+import Glibc
+
+/// Why a node did not come up.
+struct StartFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// An `api` or `datanode` process, normally on a port the kernel picked.
+///
+/// Nodes are started with `--port 0` and the bound port is read from their "listening on"
+/// log line: a port probed with a throw-away socket is not safe, because a node with more
+/// than one loop binds with SO_REUSEPORT, and two nodes on one port would both start and
+/// share the connections. A restart may ask for the port the node had before.
+final class ServerProcess: @unchecked Sendable {
+    static let startSecondsMax = 20.0
+
+    let name: String
+    let executable: String
+    let logPath: String
+    private(set) var child: ChildProcess?
+    private(set) var port: UInt16 = 0
+    private var logOffset = 0
+
+    init(name: String, executable: String, logPath: String) {
+        self.name = name
+        self.executable = executable
+        self.logPath = logPath
+    }
+
+    deinit { child?.killNow() }
+
+    var base: String { "http://127.0.0.1:\(port)" }
+    var address: String { "127.0.0.1:\(port)" }
+    var isRunning: Bool { child.map { !$0.hasExited } ?? false }
+
+    /// Starts with `arguments` plus `--port <port>` (0: the kernel picks) and waits, bounded,
+    /// until `GET /health` is 200.
+    func start(_ arguments: [String], scratch: String, port requested: UInt16 = 0) async throws {
+        precondition(child == nil || child!.hasExited, "\(name) is already running")
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logOffset = Int(try log.seekToEnd())
+        port = 0
+        let child = try ChildProcess(executable, arguments + ["--port", "\(requested)"], stdout: log, stderr: log)
+        try log.close()
+        self.child = child
+        let deadline = ContinuousClock.now + .seconds(Self.startSecondsMax)
+        while ContinuousClock.now < deadline {
+            guard !child.hasExited else {
+                let status = await child.exitStatus()
+                throw StartFailure(description: "\(name) exited with \(status) at start:\n\(currentLog())")
+            }
+            if port == 0, let bound = listeningPort() {
+                guard requested == 0 || bound == requested else {
+                    child.killNow()
+                    throw StartFailure(description: "\(name) listens on \(bound), not on the requested \(requested)")
+                }
+                port = bound
+            }
+            if port != 0, (try? await curl(["--max-time", "2", "\(base)/health"], scratch: scratch))?.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        child.killNow()
+        throw StartFailure(description: "\(name) did not answer /health within \(Self.startSecondsMax) s:\n\(currentLog())")
+    }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the status, `nil` if it is still running.
+    @discardableResult
+    func stop(_ signal: Int32, withinSeconds seconds: Double = 10) async -> Int32? {
+        guard let child else { return nil }
+        child.send(signal)
+        return await child.exitStatus(within: seconds)
+    }
+
+    /// SIGKILL now, for cleanup.
+    func killNow() { child?.killNow() }
+
+    /// What this start wrote to the log.
+    func currentLog() -> String {
+        guard let data = FileManager.default.contents(atPath: logPath) else { return "" }
+        return String(decoding: data.dropFirst(logOffset), as: UTF8.self)
+    }
+
+    private func listeningPort() -> UInt16? {
+        for line in currentLog().split(separator: "\n") {
+            guard let after = line.range(of: " listening on ")?.upperBound else { continue }
+            var address = line[after...].prefix { $0 != " " }
+            if address.last == ":" { address = address.dropLast() }
+            guard let colon = address.lastIndex(of: ":") else { continue }
+            return UInt16(address[address.index(after: colon)...])
+        }
+        return nil
+    }
+}
