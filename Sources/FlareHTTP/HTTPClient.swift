@@ -41,8 +41,13 @@ public final class HTTPClient: @unchecked Sendable {
     /// How long connecting may take.
     public var connectTimeout: Duration = .seconds(2)
 
+    /// An idle connection older than this is closed instead of reused: servers close idle
+    /// connections themselves (Flare's after 60 s), and a request sent on one that the peer
+    /// is closing fails.
+    public var idleTimeout: Duration = .seconds(20)
+
     private final class Peer {
-        var idle: [HTTPStream] = []
+        var idle: [(stream: HTTPStream, since: ContinuousClock.Instant)] = []
         var open = 0
         var waiters: [UnsafeContinuation<Void, Never>] = []
     }
@@ -85,16 +90,19 @@ public final class HTTPClient: @unchecked Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let (stream, reused) = try await checkOut(peer)
+            // The retry after a stale connection uses a new one: the other idle connections
+            // to that peer are likely just as dead (it restarted, or closed them all).
+            let (stream, reused) = try await checkOut(peer, fresh: attempt > 1)
             let response: HTTPClientResponse
             do {
                 response = try await exchange(stream, method: method, target: target, headers: headers, body: body,
                                               peer: peer, timeout: timeout)
             } catch {
                 await discard(stream, peer)
-                let stale = reused && attempt == 1 && retryable
-                if stale, case .connectionClosed? = error as? HTTPError { continue }
-                if stale, case .io(let io)? = error as? HTTPError, io.kind == .connectionReset || io.kind == .brokenPipe { continue }
+                if reused && attempt == 1 && Self.isStale(error) {
+                    await closeIdle(peer)
+                    if retryable { continue }
+                }
                 throw error
             }
             do {
@@ -115,13 +123,27 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Closes every idle connection.
     public func closeIdle() async {
-        for (_, state) in peers {
-            let idle = state.idle
-            state.idle.removeAll()
-            for stream in idle {
-                state.open -= 1
-                await stream.connection.close()
-            }
+        for address in peers.keys { await closeIdle(address) }
+    }
+
+    /// Closes the idle connections to one peer.
+    private func closeIdle(_ address: SocketAddress) async {
+        guard let peer = peers[address] else { return }
+        let idle = peer.idle
+        peer.idle.removeAll()
+        for entry in idle {
+            peer.open -= 1
+            wakeWaiter(peer)
+            await entry.stream.connection.close()
+        }
+    }
+
+    /// Whether a failure looks like a connection the peer had already closed.
+    private static func isStale(_ error: Error) -> Bool {
+        switch error as? HTTPError {
+        case .connectionClosed?: return true
+        case .io(let io)?: return io.kind == .connectionReset || io.kind == .brokenPipe
+        default: return false
         }
     }
 
@@ -165,10 +187,14 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
-    private func checkOut(_ address: SocketAddress) async throws(HTTPError) -> (HTTPStream, reused: Bool) {
+    private func checkOut(_ address: SocketAddress, fresh: Bool) async throws(HTTPError) -> (HTTPStream, reused: Bool) {
         let peer = peers[address] ?? { let fresh = Peer(); peers[address] = fresh; return fresh }()
         while true {
-            if let stream = peer.idle.popLast() { return (stream, true) }
+            while !fresh, let entry = peer.idle.popLast() {
+                if ContinuousClock.now - entry.since < idleTimeout { return (entry.stream, true) }
+                peer.open -= 1
+                await entry.stream.connection.close()
+            }
             if peer.open < connectionsPerPeerMax { break }
             await withUnsafeContinuation { peer.waiters.append($0) }
         }
@@ -186,7 +212,7 @@ public final class HTTPClient: @unchecked Sendable {
     private func checkIn(_ stream: HTTPStream, _ address: SocketAddress) {
         guard let peer = peers[address] else { return }
         if peer.idle.count < idlePerPeerMax && stream.buffered.isEmpty {
-            peer.idle.append(stream)
+            peer.idle.append((stream, .now))
             wakeWaiter(peer)
         } else {
             peer.open -= 1

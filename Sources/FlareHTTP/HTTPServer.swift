@@ -12,6 +12,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let localAddress: SocketAddress
     private let listeners: [TCPListener]
     private var acceptTasks: [Task<Void, Error>] = []
+    private var registries: [ConnectionRegistry] = []
 
     /// Binds `address` on every loop and starts accepting.
     /// - Parameter onExchange: called after each exchange (access log, metrics).
@@ -36,9 +37,10 @@ public final class HTTPServer: @unchecked Sendable {
         self.localAddress = bound
         for listener in listeners {
             let loop = listener.loop
+            let gate = ConnectionRegistry(limit: Self.connectionsPerLoopMax)
+            registries.append(gate)
             let task = loop.spawn {
                 let ids = RequestIDs()
-                let gate = ConnectionGate(limit: Self.connectionsPerLoopMax)
                 while !Task.isCancelled {
                     await gate.enter()
                     let connection: TCPConnection
@@ -56,23 +58,45 @@ public final class HTTPServer: @unchecked Sendable {
                         }
                         continue
                     }
-                    loop.spawn {
-                        let served = HTTPServerConnection(stream: HTTPStream(connection: connection, limits: limits),
-                                                          loop: loop, ids: ids, handler: handler, onExchange: onExchange)
+                    let served = HTTPServerConnection(stream: HTTPStream(connection: connection, limits: limits),
+                                                      loop: loop, ids: ids, handler: handler, onExchange: onExchange,
+                                                      registry: gate)
+                    let task = loop.spawn {
                         await served.run()
-                        gate.leave()
+                        gate.leave(served)
                     }
+                    gate.track(served, task)
                 }
             }
             acceptTasks.append(task)
         }
     }
 
-    /// Stops accepting; connections already open finish their current exchange.
-    public func stop() async {
+    /// Stops accepting and closes idle connections; exchanges in progress get up to
+    /// `drainTimeout` to finish (an upload its cleanup), then they are cancelled.
+    public func stop(drainTimeout: Duration = .seconds(15)) async {
         for task in acceptTasks { task.cancel() }
         for task in acceptTasks { _ = await task.result }
-        for listener in listeners { _ = await listener.loop.spawn { await listener.close() }.result }
+        for (listener, registry) in zip(listeners, registries) {
+            _ = await listener.loop.spawn {
+                await listener.close()
+                registry.beginStopping()
+            }.result
+        }
+        let deadline = ContinuousClock.now + drainTimeout
+        for (listener, registry) in zip(listeners, registries) {
+            _ = await listener.loop.spawn {
+                while registry.open > 0 && ContinuousClock.now < deadline {
+                    try await listener.loop.sleep(for: .milliseconds(20))
+                }
+                registry.cancelAll()
+                // Cancelled exchanges still run their cleanup; give them a moment to finish.
+                let hardDeadline = ContinuousClock.now + .seconds(5)
+                while registry.open > 0 && ContinuousClock.now < hardDeadline {
+                    try await listener.loop.sleep(for: .milliseconds(20))
+                }
+            }.result
+        }
     }
 }
 
@@ -91,11 +115,16 @@ final class RequestIDs: @unchecked Sendable {
     }
 }
 
-/// Counts open connections on one loop and makes accepting wait at the limit.
-final class ConnectionGate: @unchecked Sendable {
+/// The open connections of one loop: bounds them (accepting waits at the limit) and lets
+/// a stopping server close idle ones and wait for busy ones. Loop-confined.
+final class ConnectionRegistry: @unchecked Sendable {
     private let limit: Int
-    private var open = 0
     private var waiter: UnsafeContinuation<Void, Never>?
+    private var tasks: [ObjectIdentifier: Task<Void, Error>] = [:]
+    private var idle: Set<ObjectIdentifier> = []
+    private(set) var open = 0
+    /// Set when the server stops: connections finish their exchange and close.
+    private(set) var stopping = false
 
     init(limit: Int) { self.limit = limit }
 
@@ -104,8 +133,35 @@ final class ConnectionGate: @unchecked Sendable {
         open += 1
     }
 
+    /// An accepted connection that failed before it was served.
     func leave() {
         open -= 1
         if let waiter { self.waiter = nil; waiter.resume() }
+    }
+
+    func track(_ connection: HTTPServerConnection, _ task: Task<Void, Error>) {
+        // The connection may have finished already (it runs as soon as it is spawned).
+        if connection.isFinished { return }
+        tasks[ObjectIdentifier(connection)] = task
+    }
+
+    func leave(_ connection: HTTPServerConnection) {
+        tasks[ObjectIdentifier(connection)] = nil
+        idle.remove(ObjectIdentifier(connection))
+        leave()
+    }
+
+    /// The connection waits for its next request: a stopping server may close it.
+    func setIdle(_ connection: HTTPServerConnection, _ isIdle: Bool) {
+        if isIdle { idle.insert(ObjectIdentifier(connection)) } else { idle.remove(ObjectIdentifier(connection)) }
+    }
+
+    func beginStopping() {
+        stopping = true
+        for id in idle { tasks[id]?.cancel() }
+    }
+
+    func cancelAll() {
+        for task in tasks.values { task.cancel() }
     }
 }

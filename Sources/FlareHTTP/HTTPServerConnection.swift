@@ -1,7 +1,7 @@
 import FlareIO
 
 /// Serves the requests of one connection in order (keep-alive), on one loop.
-final class HTTPServerConnection {
+final class HTTPServerConnection: @unchecked Sendable {
     /// Body bytes a handler may leave unread and still keep the connection: the server
     /// reads and drops them. A larger remainder closes the connection instead.
     static let leftoverBodyBytesMax = 64 * 1024
@@ -11,33 +11,40 @@ final class HTTPServerConnection {
     private let ids: RequestIDs
     private let handler: HTTPHandler
     private let onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?
+    private let registry: ConnectionRegistry
+    /// Set when ``run()`` has returned.
+    private(set) var isFinished = false
 
     init(stream: HTTPStream, loop: EventLoop, ids: RequestIDs, handler: @escaping HTTPHandler,
-         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?) {
+         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry) {
         self.stream = stream
         self.loop = loop
         self.ids = ids
         self.handler = handler
         self.onExchange = onExchange
+        self.registry = registry
     }
 
     func run() async {
         let limits = stream.limits
-        while true {
+        while !registry.stopping {
             let started = ContinuousClock.now
             let head: HTTPRequestHead
+            registry.setIdle(self, true)
             do {
+                defer { registry.setIdle(self, false) }
                 guard let next = try await stream.readHead(
                     idleTimeout: .seconds(limits.idleTimeoutSeconds), headTimeout: .seconds(limits.headTimeoutSeconds),
                     parse: { HTTPHeadParser.parseRequest($0, limits: limits) }) else { break }
                 head = next
             } catch {
-                await refuse(error, started: started)
+                if !registry.stopping { await refuse(error, started: started) }
                 break
             }
             guard await serve(head, started: started) else { break }
         }
         await stream.connection.close()
+        isFinished = true
     }
 
     /// Serves one request; returns whether the connection can take another.

@@ -47,6 +47,9 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("gc-grace"), help: "Seconds a replaced or deleted object's chunks are kept for reads in progress.")
     var gcGrace = 30
 
+    @Option(name: .customLong("datanode-timeout"), help: "Seconds a data node may take to connect (2 at most), accept a chunk or answer, before the next replica or node is tried.")
+    var datanodeTimeout = 10
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -59,7 +62,7 @@ struct APICommand: AsyncParsableCommand {
             do {
                 _ = try SocketAddress(parsing: node)
             } catch {
-                throw ValidationError("--datanodes: '\(node)' is not host:port with a numeric host")
+                throw ValidationError("--datanodes: '\(node)' is not host:port (host numeric, or localhost)")
             }
         }
         guard Set(nodes).count == nodes.count else { throw ValidationError("--datanodes lists a node twice") }
@@ -73,6 +76,7 @@ struct APICommand: AsyncParsableCommand {
         if let io, IOEngineKind(parsing: io) == nil { throw ValidationError("--io must be auto, uring or epoll, not '\(io)'") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1…256") }
         guard gcGrace >= 0 else { throw ValidationError("--gc-grace must be ≥ 0") }
+        guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
     }
 
@@ -93,6 +97,7 @@ struct APICommand: AsyncParsableCommand {
         config.windowChunks = window
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
         config.deletionGraceSeconds = gcGrace
+        config.dataNodeTimeoutSeconds = datanodeTimeout
         do {
             config.engine = try io.map { IOEngineKind(parsing: $0)! } ?? IOEngineKind.fromEnvironment()
         } catch {
