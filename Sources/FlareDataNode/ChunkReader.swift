@@ -35,7 +35,8 @@ public final class ChunkReader: @unchecked Sendable {
             let space = UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<ChunkFormat.padded(count)])
             let got: Int
             do {
-                got = try await file.read(into: space, at: UInt64(segmentStart))
+                // Four reads in flight per segment: one 4 MiB read leaves the device queue shallow.
+                got = try await file.readConcurrently(into: space, at: UInt64(segmentStart), piecesMax: 4)
             } catch {
                 throw .from(error)
             }

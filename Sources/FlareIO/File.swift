@@ -71,6 +71,50 @@ public final class File: @unchecked Sendable {
         return done
     }
 
+    /// Reads `buffer` as `piecesMax` concurrent reads of equal, block-aligned pieces, so one
+    /// large read keeps several requests in the device queue. Returns the bytes read from the
+    /// start of `buffer` (less than its size only at end of file).
+    public func readConcurrently(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, piecesMax: Int) async throws(IOError) -> Int {
+        let block = Self.directAlignmentBytes
+        let pieceBytes = max(block, (buffer.count / max(1, piecesMax) + block - 1) / block * block)
+        guard buffer.count > pieceBytes else { return try await read(into: buffer, at: offset) }
+        let starts = Array(stride(from: 0, to: buffer.count, by: pieceBytes))
+        let outcomes = await withTaskGroup(of: PieceOutcome.self) { group -> [PieceOutcome] in
+            for (index, start) in starts.enumerated() {
+                // Disjoint slices of the caller's buffer, read on this same loop.
+                let piece = LoopConfined(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<min(start + pieceBytes, buffer.count)]))
+                group.addTask { await self.readPiece(index, piece, at: offset + UInt64(start)) }
+            }
+            var outcomes: [PieceOutcome] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.index < $1.index }
+        }
+        precondition(outcomes.count == starts.count, "a piece of a concurrent read went missing")
+        if let error = outcomes.lazy.compactMap(\.error).first { throw error }
+        // Bytes count only up to the first short piece: past it lies end of file.
+        var total = 0
+        for (outcome, start) in zip(outcomes, starts) {
+            total = start + outcome.count
+            if outcome.count < min(pieceBytes, buffer.count - start) { break }
+        }
+        return total
+    }
+
+    /// One piece of ``readConcurrently(into:at:piecesMax:)``.
+    private struct PieceOutcome: Sendable {
+        var index: Int
+        var count: Int
+        var error: IOError?
+    }
+
+    private func readPiece(_ index: Int, _ piece: LoopConfined<UnsafeMutableRawBufferPointer>, at offset: UInt64) async -> PieceOutcome {
+        do {
+            return PieceOutcome(index: index, count: try await read(into: piece.value, at: offset), error: nil)
+        } catch {
+            return PieceOutcome(index: index, count: 0, error: error)
+        }
+    }
+
     /// Writes all of `bytes` at `offset`, continuing after short writes.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) async throws(IOError) {
         checkAlignment(bytes.baseAddress!, bytes.count, offset)
@@ -105,4 +149,10 @@ public final class File: @unchecked Sendable {
         precondition(count % Self.directAlignmentBytes == 0, "O_DIRECT length \(count) not aligned")
         precondition(offset % UInt64(Self.directAlignmentBytes) == 0, "O_DIRECT offset \(offset) not aligned")
     }
+}
+
+/// A value used only on one event loop, handed to a child task that runs on that loop.
+struct LoopConfined<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

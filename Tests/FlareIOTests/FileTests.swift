@@ -151,3 +151,24 @@ struct BufferPoolTests {
         }
     }
 }
+
+@Suite("Concurrent reads")
+struct ConcurrentReadTests {
+    @Test("a read split into concurrent pieces returns every byte, and stops at end of file", arguments: testedEngines)
+    func concurrentPieces(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        try await onLoop(kind) { loop in
+            let pool = BufferPool(bufferBytes: 4 << 20, bufferCount: 2, loop: loop)
+            let source = pool.tryAcquire()!, target = pool.tryAcquire()!
+            let pattern = TestBytes(count: source.capacity, seed: 11)
+            source.space.copyMemory(from: pattern.bytes)
+            let file = try await File.open("\(directory)/f", flags: O_CREAT | O_RDWR, direct: FileSystem.supportsDirectIO(in: directory), on: loop)
+            try await file.write(UnsafeRawBufferPointer(rebasing: source.space[0..<(3 << 20)]), at: 0)
+            let whole = try await file.readConcurrently(into: target.space, at: 0, piecesMax: 4)
+            #expect(whole == 3 << 20)
+            #expect(memcmp(source.base, target.base, 3 << 20) == 0)
+            try await file.close()
+        }
+    }
+}
