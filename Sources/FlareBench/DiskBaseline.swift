@@ -4,17 +4,20 @@ import Glibc
 #endif
 
 /// Raw O_DIRECT sequential write and read on the disk under test, measured with fio
-/// (bs=4M, iodepth=8, io_uring): what the disk does with no server in the way.
+/// (bs=4M, iodepth=8, io_uring): what the disk does with no server in the way. Writes are
+/// measured twice: synced once at the end, and synced after every 4 MiB like a store that
+/// acknowledges each chunk only when it is durable (Flare's data node).
 public enum DiskBaseline {
     /// fio's write then read bandwidth for `bytes` in `directory`.
     public static func measure(directory: String, bytes: Int) throws -> [BaselineResult] {
         guard let fio = which("fio") else { throw BenchError("fio is not installed (make deps installs it)") }
         let size = "\(max(bytes / (1 << 20), 64))M"
         var results: [BaselineResult] = []
-        for (mode, name) in [("write", "odirect-write"), ("read", "odirect-read")] {
+        for (mode, name, sync) in [("write", "odirect-write", "--end_fsync=1"), ("write", "odirect-write-fsync", "--fsync=1"),
+                                   ("read", "odirect-read", "--end_fsync=1")] {
             let output = try runCommand(fio, ["--name=flare-bench", "--directory=\(directory)", "--rw=\(mode)", "--bs=4M",
                                               "--size=\(size)", "--direct=1", "--ioengine=io_uring", "--iodepth=8",
-                                              "--end_fsync=1", "--output-format=json"])
+                                              sync, "--output-format=json"])
             guard let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any],
                   let jobs = json["jobs"] as? [[String: Any]], let job = jobs.first,
                   let side = job[mode] as? [String: Any], let bandwidth = (side["bw_bytes"] as? NSNumber)?.doubleValue else {

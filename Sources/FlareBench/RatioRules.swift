@@ -10,6 +10,9 @@ public enum RatioRules {
             if let bound = physicalBound(for: workload, byName) {
                 ratios.append(Ratio(workload: workload.name, baseline: bound.name, flare: workload.figure, reference: bound.figure))
             }
+            if workload.operation == "put" && !workload.isSmall, let synced = byName["odirect-write-fsync"] {
+                ratios.append(Ratio(workload: workload.name, baseline: synced.name, flare: workload.figure, reference: synced.figure))
+            }
             if let nginx = byName["nginx-\(workload.name)"] {
                 ratios.append(Ratio(workload: workload.name, baseline: nginx.name, flare: workload.figure, reference: nginx.figure))
             }

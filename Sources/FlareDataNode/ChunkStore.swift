@@ -71,6 +71,10 @@ public final class ChunkStore: @unchecked Sendable {
         }
     }
 
+    /// Bytes received before they are handed to the disk: the write of one piece overlaps
+    /// the arrival of the next, instead of the disk waiting for a whole segment.
+    static let pieceBytes = 1 << 20
+
     private func writeSegments(_ file: File, buffer: IOBuffer, id: ChunkID, length: Int, expectedCRC: UInt32, temporary: String,
                                fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async throws(ChunkStoreError) -> ChunkFooter {
         var total = CRC32C()
@@ -79,22 +83,16 @@ public final class ChunkStore: @unchecked Sendable {
         let segments = ChunkFormat.segmentCount(length)
         for segment in 0..<segments {
             let count = min(ChunkFormat.segmentBytes, length - offset)
-            let data = UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<count])
-            let got: Int
-            do {
-                got = try await fill(data)
-            } catch {
-                throw .source(error)
-            }
-            guard got == count else { throw .source(ChunkBodyEnded(expected: length, received: offset + got)) }
-            segmentCRCs.append(CRC32C.checksum(UnsafeRawBufferPointer(data)))
-            total.update(UnsafeRawBufferPointer(data))
-            if segment < segments - 1 {
-                do {
-                    try await file.write(UnsafeRawBufferPointer(rebasing: buffer.space[0..<ChunkFormat.segmentBytes]), at: UInt64(offset))
-                } catch {
-                    throw .from(error)
-                }
+            let isLast = segment == segments - 1
+            // Every piece but the chunk's very last is written as soon as it has arrived; the
+            // last one goes into the commit chain with the footer.
+            let received = await receiveSegment(file, buffer: buffer, count: count, at: offset, holdLastPiece: isLast, fill: fill)
+            if let failure = received.failure { throw failure }
+            guard received.bytes == count else { throw .source(ChunkBodyEnded(expected: length, received: offset + received.bytes)) }
+            let data = UnsafeRawBufferPointer(rebasing: buffer.space[0..<count])
+            segmentCRCs.append(CRC32C.checksum(data))
+            total.update(data)
+            if !isLast {
                 offset += count
                 continue
             }
@@ -103,11 +101,61 @@ public final class ChunkStore: @unchecked Sendable {
             let padded = ChunkFormat.padded(count)
             buffer.space[count..<padded].initializeMemory(as: UInt8.self, repeating: 0)
             footer.encode(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[padded..<(padded + ChunkFormat.footerBytes)]))
-            let last = UnsafeRawBufferPointer(rebasing: buffer.space[0..<(padded + ChunkFormat.footerBytes)])
-            try await commit(file, last, at: offset, id: id, temporary: temporary)
+            let tail = UnsafeRawBufferPointer(rebasing: buffer.space[received.heldFrom..<(padded + ChunkFormat.footerBytes)])
+            try await commit(file, tail, at: offset + received.heldFrom, id: id, temporary: temporary)
             return footer
         }
         preconditionFailure("a chunk has at least one segment")
+    }
+
+    /// What ``receiveSegment`` got: bytes received, where the held-back last piece starts,
+    /// and the first failure (of the body or of a piece's write).
+    private struct SegmentReceipt {
+        var bytes = 0
+        var heldFrom = 0
+        var failure: ChunkStoreError?
+    }
+
+    /// Receives `count` bytes into the buffer piece by piece, writing each full piece (all
+    /// 1 MiB, so O_DIRECT-aligned) while the next arrives. Waits for every write it started.
+    private func receiveSegment(_ file: File, buffer: IOBuffer, count: Int, at offset: Int, holdLastPiece: Bool,
+                                fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async -> SegmentReceipt {
+        await withTaskGroup(of: ChunkStoreError?.self) { group -> SegmentReceipt in
+            var receipt = SegmentReceipt()
+            while receipt.bytes < count {
+                let size = min(Self.pieceBytes, count - receipt.bytes)
+                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer.space[receipt.bytes..<(receipt.bytes + size)])
+                let got: Int
+                do {
+                    got = try await fill(piece)
+                } catch {
+                    receipt.failure = .source(error)
+                    break
+                }
+                let pieceStart = receipt.bytes
+                receipt.bytes += got
+                if got < size { break }
+                if holdLastPiece && receipt.bytes == count {
+                    receipt.heldFrom = pieceStart
+                    break
+                }
+                let bytes = PieceBytes(UnsafeRawBufferPointer(piece))
+                group.addTask { await self.writePiece(file, bytes, at: offset + pieceStart) }
+            }
+            for await failure in group where receipt.failure == nil {
+                receipt.failure = failure
+            }
+            return receipt
+        }
+    }
+
+    private func writePiece(_ file: File, _ bytes: PieceBytes, at offset: Int) async -> ChunkStoreError? {
+        do {
+            try await file.write(bytes.value, at: UInt64(offset))
+            return nil
+        } catch {
+            return .from(error)
+        }
     }
 
     /// Writes the last piece, syncs, renames into place and syncs the directory: one linked
@@ -284,4 +332,11 @@ public struct ChunkBodyEnded: Error, CustomStringConvertible {
 func shardName(_ index: Int) -> String {
     let text = String(index, radix: 16)
     return text.count == 1 ? "0" + text : text
+}
+
+/// A piece of a chunk buffer handed to a child task on the same loop (the buffer outlives
+/// the task group that writes it).
+struct PieceBytes: @unchecked Sendable {
+    let value: UnsafeRawBufferPointer
+    init(_ value: UnsafeRawBufferPointer) { self.value = value }
 }

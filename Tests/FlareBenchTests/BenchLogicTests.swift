@@ -36,6 +36,8 @@ struct BenchLogicTests {
         #expect(abs(ratio("get-16x64MiB", "tcp-loopback-8")! - 0.3) < 1e-9)
         #expect(abs(ratio("put-64x4KiB", "tcp-roundtrip-64")! - 0.02) < 1e-9)
         #expect(ratios.count == 4)
+        let withSynced = RatioRules.ratios(workloads: workloads, baselines: baselines + [BaselineResult(name: "odirect-write-fsync", figure: 400, unit: "MB/s")])
+        #expect(withSynced.first { $0.baseline == "odirect-write-fsync" }?.value == 1.0)
     }
 
     @Test("a zero baseline gives ratio 0, not infinity")
