@@ -22,7 +22,7 @@ struct APIRoutes: Sendable {
             do {
                 key = try ObjectKey.decode(path.dropFirst("/object/".count))
             } catch {
-                return try await fail(response, request, 400, "invalid key: \(error)")
+                return try await response.respondError(400, "invalid key: \(error)")
             }
             metrics.add("flare_api_requests_in_flight", 1)
             defer { metrics.add("flare_api_requests_in_flight", -1) }
@@ -30,7 +30,7 @@ struct APIRoutes: Sendable {
             case "PUT": try await put(key, context, request, response)
             case "GET", "HEAD": try await get(key, context, request, response)
             case "DELETE": try await delete(key, request, response)
-            default: try await fail(response, request, 405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
+            default: try await response.respondError(405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
             }
             return
         }
@@ -45,9 +45,9 @@ struct APIRoutes: Sendable {
             metrics.set("flare_api_buffer_waiters", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.waiting))
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case (_, "/objects"), (_, "/health"), (_, "/metrics"):
-            try await fail(response, request, 405, "use GET", headers: ["Allow": "GET"])
+            try await response.respondError(405, "use GET", headers: ["Allow": "GET"])
         default:
-            try await fail(response, request, 404, "no route for \(request.method) \(path); objects live under /object/{key}")
+            try await response.respondError(404, "no route for \(request.method) \(path); objects live under /object/{key}")
         }
     }
 
@@ -59,7 +59,7 @@ struct APIRoutes: Sendable {
             manifest = try await writer.write(key: key, body: request.body)
         } catch {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
-            return try await fail(response, request, error.status, error.description)
+            return try await response.respondError(error.status, error.description)
         }
         let body = "{\"key\":\(HTTPErrorBody.quote(key)),\"size\":\(manifest.size),\"chunks\":\(manifest.chunks.count),\"checksum\":\"\(CRC32C.headerValue(manifest.crc32c))\"}\n"
         try await response.respond(status: 201, headers: ["Content-Type": "application/json", "ETag": manifest.etag], body: body)
@@ -70,9 +70,9 @@ struct APIRoutes: Sendable {
         do {
             loaded = try await metadata.manifest(for: key)
         } catch {
-            return try await fail(response, request, 500, "metadata: \(error)")
+            return try await response.respondError(500, "metadata: \(error)")
         }
-        guard let manifest = loaded else { return try await fail(response, request, 404, "no object with key \(key)") }
+        guard let manifest = loaded else { return try await response.respondError(404, "no object with key \(key)") }
         var headers: HTTPHeaders = [
             "Content-Type": "application/octet-stream",
             "ETag": manifest.etag,
@@ -90,7 +90,7 @@ struct APIRoutes: Sendable {
             status = 206
             headers.add("Content-Range", "bytes \(bytes.lowerBound)-\(bytes.upperBound - 1)/\(manifest.size)")
         case .unsatisfiable:
-            return try await fail(response, request, 416, "range not satisfiable for an object of \(manifest.size) bytes",
+            return try await response.respondError(416, "range not satisfiable for an object of \(manifest.size) bytes",
                                   headers: ["Content-Range": "bytes */\(manifest.size)"])
         }
         if request.method == "HEAD" {
@@ -110,7 +110,7 @@ struct APIRoutes: Sendable {
             guard !response.headSent else { throw error }
             if let http = error as? HTTPError { throw http }
             let status = (error as? DataNodeClient.Failure).map { if case .corrupt = $0 { 500 } else { 503 } } ?? 503
-            try await fail(response, request, status, "\(error)")
+            try await response.respondError(status, "\(error)")
         }
     }
 
@@ -119,9 +119,9 @@ struct APIRoutes: Sendable {
         do {
             removed = try await metadata.delete(key: key)
         } catch {
-            return try await fail(response, request, 500, "metadata: \(error)")
+            return try await response.respondError(500, "metadata: \(error)")
         }
-        guard removed != nil else { return try await fail(response, request, 404, "no object with key \(key)") }
+        guard removed != nil else { return try await response.respondError(404, "no object with key \(key)") }
         try await response.writeHead(status: 204, contentLength: nil)
     }
 
@@ -136,25 +136,25 @@ struct APIRoutes: Sendable {
             do {
                 value = rawValue.isEmpty ? "" : try ObjectKey.decode(rawValue)
             } catch {
-                return try await fail(response, request, 400, "invalid \(name): \(error)")
+                return try await response.respondError(400, "invalid \(name): \(error)")
             }
             switch name {
             case "prefix": prefix = value
             case "start-after": startAfter = value.isEmpty ? nil : value
             case "limit":
                 guard let number = Int(value), (1...1000).contains(number) else {
-                    return try await fail(response, request, 400, "limit must be 1…1000")
+                    return try await response.respondError(400, "limit must be 1…1000")
                 }
                 limit = number
             default:
-                return try await fail(response, request, 400, "unknown query parameter \(name); use prefix, start-after, limit")
+                return try await response.respondError(400, "unknown query parameter \(name); use prefix, start-after, limit")
             }
         }
         let page: ObjectListing
         do {
             page = try await metadata.list(prefix: prefix, startAfter: startAfter, limit: limit)
         } catch {
-            return try await fail(response, request, 500, "metadata: \(error)")
+            return try await response.respondError(500, "metadata: \(error)")
         }
         var body = "{\"objects\":["
         body += page.entries.map { entry in
@@ -164,14 +164,6 @@ struct APIRoutes: Sendable {
         if let next = page.nextStartAfter { body += ",\"nextStartAfter\":\(HTTPErrorBody.quote(next))" }
         body += "}\n"
         try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
-    }
-
-    private func fail(_ response: HTTPResponseWriter, _ request: HTTPServerRequest, _ status: Int, _ message: String,
-                      headers: HTTPHeaders = HTTPHeaders()) async throws {
-        var headers = headers
-        headers.add("Content-Type", "application/json")
-        try await response.respond(status: status, headers: headers,
-                                   body: HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: request.requestID))
     }
 
     /// Access log line and request metrics for one exchange.

@@ -32,6 +32,12 @@ public struct Percentiles: Codable, Sendable, Equatable {
     public var p99: Double
     public var max: Double
 
+    /// One observation of `seconds` (a single-object workload).
+    public static func single(_ seconds: Double) -> Percentiles {
+        let milliseconds = (seconds * 100_000).rounded() / 100
+        return Percentiles(p50: milliseconds, p90: milliseconds, p99: milliseconds, max: milliseconds)
+    }
+
     public init(p50: Double, p90: Double, p99: Double, max: Double) {
         self.p50 = p50
         self.p90 = p90

@@ -35,7 +35,7 @@ public enum CurlWorkload {
         let ok = output.status == 0 && status / 100 == 2
         return WorkloadResult(name: name, operation: "put", clients: 1, objectBytes: bytes, objects: ok ? 1 : 0,
                               bytes: ok ? bytes : 0, seconds: seconds,
-                              latencyMs: Percentiles(p50: seconds * 1000, p90: seconds * 1000, p99: seconds * 1000, max: seconds * 1000),
+                              latencyMs: .single(seconds),
                               errors: ok ? 0 : 1, verified: ok)
     }
 
@@ -65,7 +65,7 @@ public enum CurlWorkload {
         let verified = ok && crc.value == expected
         return WorkloadResult(name: name, operation: "get", clients: 1, objectBytes: bytes, objects: ok ? 1 : 0,
                               bytes: received, seconds: seconds,
-                              latencyMs: Percentiles(p50: seconds * 1000, p90: seconds * 1000, p99: seconds * 1000, max: seconds * 1000),
+                              latencyMs: .single(seconds),
                               errors: verified ? 0 : 1, verified: verified)
     }
 }

@@ -19,13 +19,13 @@ struct DataNodeRoutes: Sendable {
         let store = stores[ObjectIdentifier(request.loop)]!
         if path.hasPrefix("/chunk/") {
             guard let id = ChunkID(path.dropFirst("/chunk/".count)) else {
-                return try await fail(response, request, 400, "chunk ids are exactly 32 lowercase hex characters")
+                return try await response.respondError(400, "chunk ids are exactly 32 lowercase hex characters")
             }
             switch request.method {
             case "PUT": try await put(id, store, request, response)
             case "GET", "HEAD": try await get(id, store, request, response)
             case "DELETE": try await delete(id, store, request, response)
-            default: try await fail(response, request, 405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
+            default: try await response.respondError(405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
             }
             return
         }
@@ -39,24 +39,24 @@ struct DataNodeRoutes: Sendable {
         case ("GET", "/chunks"):
             try await list(store, response)
         case (_, "/health"), (_, "/metrics"), (_, "/chunks"):
-            try await fail(response, request, 405, "use GET", headers: ["Allow": "GET"])
+            try await response.respondError(405, "use GET", headers: ["Allow": "GET"])
         default:
-            try await fail(response, request, 404, "no route for \(request.method) \(path)")
+            try await response.respondError(404, "no route for \(request.method) \(path)")
         }
     }
 
     private func put(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         guard let length = request.body.contentLength else {
-            return try await fail(response, request, 411, "PUT /chunk needs a Content-Length")
+            return try await response.respondError(411, "PUT /chunk needs a Content-Length")
         }
         guard length <= config.chunkSizeMaxBytes else {
-            return try await fail(response, request, 413, "chunk of \(length) bytes is larger than --chunk-size-max \(config.chunkSizeMaxBytes)")
+            return try await response.respondError(413, "chunk of \(length) bytes is larger than --chunk-size-max \(config.chunkSizeMaxBytes)")
         }
         guard let header = request.headers["X-Flare-Checksum"], let expected = CRC32C.parseHeaderValue(header) else {
-            return try await fail(response, request, 400, "X-Flare-Checksum: crc32c=<8 hex> is required")
+            return try await response.respondError(400, "X-Flare-Checksum: crc32c=<8 hex> is required")
         }
         guard !store.exists(id) else {
-            return try await fail(response, request, 409, "chunk \(id) already exists (chunks are immutable)")
+            return try await response.respondError(409, "chunk \(id) already exists (chunks are immutable)")
         }
         let footer: ChunkFooter
         do {
@@ -67,7 +67,7 @@ struct DataNodeRoutes: Sendable {
             // A client that vanished or stalled: the server answers (or closes) by the HTTP error.
             if case .source(let source) = error, let http = source as? HTTPError { throw http }
             metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
-            return try await fail(response, request, error.status, error.description)
+            return try await response.respondError(error.status, error.description)
         }
         let body = "{\"id\":\"\(id)\",\"length\":\(footer.length),\"crc32c\":\"\(hex8(footer.crc32c))\"}\n"
         try await response.respond(status: 201, headers: ["Content-Type": "application/json"], body: body)
@@ -79,7 +79,7 @@ struct DataNodeRoutes: Sendable {
             reader = try await store.open(id)
         } catch {
             if error.status >= 500 { metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"") }
-            return try await fail(response, request, error.status, error.description)
+            return try await response.respondError(error.status, error.description)
         }
         let length = reader.footer.length
         var headers: HTTPHeaders = [
@@ -99,7 +99,7 @@ struct DataNodeRoutes: Sendable {
             headers.add("Content-Range", "bytes \(bytes.lowerBound)-\(bytes.upperBound - 1)/\(length)")
         case .unsatisfiable:
             await reader.close()
-            return try await fail(response, request, 416, "range not satisfiable for a chunk of \(length) bytes",
+            return try await response.respondError(416, "range not satisfiable for a chunk of \(length) bytes",
                                   headers: ["Content-Range": "bytes */\(length)"])
         }
         if request.method == "HEAD" {
@@ -120,7 +120,7 @@ struct DataNodeRoutes: Sendable {
             // Bytes already sent cannot be taken back: the thrown error closes the connection
             // and the client sees a short body.
             guard !response.headSent else { throw error }
-            try await fail(response, request, error.status, error.description)
+            try await response.respondError(error.status, error.description)
         }
     }
 
@@ -128,7 +128,7 @@ struct DataNodeRoutes: Sendable {
         do {
             try await store.delete(id)
         } catch {
-            return try await fail(response, request, error.status, error.description)
+            return try await response.respondError(error.status, error.description)
         }
         try await response.writeHead(status: 204, contentLength: nil)
     }
@@ -156,14 +156,6 @@ struct DataNodeRoutes: Sendable {
         }
         if !text.isEmpty { try await response.writeBody(text) }
         try await response.finish()
-    }
-
-    private func fail(_ response: HTTPResponseWriter, _ request: HTTPServerRequest, _ status: Int, _ message: String,
-                      headers: HTTPHeaders = HTTPHeaders()) async throws {
-        var headers = headers
-        headers.add("Content-Type", "application/json")
-        try await response.respond(status: status, headers: headers,
-                                   body: HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: request.requestID))
     }
 
     private func errorKind(_ error: ChunkStoreError) -> String {

@@ -129,6 +129,14 @@ public final class HTTPResponseWriter: @unchecked Sendable {
         state = .finished
     }
 
+    /// Sends Flare's JSON error body `{error, message, requestId}` with `status`.
+    public func respondError(_ status: Int, _ message: String, headers: HTTPHeaders = HTTPHeaders()) async throws(HTTPError) {
+        var headers = headers
+        headers.set("Content-Type", "application/json")
+        try await respond(status: status, headers: headers,
+                          body: HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: requestID))
+    }
+
     private static func managed(_ name: String) -> Bool {
         name.equalsIgnoringASCIICase("Content-Length") || name.equalsIgnoringASCIICase("Transfer-Encoding")
             || name.equalsIgnoringASCIICase("Connection") || name.equalsIgnoringASCIICase("Date")

@@ -63,7 +63,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         if let expect = head.headers["Expect"] {
             guard expect.equalsIgnoringASCIICase("100-continue") else {
                 writer.keepAlive = false
-                await Self.answerBeforeClosing(writer, 417, "unsupported Expect: \(expect)", requestID)
+                await Self.answerBeforeClosing(writer, 417, "unsupported Expect: \(expect)")
                 record(head, requestID, writer, body, started, error: "unsupported Expect")
                 return false
             }
@@ -80,7 +80,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         do {
             try await handler(request, writer)
             if !writer.headSent {
-                try await writer.respond(status: 500, body: Self.errorBody(500, "handler sent no response", requestID))
+                try await writer.respondError(500, "handler sent no response")
             }
             try await writer.finish()
         } catch {
@@ -89,7 +89,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             var peerGone = false
             if case .connectionClosed? = error as? HTTPError { peerGone = true }
             if !writer.headSent && !peerGone {
-                await Self.answerBeforeClosing(writer, (error as? HTTPError)?.status ?? 500, "\(error)", requestID)
+                await Self.answerBeforeClosing(writer, (error as? HTTPError)?.status ?? 500, "\(error)")
             }
             writer.keepAlive = false
         }
@@ -116,7 +116,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         switch error {
         case .malformed, .timedOut:
             let writer = HTTPResponseWriter(stream: stream, isHead: false, keepAlive: false, requestID: requestID)
-            await Self.answerBeforeClosing(writer, error.status, "\(error)", requestID)
+            await Self.answerBeforeClosing(writer, error.status, "\(error)")
             onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: error.status,
                                            bytesIn: 0, bytesOut: writer.bytesSent, duration: .now - started, error: "\(error)"))
         case .connectionClosed, .io:
@@ -133,19 +133,15 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     /// Sends an error response on a connection that is closed next. If the peer is already
     /// gone the send fails, and there is no one left to tell: the connection closes either way.
-    private static func answerBeforeClosing(_ writer: HTTPResponseWriter, _ status: Int, _ message: String, _ requestID: String) async {
+    private static func answerBeforeClosing(_ writer: HTTPResponseWriter, _ status: Int, _ message: String) async {
         writer.keepAlive = false
         do {
-            try await writer.respond(status: status, body: errorBody(status, message, requestID))
+            try await writer.respondError(status, message)
         } catch {
             return
         }
     }
 
-    /// The JSON error body every Flare service answers with.
-    static func errorBody(_ status: Int, _ message: String, _ requestID: String) -> String {
-        HTTPErrorBody.json(error: HTTPStatus.reason(status), message: message, requestID: requestID)
-    }
 }
 
 
