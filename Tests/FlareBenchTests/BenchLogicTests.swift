@@ -92,6 +92,8 @@ struct BenchLogicTests {
         let rose = [Ratio(workload: "put", baseline: "disk", flare: 95, reference: 100),
                     Ratio(workload: "new", baseline: "disk", flare: 1, reference: 100)]
         #expect(check.regressions(current: rose, committed: committed).isEmpty)
+        let nginx = [Ratio(workload: "put", baseline: "nginx-put", flare: 10, reference: 100)]
+        #expect(check.regressions(current: [Ratio(workload: "put", baseline: "nginx-put", flare: 1, reference: 100)], committed: nginx).isEmpty)
     }
 
     @Test("in CI a workload fails only when it regresses in 2 of 3 attempts")
