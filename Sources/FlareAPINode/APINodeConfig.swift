@@ -1,7 +1,5 @@
 import FlareIO
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Everything an API node needs to start; the `api` executable fills it from flags.
 public struct APINodeConfig: Sendable {

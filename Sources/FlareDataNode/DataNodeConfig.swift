@@ -1,4 +1,5 @@
 import FlareIO
+import Glibc
 
 /// Everything a data node needs to start; the `datanode` executable fills it from flags.
 public struct DataNodeConfig: Sendable {
@@ -16,6 +17,3 @@ public struct DataNodeConfig: Sendable {
     public init() {}
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

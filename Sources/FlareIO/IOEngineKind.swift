@@ -1,3 +1,5 @@
+import Glibc
+
 /// Which I/O engine a loop runs on.
 public enum IOEngineKind: String, Sendable, CaseIterable, CustomStringConvertible {
     /// io_uring when it works here, else epoll.
@@ -39,9 +41,6 @@ public enum IOEngineKind: String, Sendable, CaseIterable, CustomStringConvertibl
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `FLARE_IO` or `--io` named no engine.
 public struct IOEngineSelectionError: Error, CustomStringConvertible {

@@ -94,7 +94,8 @@ final class DataNode: @unchecked Sendable {
     /// Where this start's output begins in the log (the log is appended to on restart).
     private var logOffset = 0
 
-    static let startSecondsMax = 10.0
+    /// Generous: with `--parallel`, a dozen nodes start at once on two cores.
+    static let startSecondsMax = 30.0
 
     init(engine: IOEngineKind, directory: TestDirectory, arguments: [String] = []) {
         self.engine = engine
@@ -117,7 +118,10 @@ final class DataNode: @unchecked Sendable {
         logOffset = Int(try log.seekToEnd())
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try dataNodeExecutable())
-        process.arguments = ["--io", engine.rawValue, "--port", "0", "--data-dir", dataDirectory, "--threads", "2"] + arguments
+        // A small pool: every node touches all of its buffers at start, and a dozen nodes
+        // starting together with the default 256 MiB each would spend seconds just on that.
+        let pool = arguments.contains("--buffer-pool") ? [] : ["--buffer-pool", "64MiB"]
+        process.arguments = ["--io", engine.rawValue, "--port", "0", "--data-dir", dataDirectory, "--threads", "2"] + pool + arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
