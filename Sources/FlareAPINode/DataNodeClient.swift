@@ -32,13 +32,13 @@ final class DataNodeClient: @unchecked Sendable {
     }
 
     /// Stores a chunk on the first node of `candidates` that accepts it; returns that node.
-    /// `attempted` is told every node a copy was sent to, before it is sent, so a failed
-    /// upload can delete whatever may have landed.
+    /// `attempting` is told every node a copy is about to be sent to, before it is sent (and
+    /// may refuse by throwing), so a failed upload can delete whatever may have landed.
     func put(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, crc32c: UInt32, candidates: [String],
-             attempted: (String) -> Void) async throws -> String {
+             attempting: (String) async throws -> Void) async throws -> String {
         var reasons: [String] = []
         for node in candidates {
-            attempted(node)
+            try await attempting(node)
             let started = ContinuousClock.now
             do {
                 let status = try await client.execute(method: "PUT", target: "/chunk/\(id)",

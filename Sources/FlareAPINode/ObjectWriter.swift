@@ -43,6 +43,8 @@ struct ObjectWriter {
     /// Stores the body as `key`; returns the committed manifest.
     func write(key: String, body: HTTPBodyReader) async throws(ObjectWriteError) -> ObjectManifest {
         let attempted = AttemptedCopies()
+        let upload = "\(ChunkID.random())"
+        let metadata = self.metadata
         var records: [ChunkRecord] = []
         var total = CRC32C()
         var size = 0
@@ -79,8 +81,10 @@ struct ObjectWriter {
                 let candidates = placement.rank(id).map { placement.nodes[$0] }
                 group.addTask {
                     do {
-                        let node = try await context.dataNodes.put(id, buffer.bytes, crc32c: crc, candidates: candidates) {
-                            attempted.add(id, $0)
+                        let node = try await context.dataNodes.put(id, buffer.bytes, crc32c: crc, candidates: candidates) { node in
+                            // Recorded before the copy exists, so a crash from here on cannot leak it.
+                            try await metadata.recordIntent(upload: upload, chunk: id, node: node)
+                            attempted.add(id, node)
                         }
                         return .success(ChunkRecord(index: chunkIndex, id: id, length: count, crc32c: crc, replicas: [node]))
                     } catch {
@@ -95,33 +99,33 @@ struct ObjectWriter {
             while let result = await group.next() { collect(result) }
         }
         if let failure {
-            await cleanUp(attempted)
+            await cleanUp(attempted, upload: upload)
             throw failure
         }
         records.sort { $0.index < $1.index }
         let manifest = ObjectManifest(key: key, size: size, chunkSize: chunkSize, crc32c: total.value,
                                       createdNanoseconds: wallClockNanoseconds(), chunks: records)
         do {
-            _ = try await metadata.commit(manifest)
+            _ = try await metadata.commit(manifest, upload: upload)
         } catch {
-            await cleanUp(attempted)
+            await cleanUp(attempted, upload: upload)
             throw .metadata(error)
         }
         return manifest
     }
 
     /// Deletes every copy an unfinished upload sent; what cannot be deleted now goes to
-    /// the persisted deletion queue.
-    private func cleanUp(_ attempted: AttemptedCopies) async {
+    /// the persisted deletion queue, and the upload's intents end. (If even that fails, the
+    /// intents stay, and the next start of the api queues them.)
+    private func cleanUp(_ attempted: AttemptedCopies, upload: String) async {
         var left: [(chunk: ChunkID, node: String)] = []
         for copy in attempted.copies where !(await context.dataNodes.delete(copy.chunk, on: copy.node)) {
             left.append(copy)
         }
-        guard !left.isEmpty else { return }
         do {
-            try await metadata.enqueueDeletions(left)
+            try await metadata.abandonUpload(upload, leftovers: left)
         } catch {
-            context.dataNodes.metrics.increment("flare_api_leaked_chunks_total", by: Double(left.count))
+            context.dataNodes.metrics.increment("flare_api_cleanup_deferred_total", by: Double(left.count))
         }
     }
 }

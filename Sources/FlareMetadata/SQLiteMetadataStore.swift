@@ -27,6 +27,14 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             not_before_ns INTEGER NOT NULL
         );
         """,
+        """
+        CREATE TABLE intents(
+            upload TEXT NOT NULL,
+            chunk TEXT NOT NULL,
+            node TEXT NOT NULL
+        );
+        CREATE INDEX intents_by_upload ON intents(upload);
+        """,
     ]
     /// Writes grouped into one transaction at most.
     static let groupWritesMax = 256
@@ -45,6 +53,13 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         try Self.migrate(database)
+        // Intents left by a previous process belong to uploads that died with it.
+        try database.execute("""
+            BEGIN IMMEDIATE;
+            INSERT INTO deletions(chunk, node, not_before_ns) SELECT chunk, node, 0 FROM intents;
+            DELETE FROM intents;
+            COMMIT;
+            """)
         let unmanaged = Unmanaged.passRetained(self)
         let result = pthread_create(&thread, nil, { raw in
             let store = Unmanaged<SQLiteMetadataStore>.fromOpaque(raw!).takeRetainedValue()
@@ -54,8 +69,15 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         precondition(result == 0, "cannot start the metadata thread")
     }
 
-    /// Finishes queued work and stops the thread.
+    private let closed = Mutex(false)
+
+    /// Finishes queued work and stops the thread. Safe to call twice.
     public func close() {
+        let first = closed.withLock { closed -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
         queue.stop()
         pthread_join(thread, nil)
     }
@@ -78,11 +100,12 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         try await perform(write: false) { try Self.load(key, $0) }
     }
 
-    public func commit(_ manifest: ObjectManifest) async throws -> ObjectManifest? {
+    public func commit(_ manifest: ObjectManifest, upload: String?) async throws -> ObjectManifest? {
         precondition(manifest.validate() == nil, "invalid manifest: \(manifest.validate()!)")
         return try await perform(write: true) { database in
             let replaced = try Self.load(manifest.key, database)
             if let replaced { try self.queueDeletion(of: replaced, database) }
+            if let upload { try self.endIntents(of: upload, keeping: manifest, database) }
             try database.statement("INSERT OR REPLACE INTO objects(key, size, chunk_size, crc32c, created_ns, chunks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .bind(1, manifest.key).bind(2, Int64(manifest.size)).bind(3, Int64(manifest.chunkSize))
                 .bind(4, Int64(manifest.crc32c)).bind(5, manifest.createdNanoseconds).bind(6, manifest.encodeChunks())
@@ -120,6 +143,43 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             }
             return ObjectListing(entries: entries, nextStartAfter: more ? entries.last?.key : nil)
         }
+    }
+
+    public func recordIntent(upload: String, chunk: ChunkID, node: String) async throws {
+        try await perform(write: true, durable: false) { database in
+            try database.statement("INSERT INTO intents(upload, chunk, node) VALUES (?1, ?2, ?3)")
+                .bind(1, upload).bind(2, "\(chunk)").bind(3, node).run()
+        }
+    }
+
+    public func abandonUpload(_ upload: String, leftovers: [(chunk: ChunkID, node: String)]) async throws {
+        let copies = leftovers.map { ($0.chunk, $0.node) }
+        let notBefore = wallClockNanoseconds()
+        try await perform(write: true) { database in
+            for (chunk, node) in copies {
+                try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
+                    .bind(1, "\(chunk)").bind(2, node).bind(3, notBefore).run()
+            }
+            try database.statement("DELETE FROM intents WHERE upload = ?1").bind(1, upload).run()
+        }
+    }
+
+    /// Ends a committing upload's intents: copies not in the manifest (attempts that failed
+    /// over to another node) are queued for deletion.
+    private func endIntents(of upload: String, keeping manifest: ObjectManifest, _ database: SQLiteDatabase) throws {
+        let kept = Set(manifest.chunks.flatMap { chunk in chunk.replicas.map { "\(chunk.id) \($0)" } })
+        let statement = try database.statement("SELECT chunk, node FROM intents WHERE upload = ?1").bind(1, upload)
+        var stray: [(String, String)] = []
+        while try statement.step() {
+            let copy = (statement.text(0), statement.text(1))
+            if !kept.contains("\(copy.0) \(copy.1)") { stray.append(copy) }
+        }
+        let notBefore = wallClockNanoseconds()
+        for (chunk, node) in stray {
+            try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
+                .bind(1, chunk).bind(2, node).bind(3, notBefore).run()
+        }
+        try database.statement("DELETE FROM intents WHERE upload = ?1").bind(1, upload).run()
     }
 
     public func enqueueDeletions(_ copies: [(chunk: ChunkID, node: String)]) async throws {
@@ -183,10 +243,11 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 
     // MARK: - The metadata thread
 
-    private func perform<T: Sendable>(write: Bool, _ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
+    private func perform<T: Sendable>(write: Bool, durable: Bool = true,
+                                      _ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let box = ResultBox<T>()
-            queue.push(Job(write: write,
+            queue.push(Job(write: write, durable: durable,
                            execute: { database in
                                do {
                                    box.result = .success(try body(database))
@@ -212,19 +273,22 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
                     continue
                 }
                 var group: [Job] = []
-                while index < jobs.count && jobs[index].write && group.count < Self.groupWritesMax {
+                let durable = jobs[index].durable
+                while index < jobs.count && jobs[index].write && jobs[index].durable == durable && group.count < Self.groupWritesMax {
                     group.append(jobs[index])
                     index += 1
                 }
-                runGroup(group)
+                runGroup(group, durable: durable)
             }
         }
     }
 
-    /// One transaction for a group of writes; each in its own savepoint.
-    private func runGroup(_ group: [Job]) {
+    /// One transaction for a group of writes; each in its own savepoint. A non-durable
+    /// group commits without fsync (it reaches the OS, so it survives a process crash);
+    /// the next durable commit makes it durable too.
+    private func runGroup(_ group: [Job], durable: Bool) {
         do {
-            try database.execute("BEGIN IMMEDIATE")
+            try database.execute(durable ? "PRAGMA synchronous=FULL; BEGIN IMMEDIATE" : "PRAGMA synchronous=OFF; BEGIN IMMEDIATE")
         } catch {
             group.forEach { $0.fail(error); $0.deliver() }
             return
@@ -256,6 +320,8 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 /// transaction for writes) and says whether it succeeded; `deliver` resumes the caller.
 struct Job: @unchecked Sendable {
     let write: Bool
+    /// Whether the write must be on stable storage before the caller hears back.
+    var durable = true
     let execute: (SQLiteDatabase) -> Bool
     let fail: (Error) -> Void
     let deliver: () -> Void
