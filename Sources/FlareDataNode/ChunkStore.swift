@@ -21,6 +21,8 @@ public final class ChunkStore: @unchecked Sendable {
     private let stats: ChunkStoreStats
     private var shardDirectories: [String: Int32] = [:]
     private var temporaryCounter: UInt64 = 0
+    /// Makes temporary names unique across processes and loops sharing the directory.
+    private lazy var temporaryPrefix = "\(getpid()).\(ObjectIdentifier(self).hashValue & 0xffff)"
 
     public init(directory: String, usesDirectIO: Bool, loop: EventLoop, pool: BufferPool, stats: ChunkStoreStats) {
         precondition(pool.bufferBytes >= ChunkFormat.segmentBytes + ChunkFormat.footerBytes, "pool buffers too small")
@@ -53,7 +55,7 @@ public final class ChunkStore: @unchecked Sendable {
         precondition(length >= 0 && ChunkFormat.segmentCount(length) <= ChunkFormat.segmentsMax)
         let buffer = await pool.acquire()
         temporaryCounter += 1
-        let temporary = "\(directory)/tmp/\(id).\(getpid()).\(ObjectIdentifier(self).hashValue & 0xffff).\(temporaryCounter)"
+        let temporary = "\(directory)/tmp/\(id).\(temporaryPrefix).\(temporaryCounter)"
         let file: File
         do {
             file = try await File.open(temporary, flags: O_CREAT | O_EXCL | O_WRONLY, mode: 0o644, direct: usesDirectIO, on: loop)
