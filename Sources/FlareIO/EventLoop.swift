@@ -119,11 +119,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             localJobs.append(job)
             return
         }
-        let needWake = remote.withLock { state -> Bool in
-            state.jobs.append(job)
-            return state.sleeping
-        }
-        if needWake { engine.wake() }
+        handOver { $0.jobs.append(job) }
     }
 
     /// Asks the loop to cancel an operation; safe from any thread (cancellation handlers run
@@ -133,11 +129,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             pendingCancels.append(token)
             return
         }
-        let needWake = remote.withLock { state -> Bool in
-            state.cancels.append(token)
-            return state.sleeping
-        }
-        if needWake { engine.wake() }
+        handOver { $0.cancels.append(token) }
     }
 
     /// Closes a descriptor without waiting, from any thread: for `deinit`s of objects that
@@ -148,8 +140,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             Glibc.close(fd)
             return
         }
+        handOver { $0.closes.append(fd) }
+    }
+
+    /// Hands work from another thread to the loop, waking it only if it sleeps in the engine.
+    private func handOver(_ add: (inout Remote) -> Void) {
         let needWake = remote.withLock { state -> Bool in
-            state.closes.append(fd)
+            add(&state)
             return state.sleeping
         }
         if needWake { engine.wake() }
