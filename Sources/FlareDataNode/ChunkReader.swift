@@ -8,11 +8,25 @@ public final class ChunkReader: @unchecked Sendable {
     private let file: File
     private let buffer: IOBuffer
     private let stats: ChunkStoreStats
+    /// A segment already read into the start of the buffer when the chunk was opened; used
+    /// once, by a stream that begins in it.
+    private var prefetch: Prefetch?
 
-    init(file: File, footer: ChunkFooter, buffer: IOBuffer, stats: ChunkStoreStats) {
+    /// Concurrent reads per segment: one 4 MiB read leaves the device queue shallow.
+    static let piecesPerSegment = 4
+
+    /// A segment read ahead by ``ChunkStore/open(_:prefetchAt:)``.
+    struct Prefetch {
+        var segment: Int
+        var paddedBytes: Int
+        var readBytes: Int
+    }
+
+    init(file: File, footer: ChunkFooter, buffer: IOBuffer, prefetch: Prefetch?, stats: ChunkStoreStats) {
         self.file = file
         self.footer = footer
         self.buffer = buffer
+        self.prefetch = prefetch
         self.stats = stats
     }
 
@@ -34,12 +48,18 @@ public final class ChunkReader: @unchecked Sendable {
             let count = min(ChunkFormat.segmentBytes, footer.length - segmentStart)
             let space = UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<ChunkFormat.padded(count)])
             let got: Int
-            do {
-                // Four reads in flight per segment: one 4 MiB read leaves the device queue shallow.
-                got = try await file.readConcurrently(into: space, at: UInt64(segmentStart), piecesMax: 4)
-            } catch {
-                throw .from(error)
+            if let prefetched = prefetch, prefetched.segment == segment, segment == first {
+                assert(prefetched.paddedBytes == space.count, "prefetched segment \(segment) has another size")
+                got = prefetched.readBytes
+            } else {
+                do {
+                    got = try await file.readConcurrently(into: space, at: UInt64(segmentStart), piecesMax: Self.piecesPerSegment)
+                } catch {
+                    throw .from(error)
+                }
             }
+            // Later segments reuse the buffer: the prefetched bytes are gone after this one.
+            prefetch = nil
             let data = UnsafeRawBufferPointer(rebasing: space[0..<count])
             guard got >= count else {
                 stats.corruptionFound()

@@ -74,9 +74,19 @@ struct DataNodeRoutes: Sendable {
     }
 
     private func get(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        // Where the body will start, so the open reads that segment with the footer. The length
+        // is not known yet: a suffix range resolves past any chunk and prefetches nothing.
+        var streamStart: Int?
+        if request.method == "GET" {
+            switch ByteRange.resolve(request.headers["Range"], length: Int.max) {
+            case .full: streamStart = 0
+            case .partial(let bytes): streamStart = bytes.lowerBound
+            case .unsatisfiable: streamStart = nil
+            }
+        }
         let reader: ChunkReader
         do {
-            reader = try await store.open(id)
+            reader = try await store.open(id, prefetchAt: streamStart)
         } catch {
             if error.status >= 500 { metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"") }
             return try await response.respondError(error.status, error.description)

@@ -75,29 +75,58 @@ public final class File: @unchecked Sendable {
     /// large read keeps several requests in the device queue. Returns the bytes read from the
     /// start of `buffer` (less than its size only at end of file).
     public func readConcurrently(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, piecesMax: Int) async throws(IOError) -> Int {
+        try await readConcurrently([ReadRegion(buffer: buffer, offset: offset)], piecesMax: piecesMax)[0]
+    }
+
+    /// One destination of ``readConcurrently(_:piecesMax:)``: `buffer` is filled from `offset`.
+    public struct ReadRegion {
+        public var buffer: UnsafeMutableRawBufferPointer
+        public var offset: UInt64
+
+        public init(buffer: UnsafeMutableRawBufferPointer, offset: UInt64) {
+            self.buffer = buffer
+            self.offset = offset
+        }
+    }
+
+    /// Reads several regions at once, each split into at most `piecesMax` block-aligned
+    /// pieces, all in flight together (one submit, one wait). Returns the bytes read into each
+    /// region from its start: less than its size only where the file ends inside it.
+    public func readConcurrently(_ regions: [ReadRegion], piecesMax: Int) async throws(IOError) -> [Int] {
         let block = Self.directAlignmentBytes
-        let pieceBytes = max(block, (buffer.count / max(1, piecesMax) + block - 1) / block * block)
-        guard buffer.count > pieceBytes else { return try await read(into: buffer, at: offset) }
-        let starts = Array(stride(from: 0, to: buffer.count, by: pieceBytes))
+        var pieces: [(region: Int, start: Int, count: Int)] = []
+        for (index, region) in regions.enumerated() {
+            let pieceBytes = max(block, (region.buffer.count / max(1, piecesMax) + block - 1) / block * block)
+            for start in stride(from: 0, to: region.buffer.count, by: pieceBytes) {
+                pieces.append((index, start, min(pieceBytes, region.buffer.count - start)))
+            }
+        }
+        if pieces.count == 1, let region = regions.first {
+            return [try await read(into: region.buffer, at: region.offset)]
+        }
         let outcomes = await withTaskGroup(of: PieceOutcome.self) { group -> [PieceOutcome] in
-            for (index, start) in starts.enumerated() {
-                // Disjoint slices of the caller's buffer, read on this same loop.
-                let piece = LoopConfined(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<min(start + pieceBytes, buffer.count)]))
-                group.addTask { await self.readPiece(index, piece, at: offset + UInt64(start)) }
+            for (index, piece) in pieces.enumerated() {
+                let region = regions[piece.region]
+                // Disjoint slices of the caller's buffers, read on this same loop.
+                let space = LoopConfined(UnsafeMutableRawBufferPointer(rebasing: region.buffer[piece.start..<(piece.start + piece.count)]))
+                let offset = region.offset + UInt64(piece.start)
+                group.addTask { await self.readPiece(index, space, at: offset) }
             }
             var outcomes: [PieceOutcome] = []
+            outcomes.reserveCapacity(pieces.count)
             for await outcome in group { outcomes.append(outcome) }
             return outcomes.sorted { $0.index < $1.index }
         }
-        precondition(outcomes.count == starts.count, "a piece of a concurrent read went missing")
+        precondition(outcomes.count == pieces.count, "a piece of a concurrent read went missing")
         if let error = outcomes.lazy.compactMap(\.error).first { throw error }
-        // Bytes count only up to the first short piece: past it lies end of file.
-        var total = 0
-        for (outcome, start) in zip(outcomes, starts) {
-            total = start + outcome.count
-            if outcome.count < min(pieceBytes, buffer.count - start) { break }
+        // A region's bytes count only up to its first short piece: past it lies end of file.
+        var totals = [Int](repeating: 0, count: regions.count)
+        var ended = [Bool](repeating: false, count: regions.count)
+        for (outcome, piece) in zip(outcomes, pieces) where !ended[piece.region] {
+            totals[piece.region] = piece.start + outcome.count
+            if outcome.count < piece.count { ended[piece.region] = true }
         }
-        return total
+        return totals
     }
 
     /// One piece of ``readConcurrently(into:at:piecesMax:)``.

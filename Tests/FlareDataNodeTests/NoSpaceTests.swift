@@ -80,7 +80,6 @@ struct NoSpaceTests {
     }
 
     @Test("injected ENOSPC/EDQUOT on fdatasync, rename or directory fsync in the commit chain: noSpace (507), no chunk",
-          .bug(id: "performChain-fault-seam", "EventLoop.performChain fault seam: the inner `$0` in `ops[$0].expectedCount.map { Int(ran[$0]) == $0 }` is the expected count, so a fault injected after a write in a chain comes back as -ECANCELED, not the injected errno"),
           arguments: engines, chainFaults)
     func injectedInChain(engine: IOEngineKind, fault: DiskFault) async throws {
         try await Self.check(fault, on: engine)
