@@ -93,13 +93,18 @@ public struct BenchReport: Codable, Sendable {
     public var workloads: [WorkloadResult]
     public var baselines: [BaselineResult]
     public var ratios: [Ratio]
+    /// The rounds of an interleaved run (`flare-bench datanode --rounds`); the figures above
+    /// are then their medians. Absent in single-round reports.
+    public var rounds: [BenchRound]?
 
-    public init(machine: MachineDescription, quick: Bool, workloads: [WorkloadResult], baselines: [BaselineResult], ratios: [Ratio]) {
+    public init(machine: MachineDescription, quick: Bool, workloads: [WorkloadResult], baselines: [BaselineResult], ratios: [Ratio],
+                rounds: [BenchRound]? = nil) {
         self.machine = machine
         self.quick = quick
         self.workloads = workloads
         self.baselines = baselines
         self.ratios = ratios
+        self.rounds = rounds
     }
 
     public func json() throws -> Data {

@@ -7,20 +7,29 @@ import Glibc
 
 /// One data node under concurrent 4 MiB chunk PUTs and GETs, beside fio and loopback TCP
 /// with the same number of streams.
+///
+/// The disks of shared VMs change speed by 2× from one minute to the next, so one Flare
+/// figure and one fio figure taken a minute apart say little. The run is therefore made of
+/// rounds, each measuring Flare and the baselines back to back (Flare first in odd rounds,
+/// the baselines first in even ones); the report shows the medians and every round's ratios.
 public struct DataNodeBench {
     let binDirectory: String
     let workDirectory: String
     let engine: String
     let clients: Int
     let chunksPerClient: Int
+    let rounds: Int
     let straceOutput: String?
 
-    public init(binDirectory: String, workDirectory: String, engine: String, clients: Int, chunksPerClient: Int, straceOutput: String?) {
+    public init(binDirectory: String, workDirectory: String, engine: String, clients: Int, chunksPerClient: Int,
+                rounds: Int = 3, straceOutput: String?) {
+        precondition(rounds >= 1, "a run needs a round")
         self.binDirectory = binDirectory
         self.workDirectory = workDirectory
         self.engine = engine
         self.clients = clients
         self.chunksPerClient = chunksPerClient
+        self.rounds = rounds
         self.straceOutput = straceOutput
     }
 
@@ -44,35 +53,62 @@ public struct DataNodeBench {
         let generator = try await LoadGenerator(engine: IOEngineKind(parsing: engine) ?? .auto)
         defer { generator.shutdown() }
         let target = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: port), pathPrefix: "/chunk/")
-        let spec = WorkloadSpec(clients: clients, objectBytes: 4 << 20, objectsPerClient: chunksPerClient, asChunks: true)
+        var results: [BenchRound] = []
+        for round in 1...rounds {
+            var spec = WorkloadSpec(clients: clients, objectBytes: 4 << 20, objectsPerClient: chunksPerClient, asChunks: true)
+            spec.namespace = "round\(round)"
+            let tag = rounds > 1 ? " (round \(round)/\(rounds))" : ""
+            var workloads: [WorkloadResult] = []
+            var baselines: [BaselineResult] = []
+            if round % 2 == 0 { baselines = try measureBaselines(progress, tag) }
+            workloads = try await measureFlare(spec, target, generator, progress, tag, strace: round == 1 ? process : nil)
+            if round % 2 == 1 { baselines = try measureBaselines(progress, tag) }
+            let result = BenchRound(round: round, workloads: workloads, baselines: baselines)
+            results.append(result)
+            if rounds > 1 {
+                print("  round \(round): " + result.ratios.map { "\($0.workload) \(format($0.value))× \($0.baseline)" }.joined(separator: ", "))
+            }
+        }
+        let workloads = RoundSummary.medianWorkloads(results)
+        let baselines = RoundSummary.medianBaselines(results)
+        return BenchReport(machine: MachineFacts.describe(engine: engine, chunkSizeBytes: 4 << 20, windowChunks: 0), quick: false,
+                           workloads: workloads, baselines: baselines,
+                           ratios: RatioRules.ratios(workloads: workloads, baselines: baselines),
+                           rounds: rounds > 1 ? results : nil)
+    }
+
+    /// Flare's PUT then GET of one round's chunks; `strace` traces the data node during the PUTs.
+    private func measureFlare(_ spec: WorkloadSpec, _ target: BenchTarget, _ generator: LoadGenerator, _ progress: ProgressReporter,
+                              _ tag: String, strace node: Process?) async throws -> [WorkloadResult] {
         var strace: Process?
-        if let straceOutput, let path = which("strace") {
+        if let node, let straceOutput, let path = which("strace") {
             let tracer = Process()
             tracer.executableURL = URL(fileURLWithPath: path)
-            tracer.arguments = ["-f", "-c", "-o", straceOutput, "-p", "\(process.processIdentifier)"]
+            tracer.arguments = ["-f", "-c", "-o", straceOutput, "-p", "\(node.processIdentifier)"]
             tracer.standardError = FileHandle.nullDevice
             try ChildProcess.start(tracer)
             usleep(500_000)
             strace = tracer
         }
-        progress.begin("data node: PUT \(spec.label) chunks")
+        progress.begin("data node: PUT \(spec.label) chunks\(tag)")
         let (put, checksums) = try await generator.put(spec, to: target, name: "chunk-put-\(spec.label)") { progress.add($0) }
-        progress.finish("chunk-put-\(spec.label): \(ReportTable.formatFigure(put.figure)) MB/s, p99 \(put.latencyMs.p99) ms, \(put.errors) errors")
+        progress.finish("chunk-put-\(spec.label)\(tag): \(ReportTable.formatFigure(put.figure)) MB/s, p99 \(put.latencyMs.p99) ms, \(put.errors) errors")
         if let strace {
             ChildProcess.stop(strace, signal: SIGINT)
         }
-        progress.begin("data node: GET \(spec.label) chunks")
+        progress.begin("data node: GET \(spec.label) chunks\(tag)")
         let get = try await generator.get(spec, from: target, name: "chunk-get-\(spec.label)", checksums: checksums) { progress.add($0) }
-        progress.finish("chunk-get-\(spec.label): \(ReportTable.formatFigure(get.figure)) MB/s, p99 \(get.latencyMs.p99) ms, \(get.errors) errors")
+        progress.finish("chunk-get-\(spec.label)\(tag): \(ReportTable.formatFigure(get.figure)) MB/s, p99 \(get.latencyMs.p99) ms, \(get.errors) errors")
+        return [put, get]
+    }
 
+    /// Loopback TCP with as many streams as clients, and fio on the same disk, for as many bytes as Flare moved.
+    private func measureBaselines(_ progress: ProgressReporter, _ tag: String) throws -> [BaselineResult] {
         let total = clients * chunksPerClient * (4 << 20)
-        progress.begin("baselines: loopback TCP × \(clients), fio")
+        progress.begin("baselines: loopback TCP × \(clients), fio\(tag)")
         var baselines = [try SocketBaselines.loopbackThroughput(streams: clients, bytesPerStream: total / clients)]
         baselines += try DiskBaseline.measure(directory: workDirectory, bytes: total)
-        progress.finish("baselines: " + baselines.map { "\($0.name) \(ReportTable.formatFigure($0.figure)) \($0.unit)" }.joined(separator: ", "))
-        let workloads = [put, get]
-        return BenchReport(machine: MachineFacts.describe(engine: engine, chunkSizeBytes: 4 << 20, windowChunks: 0), quick: false,
-                           workloads: workloads, baselines: baselines,
-                           ratios: RatioRules.ratios(workloads: workloads.map { var w = $0; w.clients = min(w.clients, 8); return w }, baselines: baselines))
+        progress.finish("baselines\(tag): " + baselines.map { "\($0.name) \(ReportTable.formatFigure($0.figure)) \($0.unit)" }.joined(separator: ", "))
+        return baselines
     }
 }

@@ -19,6 +19,13 @@ public enum ReportTable {
         }
         out += "\nBaselines measured in the same run: "
         out += report.baselines.map { "\($0.name) \(formatFigure($0.figure)) \($0.unit)" }.joined(separator: ", ")
+        if let rounds = report.rounds, rounds.count > 1 {
+            out += "\n\nMedians of \(rounds.count) interleaved rounds (Flare, then the baselines; every other round the other way "
+            out += "round). Ratios round by round: "
+            out += RoundSummary.pairedRatios(rounds).map { pair in
+                "\(pair.workload)/\(pair.baseline) " + pair.values.map { format($0) + "×" }.joined(separator: ", ")
+            }.joined(separator: "; ")
+        }
         return out + "\n"
     }
 

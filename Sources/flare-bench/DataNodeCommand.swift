@@ -17,12 +17,20 @@ struct DataNode: AsyncParsableCommand {
     @Option(name: .customLong("chunks-per-client"), help: "4 MiB chunks each client writes and reads.")
     var chunksPerClient = 64
 
+    @Option(help: "Rounds of Flare-then-baselines (alternating order); the report shows medians and each round's ratios.")
+    var rounds = 3
+
     @Flag(help: "Capture strace -f -c of the data node during the PUT phase.")
     var strace = false
 
+    func validate() throws {
+        if rounds < 1 || rounds > 20 { throw ValidationError("--rounds must be 1…20") }
+        if clients < 1 || chunksPerClient < 1 { throw ValidationError("--clients and --chunks-per-client must be at least 1") }
+    }
+
     func run() async throws {
         let report = try await DataNodeBench(binDirectory: common.resolvedBinDirectory, workDirectory: common.workDirectory,
-                                             engine: common.io, clients: clients, chunksPerClient: chunksPerClient,
+                                             engine: common.io, clients: clients, chunksPerClient: chunksPerClient, rounds: rounds,
                                              straceOutput: strace ? "\(common.resultsDirectory)/strace-datanode-put-\(common.io).txt" : nil).run()
         try publish(report, common: common, kind: "-datanode")
         let failed = report.workloads.filter { !$0.verified }
