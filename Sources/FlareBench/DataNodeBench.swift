@@ -20,9 +20,10 @@ public struct DataNodeBench {
     let chunksPerClient: Int
     let rounds: Int
     let straceOutput: String?
+    let nodeLog: String?
 
     public init(binDirectory: String, workDirectory: String, engine: String, clients: Int, chunksPerClient: Int,
-                rounds: Int = 3, straceOutput: String?) {
+                rounds: Int = 3, straceOutput: String?, nodeLog: String? = nil) {
         precondition(rounds >= 1, "a run needs a round")
         self.binDirectory = binDirectory
         self.workDirectory = workDirectory
@@ -31,6 +32,7 @@ public struct DataNodeBench {
         self.chunksPerClient = chunksPerClient
         self.rounds = rounds
         self.straceOutput = straceOutput
+        self.nodeLog = nodeLog
     }
 
     public func run() async throws -> BenchReport {
@@ -43,8 +45,16 @@ public struct DataNodeBench {
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "\(binDirectory)/datanode")
-        process.arguments = ["--port", "\(port)", "--data-dir", "\(root)/data", "--io", engine, "--log-level", "warning"]
-        process.standardError = FileHandle.nullDevice
+        process.arguments = ["--port", "\(port)", "--data-dir", "\(root)/data", "--io", engine, "--log-level", nodeLog == nil ? "warning" : "info"]
+        if let nodeLog {
+            // A line per request with its duration: where a slow phase spends its time.
+            guard FileManager.default.createFile(atPath: nodeLog, contents: nil), let handle = FileHandle(forWritingAtPath: nodeLog) else {
+                throw BenchError("cannot create \(nodeLog)")
+            }
+            process.standardError = handle
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try ChildProcess.start(process)
         defer { ChildProcess.stop(process) }
         for _ in 0..<200 where httpStatus(port: port, path: "/health") != 200 { usleep(50_000) }

@@ -20,6 +20,9 @@ struct DataNode: AsyncParsableCommand {
     @Option(help: "Rounds of Flare-then-baselines (alternating order); the report shows medians and each round's ratios.")
     var rounds = 3
 
+    @Option(name: .customLong("node-log"), help: "Write the data node's log at info level (a line per request, with its duration) to this file.")
+    var nodeLog: String?
+
     @Flag(help: "Capture strace -f -c of the data node during the PUT phase.")
     var strace = false
 
@@ -31,7 +34,8 @@ struct DataNode: AsyncParsableCommand {
     func run() async throws {
         let report = try await DataNodeBench(binDirectory: common.resolvedBinDirectory, workDirectory: common.workDirectory,
                                              engine: common.io, clients: clients, chunksPerClient: chunksPerClient, rounds: rounds,
-                                             straceOutput: strace ? "\(common.resultsDirectory)/strace-datanode-put-\(common.io).txt" : nil).run()
+                                             straceOutput: strace ? "\(common.resultsDirectory)/strace-datanode-put-\(common.io).txt" : nil,
+                                             nodeLog: nodeLog).run()
         try publish(report, common: common, kind: "-datanode")
         let failed = report.workloads.filter { !$0.verified }
         if !failed.isEmpty { throw BenchFailure("workloads with errors or wrong bytes: " + failed.map(\.name).joined(separator: ", ")) }

@@ -38,4 +38,33 @@ struct SmokeTests {
         #expect(text.contains("odirect-write") && text.contains("tcp-loopback-1") && text.contains("tcp-roundtrip-4"))
         #expect(text.contains("× odirect-read") || text.contains("× tcp-loopback"), "ratios missing")
     }
+
+    @Test("datanode with two rounds: PUT and GET verified, each round's ratios printed, medians in the table", arguments: smokeEngines)
+    func dataNodeRounds(engine: String) throws {
+        let bin = binDirectory()
+        let executable = "\(bin)/flare-bench"
+        try #require(FileManager.default.isExecutableFile(atPath: executable), "build first: \(executable) is missing")
+        let work = NSTemporaryDirectory() + "flare-bench-datanode-smoke-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["datanode", "--clients", "2", "--chunks-per-client", "2", "--rounds", "2", "--no-record",
+                             "--node-log", "\(work)/node.log", "--io", engine, "--work-dir", work, "--bin-dir", bin]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text.suffix(2000))")
+        #expect(text.contains("| chunk-put-2x4MiB |") && text.contains("| chunk-get-2x4MiB |"), "\(text.suffix(2000))")
+        #expect(text.contains("  round 1: ") && text.contains("  round 2: "))
+        #expect(text.contains("Medians of 2 interleaved rounds"))
+        #expect(!text.contains("**NO**"), "a chunk read back wrong")
+        // Two rounds of two clients × two chunks, each PUT and GET once: eight of each in the node's log.
+        let log = (try? String(contentsOfFile: "\(work)/node.log", encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "PUT /chunk/").count - 1 == 8, "\(log.suffix(1000))")
+        #expect(log.components(separatedBy: "GET /chunk/").count - 1 == 8)
+    }
 }
