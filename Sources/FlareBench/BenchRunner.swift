@@ -16,6 +16,9 @@ public struct BenchRunner {
         /// Where data and baseline files go: the disk under test.
         public var workDirectory: String
         public var includeNginx = true
+        /// Rounds of Flare, nginx and the machine baselines back to back (order alternating);
+        /// the report shows medians. One round is the plain run.
+        public var rounds = 1
 
         public init(matrix: BenchMatrix, quick: Bool, target: String?, binDirectory: String, workDirectory: String) {
             self.matrix = matrix
@@ -53,31 +56,58 @@ public struct BenchRunner {
         let generator = try await LoadGenerator(engine: engine)
         defer { generator.shutdown() }
         let flare = BenchTarget(address: try socketAddress(of: apiURL), pathPrefix: "/object/")
-
-        var workloads = try await measure(target: flare, baseURL: apiURL, prefix: "/object/", generator: generator, label: "Flare")
-        var baselines: [BaselineResult] = []
-        if options.includeNginx, let nginx = try NginxServer.startIfInstalled(directory: options.workDirectory) {
-            defer { nginx.stop() }
-            let reference = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: nginx.port), pathPrefix: "/bench/")
-            let results = try await measure(target: reference, baseURL: "http://127.0.0.1:\(nginx.port)", prefix: "/bench/",
-                                            generator: generator, label: "nginx")
-            baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit) }
-            for failed in results where !failed.verified {
-                throw BenchError("nginx baseline \(failed.name) failed (\(failed.errors) errors): the comparison would be meaningless")
-            }
-        } else if options.includeNginx {
-            print("note: nginx is not installed; no nginx comparison (make deps installs nginx-light)")
+        var nginx: NginxServer?
+        if options.includeNginx {
+            nginx = try NginxServer.startIfInstalled(directory: options.workDirectory)
+            if nginx == nil { print("note: nginx is not installed; no nginx comparison (make deps installs nginx-light)") }
         }
-        baselines += try measureBaselines()
-        workloads.sort { $0.name < $1.name }
+        defer { nginx?.stop() }
+
+        var rounds: [BenchRound] = []
+        for round in 1...max(1, options.rounds) {
+            let tag = options.rounds > 1 ? " (round \(round)/\(options.rounds))" : ""
+            var workloads: [WorkloadResult] = []
+            var baselines: [BaselineResult] = []
+            // Odd rounds: Flare, nginx, the machine; even rounds the other way round, so a
+            // disk that slows down during the round does not always hit the same side.
+            for step in round % 2 == 1 ? [0, 1, 2] : [2, 1, 0] {
+                switch step {
+                case 0:
+                    workloads = try await measure(target: flare, baseURL: apiURL, prefix: "/object/", generator: generator,
+                                                  label: "Flare\(tag)", round: round)
+                case 1:
+                    guard let nginx else { continue }
+                    let reference = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: nginx.port), pathPrefix: "/bench/")
+                    let results = try await measure(target: reference, baseURL: "http://127.0.0.1:\(nginx.port)", prefix: "/bench/",
+                                                    generator: generator, label: "nginx\(tag)", round: round)
+                    for failed in results where !failed.verified {
+                        throw BenchError("nginx baseline \(failed.name) failed (\(failed.errors) errors): the comparison would be meaningless")
+                    }
+                    baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit) }
+                default:
+                    baselines += try measureBaselines()
+                }
+            }
+            workloads.sort { $0.name < $1.name }
+            let result = BenchRound(round: round, workloads: workloads, baselines: baselines)
+            rounds.append(result)
+            if options.rounds > 1 {
+                print("  round \(round): " + result.ratios.map { "\($0.workload) \(format($0.value))× \($0.baseline)" }.joined(separator: ", "))
+            }
+        }
+        let workloads = RoundSummary.medianWorkloads(rounds)
+        let baselines = RoundSummary.medianBaselines(rounds)
         let machine = MachineFacts.describe(engine: options.engine, chunkSizeBytes: ByteSize.parse(clusterOptions.chunkSize) ?? 0,
                                             windowChunks: clusterOptions.window)
         return BenchReport(machine: machine, quick: options.quick, workloads: workloads, baselines: baselines,
-                           ratios: RatioRules.ratios(workloads: workloads, baselines: baselines))
+                           ratios: RatioRules.ratios(workloads: workloads, baselines: baselines),
+                           rounds: rounds.count > 1 ? rounds : nil)
     }
 
     /// The matrix against one server: the curl object, then each workload's PUT and GET.
-    private func measure(target: BenchTarget, baseURL: String, prefix: String, generator: LoadGenerator, label: String) async throws -> [WorkloadResult] {
+    /// Keys carry the round, so no round reads what another one wrote.
+    private func measure(target: BenchTarget, baseURL: String, prefix: String, generator: LoadGenerator, label: String,
+                         round: Int) async throws -> [WorkloadResult] {
         var results: [WorkloadResult] = []
         let progress = self.progress
         let size = options.matrix.curlObjectBytes
@@ -85,7 +115,7 @@ public struct BenchRunner {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let crc = try CurlWorkload.makeFile(at: file, bytes: size)
         let sizeLabel = ByteSize.format(size).replacingOccurrences(of: " ", with: "")
-        let url = "\(baseURL)\(prefix)bench/curl-\(sizeLabel)"
+        let url = "\(baseURL)\(prefix)bench/curl-\(sizeLabel)-r\(round)"
         progress.begin("\(label): curl -T \(sizeLabel)")
         let put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "put-curl-\(sizeLabel)")
         progress.finish("\(label) put-curl-\(sizeLabel): \(ReportTable.formatFigure(put.figure)) MB/s")
@@ -93,7 +123,8 @@ public struct BenchRunner {
         let get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "get-curl-\(sizeLabel)")
         progress.finish("\(label) get-curl-\(sizeLabel): \(ReportTable.formatFigure(get.figure)) MB/s\(get.verified ? "" : " — WRONG BYTES")")
         results += [put, get]
-        for spec in options.matrix.workloads {
+        for var spec in options.matrix.workloads {
+            spec.namespace = "bench-r\(round)"
             progress.begin("\(label): PUT \(spec.label)")
             let (written, checksums) = try await generator.put(spec, to: target, name: "put-\(spec.label)") { progress.add($0) }
             progress.finish("\(label) put-\(spec.label): \(ReportTable.formatFigure(written.figure)) \(written.unit), p99 \(written.latencyMs.p99) ms, \(written.errors) errors")

@@ -69,6 +69,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("curl-object"), help: "Size of the single object moved with curl (default 1GiB, 256MiB with --quick).")
     var curlObject: String?
 
+    @Option(help: "Rounds of Flare, nginx and the machine baselines back to back, order alternating; the report shows medians and each round's ratios.")
+    var rounds = 1
+
     @Flag(name: .customLong("no-nginx"), help: "Skip the nginx comparison.")
     var noNginx = false
 
@@ -76,6 +79,7 @@ struct Run: AsyncParsableCommand {
         if let sizes, parseSizes(sizes) == nil { throw ValidationError("--sizes: use sizes like 4KiB,1MiB,64MiB") }
         if let concurrency, parseCounts(concurrency) == nil { throw ValidationError("--concurrency: use counts like 1,16,64") }
         if concurrency != nil && sizes == nil { throw ValidationError("--concurrency goes with --sizes") }
+        if rounds < 1 || rounds > 20 { throw ValidationError("--rounds must be 1…20") }
         guard duration > 0 && duration <= 600 else { throw ValidationError("--duration must be 0…600 seconds") }
         if let curlObject, (ByteSize.parse(curlObject) ?? 0) <= 0 { throw ValidationError("--curl-object: use a size like 1GiB") }
     }
@@ -92,6 +96,7 @@ struct Run: AsyncParsableCommand {
         if let curlObject { options.matrix.curlObjectBytes = ByteSize.parse(curlObject)! }
         options.engine = common.io
         options.includeNginx = !noNginx
+        options.rounds = rounds
         let report = try await BenchRunner(options: options).run()
         try publish(report, common: common)
         let failed = report.workloads.filter { !$0.verified }
