@@ -73,9 +73,11 @@ final class DataNodeClient: @unchecked Sendable {
                 reasons.append("\(node): not a configured data node")
                 continue
             }
+            var crc = CRC32C()
             do {
                 let outcome = try await client.execute(method: "GET", target: "/chunk/\(chunk.id)", to: address, timeout: timeout) {
                     response -> String? in
+                    crc = CRC32C()  // a retry on a fresh connection starts over
                     guard response.status == 200 else {
                         _ = try await response.body.discard(bytesMax: 64 * 1024)
                         return "status \(response.status)"
@@ -83,14 +85,16 @@ final class DataNodeClient: @unchecked Sendable {
                     guard response.body.contentLength == chunk.length else {
                         return "length \(response.body.contentLength ?? -1), manifest says \(chunk.length)"
                     }
-                    let got = try await response.body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunk.length]))
+                    let got = try await response.body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunk.length])) {
+                        crc.update($0)
+                    }
                     guard got == chunk.length else { return "short body" }
                     return nil
                 }
                 observe(node, "GET", started, status: outcome == nil ? 200 : 500)
                 guard let problem = outcome else {
                     buffer.count = chunk.length
-                    guard CRC32C.checksum(buffer.bytes) == chunk.crc32c else {
+                    guard crc.value == chunk.crc32c else {
                         metrics.increment("flare_api_corrupt_chunks_total", labels: "node=\"\(node)\"")
                         reasons.append("\(node): checksum mismatch")
                         continue

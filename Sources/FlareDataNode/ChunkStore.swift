@@ -88,12 +88,17 @@ public final class ChunkStore: @unchecked Sendable {
             let isLast = segment == segments - 1
             // Every piece but the chunk's very last is written as soon as it has arrived; the
             // last one goes into the commit chain with the footer.
-            let received = await receiveSegment(file, buffer: buffer, count: count, at: offset, holdLastPiece: isLast, fill: fill)
+            // Checksums run on each piece as it lands, while it is still in the CPU cache; the
+            // chunk's total is the segment's own when there is one segment.
+            var segmentCRC = CRC32C()
+            let received = await receiveSegment(file, buffer: buffer, count: count, at: offset, holdLastPiece: isLast, fill: fill) { bytes in
+                segmentCRC.update(bytes)
+                if segments > 1 { total.update(bytes) }
+            }
             if let failure = received.failure { throw failure }
             guard received.bytes == count else { throw .source(ChunkBodyEnded(expected: length, received: offset + received.bytes)) }
-            let data = UnsafeRawBufferPointer(rebasing: buffer.space[0..<count])
-            segmentCRCs.append(CRC32C.checksum(data))
-            total.update(data)
+            segmentCRCs.append(segmentCRC.value)
+            if segments == 1 { total = segmentCRC }
             if !isLast {
                 offset += count
                 continue
@@ -121,7 +126,8 @@ public final class ChunkStore: @unchecked Sendable {
     /// Receives `count` bytes into the buffer piece by piece, writing each full piece (all
     /// 1 MiB, so O_DIRECT-aligned) while the next arrives. Waits for every write it started.
     private func receiveSegment(_ file: File, buffer: IOBuffer, count: Int, at offset: Int, holdLastPiece: Bool,
-                                fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async -> SegmentReceipt {
+                                fill: (UnsafeMutableRawBufferPointer) async throws -> Int,
+                                received: (UnsafeRawBufferPointer) -> Void) async -> SegmentReceipt {
         await withTaskGroup(of: ChunkStoreError?.self) { group -> SegmentReceipt in
             var receipt = SegmentReceipt()
             while receipt.bytes < count {
@@ -135,6 +141,7 @@ public final class ChunkStore: @unchecked Sendable {
                     break
                 }
                 let pieceStart = receipt.bytes
+                received(UnsafeRawBufferPointer(rebasing: piece[0..<got]))
                 receipt.bytes += got
                 if got < size { break }
                 if holdLastPiece && receipt.bytes == count {

@@ -92,10 +92,19 @@ public final class HTTPBodyReader: @unchecked Sendable {
 
     /// Reads until `buffer` is full or the body ends; returns the bytes read.
     public func readFully(into buffer: UnsafeMutableRawBufferPointer) async throws(HTTPError) -> Int {
+        try await readFully(into: buffer) { _ in }
+    }
+
+    /// Reads until `buffer` is full or the body ends, handing each run of bytes to `received`
+    /// as it lands (a checksum computed there reads bytes still in the CPU cache, not a
+    /// 4 MiB buffer back from memory); returns the bytes read.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer,
+                          received: (UnsafeRawBufferPointer) -> Void) async throws(HTTPError) -> Int {
         var filled = 0
         while filled < buffer.count {
             let got = try await read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
             if got == 0 { break }
+            received(UnsafeRawBufferPointer(rebasing: buffer[filled..<(filled + got)]))
             filled += got
         }
         return filled
