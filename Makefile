@@ -62,8 +62,8 @@ bench-baseline: deps
 # The full flare-bench matrix on both engines, recorded in bench-results/.
 bench-cluster: deps
 	$(SWIFT) build -c release
-	$(SWIFT) run -c release flare-bench --io uring
-	$(SWIFT) run -c release flare-bench --io epoll
+	$(SWIFT) run -c release flare-bench --io uring --rounds 3
+	$(SWIFT) run -c release flare-bench --io epoll --rounds 3
 
 fuzz:
 	@mkdir -p .build/fuzz .build/fuzz/corpus

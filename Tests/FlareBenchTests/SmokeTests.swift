@@ -11,26 +11,44 @@ func binDirectory() -> String {
 
 let smokeEngines: [String] = IOEngineKind.auto.resolved().fallbackReason == nil ? ["uring", "epoll"] : ["epoll"]
 
-@Suite("flare-bench smoke run against a real local cluster")
+/// Runs the built flare-bench with `arguments` to its end and returns its exit status and
+/// output. The wait suspends instead of blocking: every test of the run shares the same two
+/// concurrency threads, and a test that sat on one for the ~12 s of a bench run starved the
+/// others (integration tests then missed their start-up deadlines).
+func runFlareBench(_ arguments: [String], in work: String) async throws -> (status: Int32, output: String) {
+    let executable = "\(binDirectory())/flare-bench"
+    try #require(FileManager.default.isExecutableFile(atPath: executable), "build first: \(executable) is missing")
+    let outputPath = "\(work)/flare-bench.out"
+    guard FileManager.default.createFile(atPath: outputPath, contents: nil), let output = FileHandle(forWritingAtPath: outputPath) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments + ["--work-dir", work, "--bin-dir", binDirectory()]
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = output
+    process.standardError = output
+    let exited = AsyncStream<Void>.makeStream()
+    process.terminationHandler = { _ in exited.continuation.finish() }
+    try process.run()
+    try output.close()
+    for await _ in exited.stream {}
+    process.waitUntilExit()  // already exited: returns at once, and makes the status readable
+    let text = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
+    return (process.terminationStatus, text)
+}
+
+// One at a time: each case starts processes of its own and moves hundreds of MiB.
+@Suite("flare-bench smoke run against a real local cluster", .serialized)
 struct SmokeTests {
     @Test("--quick with a tiny matrix starts a cluster, verifies every byte and prints ratios", arguments: smokeEngines)
-    func quickRun(engine: String) throws {
-        let bin = binDirectory()
-        let executable = "\(bin)/flare-bench"
-        try #require(FileManager.default.isExecutableFile(atPath: executable), "build first: \(executable) is missing")
+    func quickRun(engine: String) async throws {
         let work = NSTemporaryDirectory() + "flare-bench-smoke-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--quick", "--sizes", "1MiB,4KiB", "--concurrency", "4", "--duration", "1", "--curl-object", "8MiB",
-                             "--no-nginx", "--no-record", "--io", engine, "--work-dir", work, "--bin-dir", bin]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text.suffix(2000))")
+        let (status, text) = try await runFlareBench(["--quick", "--sizes", "1MiB,4KiB", "--concurrency", "4", "--duration", "1",
+                                                      "--curl-object", "8MiB", "--no-nginx", "--no-record", "--io", engine], in: work)
+        #expect(status == 0, "\(text.suffix(2000))")
         for workload in ["put-curl-8MiB", "get-curl-8MiB", "put-4x1MiB", "get-4x1MiB", "put-4x4KiB", "get-4x4KiB"] {
             #expect(text.contains("| \(workload) |"), "missing \(workload) in the table")
         }
@@ -40,24 +58,13 @@ struct SmokeTests {
     }
 
     @Test("datanode with two rounds: PUT and GET verified, each round's ratios printed, medians in the table", arguments: smokeEngines)
-    func dataNodeRounds(engine: String) throws {
-        let bin = binDirectory()
-        let executable = "\(bin)/flare-bench"
-        try #require(FileManager.default.isExecutableFile(atPath: executable), "build first: \(executable) is missing")
+    func dataNodeRounds(engine: String) async throws {
         let work = NSTemporaryDirectory() + "flare-bench-datanode-smoke-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["datanode", "--clients", "2", "--chunks-per-client", "2", "--rounds", "2", "--no-record",
-                             "--node-log", "\(work)/node.log", "--io", engine, "--work-dir", work, "--bin-dir", bin]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text.suffix(2000))")
+        let (status, text) = try await runFlareBench(["datanode", "--clients", "2", "--chunks-per-client", "2", "--rounds", "2",
+                                                      "--no-record", "--node-log", "\(work)/node.log", "--io", engine], in: work)
+        #expect(status == 0, "\(text.suffix(2000))")
         #expect(text.contains("| chunk-put-2x4MiB |") && text.contains("| chunk-get-2x4MiB |"), "\(text.suffix(2000))")
         #expect(text.contains("  round 1: ") && text.contains("  round 2: "))
         #expect(text.contains("Medians of 2 interleaved rounds"))

@@ -74,7 +74,7 @@ struct CrashTests {
                 if elapsed >= 1 && done >= 3 && !entries("\(directory.data)/tmp").isEmpty { break }
                 try await Task.sleep(for: .milliseconds(elapsed >= 1 ? 1 : 20))
             }
-            node.kill(signal: SIGKILL)
+            await node.stop(signal: SIGKILL)
             let leftovers = entries("\(directory.data)/tmp")
             let streamDeadline = Date().addingTimeInterval(30)
             while stream.isRunning && Date() < streamDeadline { try await Task.sleep(for: .milliseconds(50)) }

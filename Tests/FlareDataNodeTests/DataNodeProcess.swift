@@ -141,11 +141,24 @@ final class DataNode: @unchecked Sendable {
         throw DataNodeStartFailure(description: "datanode did not answer /health within \(Self.startSecondsMax) s:\n\(currentLog())")
     }
 
-    /// Kills the node with `signal` (SIGKILL: a crash) by its pid and waits for it to exit.
-    func kill(signal: Int32 = SIGKILL) {
+    /// Sends `signal` (SIGKILL: a crash) by pid and waits until the node has exited, polling
+    /// so that no thread blocks: a process in the middle of disk I/O can take seconds to die,
+    /// and every test of the run shares the same two concurrency threads.
+    func stop(signal: Int32 = SIGKILL) async {
         guard let process else { return }
         if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
+        }
+        self.process = nil
+        port = 0
+    }
+
+    /// SIGKILL by pid without waiting, for `defer` and `deinit` (see ``stop(signal:)``).
+    func kill() {
+        guard let process else { return }
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
         self.process = nil
         port = 0
     }

@@ -88,16 +88,7 @@ struct NoSpaceTests {
     /// Puts chunks of `fault.sizes` with the fault injected, expects ``ChunkStoreError/noSpace(_:)``
     /// and nothing left behind, then puts the same chunk again without the fault.
     static func check(_ fault: DiskFault, on engine: IOEngineKind) async throws {
-        let directory = try TestDirectory("nospace-\(engine)")
-        defer { directory.remove() }
-        let report = try DataDirectory.prepare(directory.data)
-        let loop = try EventLoop.start(engine: engine, name: "nospace-\(engine)")
-        defer { loop.shutdown() }
-        let data = directory.data
-        try await loop.run {
-            let stats = ChunkStoreStats(metrics: Metrics(), chunkCount: 0, bytesStored: 0)
-            let pool = BufferPool(bufferBytes: ChunkFormat.segmentBytes + ChunkFormat.footerBytes, bufferCount: 2, loop: loop)
-            let chunks = ChunkStore(directory: data, usesDirectIO: report.usesDirectIO, loop: loop, pool: pool, stats: stats)
+        try await withChunkStore(engine, "nospace") { chunks, stats, loop, data in
             for size in fault.sizes {
                 let bytes = randomBytes(size)
                 let id = ChunkID.random()
@@ -115,7 +106,7 @@ struct NoSpaceTests {
                 loop.faultInjector = nil
                 #expect(!chunks.exists(id), "\(fault), \(size) B: a chunk file is visible")
                 #expect(entries("\(data)/tmp").isEmpty, "\(fault), \(size) B: tmp/ holds \(entries("\(data)/tmp"))")
-                #expect(pool.inUse == 0, "\(fault), \(size) B: a buffer was not given back")
+                #expect(chunks.pool.inUse == 0, "\(fault), \(size) B: a buffer was not given back")
                 #expect(stats.metrics.value("flare_datanode_chunks") == 0)
                 // The same id, now with room: stored and read back whole.
                 _ = try await store(bytes, as: id, in: chunks)
@@ -139,11 +130,11 @@ struct NoSpaceTests {
         do {
             try await fillUp(node, directory)
         } catch {
-            node.kill()
+            await node.stop()
             try await unmount(directory.data)
             throw error
         }
-        node.kill()
+        await node.stop()
         try await unmount(directory.data)
     }
 

@@ -24,16 +24,7 @@ struct PrefetchTests {
 
     @Test("any prefetch offset, right or wrong, gives the same bytes for every range", arguments: engines)
     func ranges(engine: IOEngineKind) async throws {
-        let directory = try TestDirectory("prefetch-\(engine)")
-        defer { directory.remove() }
-        let report = try DataDirectory.prepare(directory.data)
-        let loop = try EventLoop.start(engine: engine, name: "prefetch-\(engine)")
-        defer { loop.shutdown() }
-        let data = directory.data
-        try await loop.run {
-            let stats = ChunkStoreStats(metrics: Metrics(), chunkCount: 0, bytesStored: 0)
-            let pool = BufferPool(bufferBytes: Self.segment + ChunkFormat.footerBytes, bufferCount: 2, loop: loop)
-            let chunks = ChunkStore(directory: data, usesDirectIO: report.usesDirectIO, loop: loop, pool: pool, stats: stats)
+        try await withChunkStore(engine, "prefetch") { chunks, stats, _, _ in
             // One block, one segment exactly, and two and a bit segments (last one short).
             for size in [1, 4096, Self.segment, 2 * Self.segment + 5000] {
                 let bytes = randomBytes(size)
@@ -59,16 +50,7 @@ struct PrefetchTests {
 
     @Test("a flipped byte in the prefetched segment is still caught before a byte is sent", arguments: engines)
     func corruptPrefetch(engine: IOEngineKind) async throws {
-        let directory = try TestDirectory("prefetch-corrupt-\(engine)")
-        defer { directory.remove() }
-        let report = try DataDirectory.prepare(directory.data)
-        let loop = try EventLoop.start(engine: engine, name: "prefetch-corrupt-\(engine)")
-        defer { loop.shutdown() }
-        let data = directory.data
-        try await loop.run {
-            let stats = ChunkStoreStats(metrics: Metrics(), chunkCount: 0, bytesStored: 0)
-            let pool = BufferPool(bufferBytes: Self.segment + ChunkFormat.footerBytes, bufferCount: 2, loop: loop)
-            let chunks = ChunkStore(directory: data, usesDirectIO: report.usesDirectIO, loop: loop, pool: pool, stats: stats)
+        try await withChunkStore(engine, "prefetch-corrupt") { chunks, stats, _, data in
             for (size, flipAt) in [(10_000, 9_999), (Self.segment + 10, 17), (Self.segment + 10, Self.segment + 3)] {
                 let id = ChunkID.random()
                 _ = try await store(randomBytes(size), as: id, in: chunks)

@@ -70,11 +70,12 @@ final class ChildProcess: @unchecked Sendable {
         Glibc.kill(pid, signal)
     }
 
-    /// SIGKILL and reap, synchronously: for `defer` blocks, also when a test fails. A killed
-    /// process exits at once, so the wait is short.
+    /// SIGKILL without waiting, for `defer` blocks and cleanup, also when a test fails.
+    /// Waiting here would block a concurrency thread, and a process in the middle of disk
+    /// I/O can take seconds to die while every test of the run shares two such threads.
+    /// Foundation reaps the child; use ``exitStatus(within:)`` where its exit matters.
     func killNow() {
         send(SIGKILL)
-        process.waitUntilExit()
     }
 }
 

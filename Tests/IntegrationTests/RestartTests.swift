@@ -74,7 +74,7 @@ struct RestartTests {
             // A graceful stop may finish the upload or abandon it; it must not take forever.
             let status = await cluster.api.stop(SIGTERM, withinSeconds: 15)
             #expect(status == 0, "api exit after SIGTERM: \(status.map(String.init) ?? "still running after 15 s")")
-            if status == nil { cluster.api.killNow() }
+            if status == nil { await cluster.api.stop(SIGKILL, withinSeconds: 10) }
             let result = await upload.wait()
 
             try await cluster.startAPI()

@@ -1,0 +1,22 @@
+import FlareCore
+import FlareDataNode
+import FlareIO
+import Foundation
+
+/// Runs `body` on a fresh loop of `engine` with a ``ChunkStore`` over a new data directory
+/// (two buffers, its own metrics); the loop stops and the directory goes afterwards.
+func withChunkStore(_ engine: IOEngineKind, _ label: String,
+                    _ body: @escaping @Sendable (ChunkStore, ChunkStoreStats, EventLoop, String) async throws -> Void) async throws {
+    let directory = try TestDirectory("\(label)-\(engine)")
+    defer { directory.remove() }
+    let report = try DataDirectory.prepare(directory.data)
+    let loop = try EventLoop.start(engine: engine, name: "\(label)-\(engine)")
+    defer { loop.shutdown() }
+    let data = directory.data
+    try await loop.run {
+        let stats = ChunkStoreStats(metrics: Metrics(), chunkCount: 0, bytesStored: 0)
+        let pool = BufferPool(bufferBytes: ChunkFormat.segmentBytes + ChunkFormat.footerBytes, bufferCount: 2, loop: loop)
+        let chunks = ChunkStore(directory: data, usesDirectIO: report.usesDirectIO, loop: loop, pool: pool, stats: stats)
+        try await body(chunks, stats, loop, data)
+    }
+}
