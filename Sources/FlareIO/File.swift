@@ -78,6 +78,9 @@ public final class File: @unchecked Sendable {
         try await readConcurrently([ReadRegion(buffer: buffer, offset: offset)], piecesMax: piecesMax)[0]
     }
 
+    /// Below this a piece is not split further: two 4 KiB reads cost more than one 8 KiB read.
+    static let concurrentPieceMinBytes = 256 * 1024
+
     /// One destination of ``readConcurrently(_:piecesMax:)``: `buffer` is filled from `offset`.
     public struct ReadRegion {
         public var buffer: UnsafeMutableRawBufferPointer
@@ -96,7 +99,7 @@ public final class File: @unchecked Sendable {
         let block = Self.directAlignmentBytes
         var pieces: [(region: Int, start: Int, count: Int)] = []
         for (index, region) in regions.enumerated() {
-            let pieceBytes = max(block, (region.buffer.count / max(1, piecesMax) + block - 1) / block * block)
+            let pieceBytes = max(Self.concurrentPieceMinBytes, (region.buffer.count / max(1, piecesMax) + block - 1) / block * block)
             for start in stride(from: 0, to: region.buffer.count, by: pieceBytes) {
                 pieces.append((index, start, min(pieceBytes, region.buffer.count - start)))
             }

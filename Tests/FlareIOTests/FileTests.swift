@@ -171,4 +171,34 @@ struct ConcurrentReadTests {
             try await file.close()
         }
     }
+
+    @Test("several regions in one round: each filled from its own offset, counts stop at end of file", arguments: testedEngines)
+    func regions(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        try await onLoop(kind) { loop in
+            let pool = BufferPool(bufferBytes: 4 << 20, bufferCount: 2, loop: loop)
+            let source = pool.tryAcquire()!, target = pool.tryAcquire()!
+            let pattern = TestBytes(count: source.capacity, seed: 12)
+            source.space.copyMemory(from: pattern.bytes)
+            let file = try await File.open("\(directory)/f", flags: O_CREAT | O_RDWR, direct: FileSystem.supportsDirectIO(in: directory), on: loop)
+            // A 2 MiB + 8 KiB file.
+            let size = (2 << 20) + 8192
+            try await file.write(UnsafeRawBufferPointer(rebasing: source.space[0..<size]), at: 0)
+            func region(_ range: Range<Int>, from offset: Int) -> File.ReadRegion {
+                File.ReadRegion(buffer: UnsafeMutableRawBufferPointer(rebasing: target.space[range]), offset: UInt64(offset))
+            }
+            let counts = try await file.readConcurrently([
+                region(0..<(1 << 20), from: 4096),                           // split into pieces
+                region((1 << 20)..<((1 << 20) + 8192), from: 0),              // small: one read
+                region((2 << 20)..<(3 << 20), from: (2 << 20) - 4096),        // crosses the end: 12 KiB
+                region((3 << 20)..<((3 << 20) + 4096), from: 3 << 20),        // past the end: nothing
+            ], piecesMax: 4)
+            #expect(counts == [1 << 20, 8192, 12288, 0])
+            #expect(memcmp(target.base, source.base + 4096, 1 << 20) == 0)
+            #expect(memcmp(target.base + (1 << 20), source.base, 8192) == 0)
+            #expect(memcmp(target.base + (2 << 20), source.base + (2 << 20) - 4096, 12288) == 0)
+            try await file.close()
+        }
+    }
 }
