@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/statfs.h>
+#include <linux/stat.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -104,6 +105,9 @@ static inline void flare_io_uring_prep_renameat(struct io_uring_sqe *sqe, int ol
 static inline void flare_io_uring_prep_unlinkat(struct io_uring_sqe *sqe, int dfd, const char *path, int flags) {
     io_uring_prep_unlinkat(sqe, dfd, path, flags);
 }
+static inline void flare_io_uring_prep_statx(struct io_uring_sqe *sqe, int dfd, const char *path, int flags, unsigned mask, void *buffer) {
+    io_uring_prep_statx(sqe, dfd, path, flags, mask, (struct statx *)buffer);
+}
 static inline void flare_io_uring_prep_mkdirat(struct io_uring_sqe *sqe, int dfd, const char *path, mode_t mode) {
     io_uring_prep_mkdirat(sqe, dfd, path, mode);
 }
@@ -123,6 +127,12 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
 extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 static const unsigned flare_RENAME_NOREPLACE = 1;
+extern int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buffer);
+// The size a statx buffer must have; the epoll engine's blocking pool calls statx itself.
+static const int flare_statx_bytes = sizeof(struct statx);
+static inline int flare_statx(int dirfd, const char *path, int flags, unsigned int mask, void *buffer) {
+    return statx(dirfd, path, flags, mask, (struct statx *)buffer);
+}
 static inline int flare_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
 }

@@ -40,8 +40,10 @@ public final class ChunkStore: @unchecked Sendable {
     /// The committed path of a chunk.
     public func path(of id: ChunkID) -> String { "\(directory)/chunks/\(id.shard)/\(id)" }
 
-    /// Whether a chunk is committed (a cheap check before accepting a body).
-    public func exists(_ id: ChunkID) -> Bool { access(path(of: id), F_OK) == 0 }
+    /// Whether a chunk is committed (a cheap check before accepting a body; the commit's
+    /// rename is what really refuses a second copy). A `statx` on the ring: looking up a
+    /// shard directory that is not cached reads the disk, and that must not stall the loop.
+    public func exists(_ id: ChunkID) async -> Bool { await FileSystem.exists(path(of: id), on: loop) }
 
     // MARK: - Writing
 

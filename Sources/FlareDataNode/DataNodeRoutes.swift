@@ -55,7 +55,7 @@ struct DataNodeRoutes: Sendable {
         guard let header = request.headers["X-Flare-Checksum"], let expected = CRC32C.parseHeaderValue(header) else {
             return try await response.respondError(400, "X-Flare-Checksum: crc32c=<8 hex> is required")
         }
-        guard !store.exists(id) else {
+        guard await !store.exists(id) else {
             return try await response.respondError(409, "chunk \(id) already exists (chunks are immutable)")
         }
         let footer: ChunkFooter

@@ -105,6 +105,8 @@ enum BlockingSyscalls {
             return check(Int(Glibc.unlinkat(dirfd, path, flags)))
         case let .mkdirat(dirfd, path, mode):
             return check(Int(Glibc.mkdirat(dirfd, path, mode)))
+        case let .statx(dirfd, path, flags, mask, buffer):
+            return check(Int(flare_statx(dirfd, path, flags, mask, buffer)))
         case let .close(fd):
             return check(Int(Glibc.close(fd)))
         case let .shutdown(fd, how):

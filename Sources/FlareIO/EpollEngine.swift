@@ -102,7 +102,7 @@ final class EpollEngine: IOEngine {
             timers.insert(.init(deadlineNanoseconds: deadline ?? 0, token: token))
         case .nop, .close, .shutdown:
             ready.append(IOCompletion(token: token, result: tryImmediately(op) ?? 0))
-        case .read, .write, .fsync, .openat, .renameat, .unlinkat, .mkdirat:
+        case .read, .write, .fsync, .openat, .renameat, .unlinkat, .mkdirat, .statx:
             pool.submit([op], firstToken: token)
         }
     }

@@ -55,6 +55,18 @@ public enum FileSystem {
         return pwrite(fd, raw, File.directAlignmentBytes, 0) == File.directAlignmentBytes
     }
 
+    /// Whether `path` exists (a `statx` on the loop's engine, so a directory lookup that
+    /// has to go to disk never stalls the loop thread). Errors other than "not found" count
+    /// as existing: the caller then goes on and meets them where it can report them.
+    public static func exists(_ path: String, on loop: EventLoop) async -> Bool {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(flare_statx_bytes), alignment: 8)
+        defer { buffer.deallocate() }
+        let result = await withPinnedPath(path) {
+            await loop.perform(.statx(dirfd: flare_AT_FDCWD, path: $0, flags: 0, mask: 0, buffer: buffer))
+        }
+        return result != -ENOENT && result != -ENOTDIR
+    }
+
     /// Runs `body` with a C copy of `path` that stays valid across suspension points (the
     /// kernel may read it after the submitting call returns).
     public static func withPinnedPath<T>(_ path: String, _ body: (UnsafePointer<CChar>) async -> T) async -> T {

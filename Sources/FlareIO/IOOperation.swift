@@ -19,6 +19,8 @@ public enum IOOperation: @unchecked Sendable {
     /// `flags` as for renameat2, e.g. `RENAME_NOREPLACE` (``IOOperation/renameNoReplace``).
     case renameat(oldDirfd: Int32, oldPath: UnsafePointer<CChar>, newDirfd: Int32, newPath: UnsafePointer<CChar>, flags: UInt32 = 0)
     case unlinkat(dirfd: Int32, path: UnsafePointer<CChar>, flags: Int32)
+    /// `statx` into `buffer` (``FileSystem/statxBytes`` bytes, alive until completion).
+    case statx(dirfd: Int32, path: UnsafePointer<CChar>, flags: Int32, mask: UInt32, buffer: UnsafeMutableRawPointer)
     case mkdirat(dirfd: Int32, path: UnsafePointer<CChar>, mode: mode_t)
     /// Completes after the given time; the result is 0 when the time ran out.
     case sleep(nanoseconds: UInt64)
@@ -50,6 +52,7 @@ public enum IOOperation: @unchecked Sendable {
         case .openat: return "open"
         case .renameat: return "rename"
         case .unlinkat: return "unlink"
+        case .statx: return "stat"
         case .mkdirat: return "mkdir"
         case .sleep: return "sleep"
         }

@@ -195,6 +195,8 @@ final class IOUringEngine: IOEngine {
             flare_io_uring_prep_unlinkat(sqe, dirfd, path, flags)
         case let .mkdirat(dirfd, path, mode):
             flare_io_uring_prep_mkdirat(sqe, dirfd, path, mode)
+        case let .statx(dirfd, path, flags, mask, buffer):
+            flare_io_uring_prep_statx(sqe, dirfd, path, flags, mask, buffer)
         case .sleep:
             preconditionFailure("sleep is prepared by enqueue")
         }

@@ -104,7 +104,7 @@ struct NoSpaceTests {
                     }
                 }
                 loop.faultInjector = nil
-                #expect(!chunks.exists(id), "\(fault), \(size) B: a chunk file is visible")
+                #expect(await !chunks.exists(id), "\(fault), \(size) B: a chunk file is visible")
                 #expect(entries("\(data)/tmp").isEmpty, "\(fault), \(size) B: tmp/ holds \(entries("\(data)/tmp"))")
                 #expect(chunks.pool.inUse == 0, "\(fault), \(size) B: a buffer was not given back")
                 #expect(stats.metrics.value("flare_datanode_chunks") == 0)

@@ -14,6 +14,22 @@ func removeTree(_ path: String) {
 
 @Suite("Files: O_DIRECT, fsync, rename, chains, faults")
 struct FileTests {
+    @Test("exists: files and directories yes; missing names and paths through a file no", arguments: testedEngines)
+    func exists(kind: IOEngineKind) async throws {
+        let directory = makeTempDirectory()
+        defer { removeTree(directory) }
+        let fd = open("\(directory)/file", O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+        #expect(fd >= 0)
+        close(fd)
+        try await onLoop(kind) { loop in
+            #expect(await FileSystem.exists("\(directory)/file", on: loop))
+            #expect(await FileSystem.exists(directory, on: loop))
+            #expect(await !FileSystem.exists("\(directory)/missing", on: loop))
+            #expect(await !FileSystem.exists("\(directory)/missing/deeper", on: loop))
+            #expect(await !FileSystem.exists("\(directory)/file/below-a-file", on: loop))
+        }
+    }
+
     @Test("O_DIRECT write then read of aligned buffers round-trips", arguments: testedEngines)
     func directRoundTrip(kind: IOEngineKind) async throws {
         let directory = makeTempDirectory()
