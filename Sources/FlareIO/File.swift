@@ -93,7 +93,7 @@ public final class File: @unchecked Sendable {
     }
 
     /// Reads several regions at once, each split into at most `piecesMax` block-aligned
-    /// pieces, all in flight together (one submit, one wait). Returns the bytes read into each
+    /// pieces (none under 256 KiB), all in flight together (one submit, one wait). Returns the bytes read into each
     /// region from its start: less than its size only where the file ends inside it.
     public func readConcurrently(_ regions: [ReadRegion], piecesMax: Int) async throws(IOError) -> [Int] {
         let block = Self.directAlignmentBytes
@@ -104,7 +104,7 @@ public final class File: @unchecked Sendable {
                 pieces.append((index, start, min(pieceBytes, region.buffer.count - start)))
             }
         }
-        if pieces.count == 1, let region = regions.first {
+        if regions.count == 1, pieces.count == 1, let region = regions.first {
             return [try await read(into: region.buffer, at: region.offset)]
         }
         let outcomes = await withTaskGroup(of: PieceOutcome.self) { group -> [PieceOutcome] in

@@ -214,6 +214,11 @@ struct ConcurrentReadTests {
             #expect(memcmp(target.base, source.base + 4096, 1 << 20) == 0)
             #expect(memcmp(target.base + (1 << 20), source.base, 8192) == 0)
             #expect(memcmp(target.base + (2 << 20), source.base + (2 << 20) - 4096, 12288) == 0)
+            // An empty region first, then one small enough to be a single read.
+            let small = try await file.readConcurrently([region(0..<0, from: 0), region((3 << 20)..<((3 << 20) + 4096), from: 8192)],
+                                                        piecesMax: 4)
+            #expect(small == [0, 4096])
+            #expect(memcmp(target.base + (3 << 20), source.base + 8192, 4096) == 0)
             try await file.close()
         }
     }
