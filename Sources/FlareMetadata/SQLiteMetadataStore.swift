@@ -156,10 +156,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         let copies = leftovers.map { ($0.chunk, $0.node) }
         let notBefore = wallClockNanoseconds()
         try await perform(write: true) { database in
-            for (chunk, node) in copies {
-                try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
-                    .bind(1, "\(chunk)").bind(2, node).bind(3, notBefore).run()
-            }
+            for (chunk, node) in copies { try Self.queueDeletion(chunk: "\(chunk)", node: node, notBefore: notBefore, database) }
             try database.statement("DELETE FROM intents WHERE upload = ?1").bind(1, upload).run()
         }
     }
@@ -175,10 +172,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             if !kept.contains("\(copy.0) \(copy.1)") { stray.append(copy) }
         }
         let notBefore = wallClockNanoseconds()
-        for (chunk, node) in stray {
-            try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
-                .bind(1, chunk).bind(2, node).bind(3, notBefore).run()
-        }
+        for (chunk, node) in stray { try Self.queueDeletion(chunk: chunk, node: node, notBefore: notBefore, database) }
         try database.statement("DELETE FROM intents WHERE upload = ?1").bind(1, upload).run()
     }
 
@@ -187,10 +181,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         // Chunks of uploads that never committed were never readable: no grace needed.
         let notBefore = wallClockNanoseconds()
         try await perform(write: true) { database in
-            for (chunk, node) in copies {
-                try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
-                    .bind(1, "\(chunk)").bind(2, node).bind(3, notBefore).run()
-            }
+            for (chunk, node) in copies { try Self.queueDeletion(chunk: "\(chunk)", node: node, notBefore: notBefore, database) }
         }
     }
 
@@ -234,11 +225,14 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     private func queueDeletion(of manifest: ObjectManifest, _ database: SQLiteDatabase) throws {
         let notBefore = wallClockNanoseconds() + Int64(deletionGraceSeconds) * 1_000_000_000
         for chunk in manifest.chunks {
-            for node in chunk.replicas {
-                try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
-                    .bind(1, "\(chunk.id)").bind(2, node).bind(3, notBefore).run()
-            }
+            for node in chunk.replicas { try Self.queueDeletion(chunk: "\(chunk.id)", node: node, notBefore: notBefore, database) }
         }
+    }
+
+    /// Queues one chunk copy for deletion once the wall clock passes `notBefore`.
+    private static func queueDeletion(chunk: String, node: String, notBefore: Int64, _ database: SQLiteDatabase) throws {
+        try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")
+            .bind(1, chunk).bind(2, node).bind(3, notBefore).run()
     }
 
     // MARK: - The metadata thread
