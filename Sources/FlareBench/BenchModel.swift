@@ -15,6 +15,8 @@ public struct WorkloadResult: Codable, Sendable, Equatable {
     public var errors: Int
     /// Every byte read back matched what was written.
     public var verified: Bool
+    /// What the disk did meanwhile, where the bench measured it.
+    public var device: DeviceActivity? = nil
 
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1e6 : 0 }
     public var operationsPerSecond: Double { seconds > 0 ? Double(objects) / seconds : 0 }
@@ -52,6 +54,8 @@ public struct BaselineResult: Codable, Sendable, Equatable {
     public var name: String
     public var figure: Double
     public var unit: String
+    /// What the disk did meanwhile, where the bench measured it.
+    public var device: DeviceActivity? = nil
 }
 
 /// A Flare figure next to the baseline it is judged against.

@@ -83,7 +83,7 @@ public struct BenchRunner {
                     for failed in results where !failed.verified {
                         throw BenchError("nginx baseline \(failed.name) failed (\(failed.errors) errors): the comparison would be meaningless")
                     }
-                    baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit) }
+                    baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit, device: $0.device) }
                 default:
                     baselines += try measureBaselines()
                 }
@@ -116,20 +116,30 @@ public struct BenchRunner {
         let crc = try CurlWorkload.makeFile(at: file, bytes: size)
         let sizeLabel = ByteSize.format(size).replacingOccurrences(of: " ", with: "")
         let url = "\(baseURL)\(prefix)bench/curl-\(sizeLabel)-r\(round)"
+        // The disk's counters around each phase: they show what durability costs each server.
+        let disk = BlockDevice(containing: options.workDirectory)
         progress.begin("\(label): curl -T \(sizeLabel)")
-        let put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "put-curl-\(sizeLabel)")
+        var before = disk?.snapshot()
+        var put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "put-curl-\(sizeLabel)")
+        put.device = disk?.activity(since: before)
         progress.finish("\(label) put-curl-\(sizeLabel): \(ReportTable.formatFigure(put.figure)) MB/s")
         progress.begin("\(label): curl GET \(sizeLabel)")
-        let get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "get-curl-\(sizeLabel)")
+        before = disk?.snapshot()
+        var get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "get-curl-\(sizeLabel)")
+        get.device = disk?.activity(since: before)
         progress.finish("\(label) get-curl-\(sizeLabel): \(ReportTable.formatFigure(get.figure)) MB/s\(get.verified ? "" : " — WRONG BYTES")")
         results += [put, get]
         for var spec in options.matrix.workloads {
             spec.namespace = "bench-r\(round)"
             progress.begin("\(label): PUT \(spec.label)")
-            let (written, checksums) = try await generator.put(spec, to: target, name: "put-\(spec.label)") { progress.add($0) }
+            before = disk?.snapshot()
+            var (written, checksums) = try await generator.put(spec, to: target, name: "put-\(spec.label)") { progress.add($0) }
+            written.device = disk?.activity(since: before)
             progress.finish("\(label) put-\(spec.label): \(ReportTable.formatFigure(written.figure)) \(written.unit), p99 \(written.latencyMs.p99) ms, \(written.errors) errors")
             progress.begin("\(label): GET \(spec.label)")
-            let read = try await generator.get(spec, from: target, name: "get-\(spec.label)", checksums: checksums) { progress.add($0) }
+            before = disk?.snapshot()
+            var read = try await generator.get(spec, from: target, name: "get-\(spec.label)", checksums: checksums) { progress.add($0) }
+            read.device = disk?.activity(since: before)
             progress.finish("\(label) get-\(spec.label): \(ReportTable.formatFigure(read.figure)) \(read.unit), p99 \(read.latencyMs.p99) ms, \(read.errors) errors\(read.verified ? "" : " — NOT VERIFIED")")
             results += [written, read]
         }

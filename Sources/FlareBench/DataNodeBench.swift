@@ -100,14 +100,19 @@ public struct DataNodeBench {
             usleep(500_000)
             strace = tracer
         }
+        let disk = BlockDevice(containing: workDirectory)
         progress.begin("data node: PUT \(spec.label) chunks\(tag)")
-        let (put, checksums) = try await generator.put(spec, to: target, name: "chunk-put-\(spec.label)") { progress.add($0) }
+        let before = disk?.snapshot()
+        var (put, checksums) = try await generator.put(spec, to: target, name: "chunk-put-\(spec.label)") { progress.add($0) }
+        put.device = disk?.activity(since: before)
         progress.finish("chunk-put-\(spec.label)\(tag): \(ReportTable.formatFigure(put.figure)) MB/s, p99 \(put.latencyMs.p99) ms, \(put.errors) errors")
         if let strace {
             ChildProcess.stop(strace, signal: SIGINT)
         }
         progress.begin("data node: GET \(spec.label) chunks\(tag)")
-        let get = try await generator.get(spec, from: target, name: "chunk-get-\(spec.label)", checksums: checksums) { progress.add($0) }
+        let beforeGet = disk?.snapshot()
+        var get = try await generator.get(spec, from: target, name: "chunk-get-\(spec.label)", checksums: checksums) { progress.add($0) }
+        get.device = disk?.activity(since: beforeGet)
         progress.finish("chunk-get-\(spec.label)\(tag): \(ReportTable.formatFigure(get.figure)) MB/s, p99 \(get.latencyMs.p99) ms, \(get.errors) errors")
         return [put, get]
     }

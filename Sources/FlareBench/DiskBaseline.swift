@@ -24,7 +24,9 @@ public enum DiskBaseline {
         defer {
             for file in ["flare-bench-synced", "flare-bench"] { try? FileManager.default.removeItem(atPath: "\(directory)/\(file).0.0") }
         }
+        let disk = BlockDevice(containing: directory)
         for (mode, name, file, sync) in jobs {
+            let before = disk?.snapshot()
             let output = try runCommand(fio, ["--name=\(file)", "--directory=\(directory)", "--rw=\(mode)", "--bs=4M",
                                               "--size=\(size)", "--direct=1", "--ioengine=io_uring", "--iodepth=8",
                                               sync, "--output-format=json"])
@@ -33,7 +35,9 @@ public enum DiskBaseline {
                   let side = job[mode] as? [String: Any], let bandwidth = (side["bw_bytes"] as? NSNumber)?.doubleValue else {
                 throw BenchError("cannot read fio's output: \(String(decoding: output.stdout.prefix(300), as: UTF8.self))")
             }
-            results.append(BaselineResult(name: name, figure: bandwidth / 1e6, unit: "MB/s"))
+            var result = BaselineResult(name: name, figure: bandwidth / 1e6, unit: "MB/s")
+            result.device = disk?.activity(since: before)
+            results.append(result)
             // The synced file has done its job; the next write starts on a new one.
             if file == "flare-bench-synced" { try? FileManager.default.removeItem(atPath: "\(directory)/\(file).0.0") }
         }

@@ -19,6 +19,12 @@ public enum ReportTable {
         }
         out += "\nBaselines measured in the same run: "
         out += report.baselines.map { "\($0.name) \(formatFigure($0.figure)) \($0.unit)" }.joined(separator: ", ")
+        let devices = report.workloads.compactMap { workload in workload.device.map { (workload.name, $0) } }
+            + report.baselines.compactMap { baseline in baseline.device.map { (baseline.name, $0) } }
+        if !devices.isEmpty {
+            out += "\n\nThe disk during each (its block-layer counters): "
+            out += devices.map { "\($0.0) — \($0.1.summary)" }.joined(separator: "; ")
+        }
         if let rounds = report.rounds, rounds.count > 1 {
             out += "\n\nMedians of \(rounds.count) interleaved rounds (Flare, then the baselines; every other round the other way "
             out += "round). Ratios round by round: "
