@@ -53,9 +53,11 @@ let package = Package(
         .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO"], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
-        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore"],
+        // Child processes, curl and file helpers shared by the tests that start real processes.
+        .target(name: "FlareTestSupport", dependencies: ["FlareCore"], path: "Tests/FlareTestSupport", swiftSettings: strict),
+        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareMetadata"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["FlareCore", "FlareIO"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -123,7 +124,7 @@ struct NoSpaceTests {
         defer { directory.remove() }
         let mount = try await runProgram("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", directory.data])
         guard mount.status == 0 else {
-            print("note: tmpfs ENOSPC test skipped (\(engine)): mount failed: \(mount.output)")
+            print("note: tmpfs ENOSPC test skipped (\(engine)): mount failed: \(mount.stdout)\(mount.stderr)")
             return
         }
         let node = DataNode(engine: engine, directory: directory)
@@ -140,7 +141,7 @@ struct NoSpaceTests {
 
     private func unmount(_ path: String) async throws {
         let result = try await runProgram("/usr/bin/umount", [path])
-        #expect(result.status == 0, "umount \(path): \(result.output)")
+        #expect(result.status == 0, "umount \(path): \(result.stdout)\(result.stderr)")
     }
 
     /// PUTs 300 KB chunks until one is refused with 507, then checks the node still serves.

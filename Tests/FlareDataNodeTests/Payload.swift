@@ -1,5 +1,6 @@
 import FlareCore
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Glibc
 

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Testing
 

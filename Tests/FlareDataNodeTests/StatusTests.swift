@@ -1,12 +1,13 @@
 import FlareCore
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Glibc
 import Testing
 
 /// Checks an error answer: its status, and a JSON body with `error`, `message` and a
 /// `requestId` that matches the `X-Request-Id` header.
-func expectError(_ result: HTTPResult, _ status: Int, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectError(_ result: CurlResult, _ status: Int, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(result.status == status, "\(context): \(result)", sourceLocation: sourceLocation)
     let json = result.json
     #expect(json?["error"] is String && json?["message"] is String, "\(context): not a JSON error body: \(result.text)",

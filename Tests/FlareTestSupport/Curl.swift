@@ -1,31 +1,30 @@
 import FlareCore
 import Foundation
 import Glibc
-import Testing
 
 /// One curl exchange. Headers are those of the final response (after any `100 Continue`),
 /// with lower-cased names.
-struct CurlResult: CustomStringConvertible {
-    let status: Int
-    let headers: [String: String]
+public struct CurlResult: CustomStringConvertible {
+    public let status: Int
+    public let headers: [String: String]
     /// The body, unless it was written to a file.
-    let body: Data
-    let curlExit: Int32
-    let curlError: String
-    let seconds: Double
+    public let body: Data
+    public let curlExit: Int32
+    public let curlError: String
+    public let seconds: Double
 
-    var text: String { String(decoding: body, as: UTF8.self) }
-    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
-    var isJSON: Bool { headers["content-type"]?.hasPrefix("application/json") == true && json != nil }
+    public var text: String { String(decoding: body, as: UTF8.self) }
+    public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+    public var isJSON: Bool { headers["content-type"]?.hasPrefix("application/json") == true && json != nil }
 
-    var description: String {
+    public var description: String {
         "HTTP \(status) curl exit \(curlExit)\(curlError.isEmpty ? "" : " (\(curlError))") in \(String(format: "%.2f", seconds)) s: \(text.prefix(300))"
     }
 }
 
 /// A curl process running; many can run at once (each has its own files, no pipes to fill).
-final class CurlCall: @unchecked Sendable {
-    static let timeSecondsMax = 240
+public final class CurlCall: @unchecked Sendable {
+    public static let timeSecondsMax = 240
     private let child: ChildProcess
     private let scratch: String
     private let bodyPath: String
@@ -33,7 +32,8 @@ final class CurlCall: @unchecked Sendable {
     private let started = ContinuousClock.now
 
     /// Starts `curl -sS <arguments>`; the body goes to `bodyTo` when given (and is not read back).
-    init(_ arguments: [String], scratch directory: String, bodyTo: String? = nil) throws {
+    /// Header, body and error files go to `scratch` and are removed by ``wait()``.
+    public init(_ arguments: [String], scratch directory: String = NSTemporaryDirectory(), bodyTo: String? = nil) throws {
         scratch = "\(directory)/curl-\(UUID().uuidString)"
         bodyPath = bodyTo ?? scratch + ".body"
         keepsBody = bodyTo == nil
@@ -51,7 +51,7 @@ final class CurlCall: @unchecked Sendable {
     deinit { child.killNow() }
 
     /// Waits for curl (bounded by its --max-time) and collects the exchange.
-    func wait() async -> CurlResult {
+    public func wait() async -> CurlResult {
         let exit = await child.exitStatus()
         let elapsed = ContinuousClock.now - started
         defer {
@@ -82,42 +82,43 @@ final class CurlCall: @unchecked Sendable {
 }
 
 /// Runs one curl exchange to its end.
-func curl(_ arguments: [String], scratch: String, bodyTo: String? = nil) async throws -> CurlResult {
+public func curl(_ arguments: [String], scratch: String = NSTemporaryDirectory(), bodyTo: String? = nil) async throws -> CurlResult {
     try await CurlCall(arguments, scratch: scratch, bodyTo: bodyTo).wait()
 }
 
 /// Writes `size` random bytes (from /dev/urandom, by `head -c`) to `path`.
-func makeRandomFile(_ path: String, size: Int) async throws {
+public func makeRandomFile(_ path: String, size: Int) async throws {
     _ = FileManager.default.createFile(atPath: path, contents: nil)
     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     let child = try ChildProcess("/usr/bin/head", ["-c", "\(size)", "/dev/urandom"], stdout: out)
     try out.close()
     let status = await child.exitStatus()
     let written = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
-    guard status == 0, written == size else { throw StartFailure(description: "head -c \(size) wrote \(written ?? -1) bytes, exit \(status)") }
+    guard status == 0, written == size else { throw TestSupportFailure(description: "head -c \(size) wrote \(written ?? -1) bytes, exit \(status)") }
 }
 
-/// Whether two files hold the same bytes, by `cmp` (exit 0 same, 1 different, 2 trouble).
-func sameBytes(_ a: String, _ b: String, scratch: String) async throws -> Bool {
+/// Whether two files hold the same bytes, by `cmp` (exit 0 same, 1 different, 2 trouble,
+/// which throws).
+public func sameBytes(_ a: String, _ b: String, scratch: String = NSTemporaryDirectory()) async throws -> Bool {
     let result = try await runProgram("/usr/bin/cmp", [a, b], in: scratch)
-    if result.status > 1 { Issue.record("cmp \(a) \(b): \(result.stderr)") }
+    if result.status > 1 { throw TestSupportFailure(description: "cmp \(a) \(b): \(result.stderr)") }
     return result.status == 0
 }
 
 /// Bytes `range` of a file.
-func fileBytes(_ path: String, _ range: Range<Int>) throws -> Data {
+public func fileBytes(_ path: String, _ range: Range<Int>) throws -> Data {
     let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
     defer { try? handle.close() }
     try handle.seek(toOffset: UInt64(range.lowerBound))
     return try handle.read(upToCount: range.count) ?? Data()
 }
 
-func fileSize(_ path: String) -> Int {
+public func fileSize(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
 }
 
 /// CRC32C of a file, read 4 MiB at a time.
-func fileCRC32C(_ path: String) throws -> UInt32 {
+public func fileCRC32C(_ path: String) throws -> UInt32 {
     let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
     defer { try? handle.close() }
     var crc = CRC32C()
@@ -125,4 +126,10 @@ func fileCRC32C(_ path: String) throws -> UInt32 {
         data.withUnsafeBytes { crc.update($0) }
     }
     return crc.value
+}
+
+/// A helper that could not do its part (a program failed, a file came out wrong).
+public struct TestSupportFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }

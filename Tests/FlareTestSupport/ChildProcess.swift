@@ -3,14 +3,14 @@ import Glibc
 
 /// A child process started by a test. Waiting never blocks a cooperative thread (there may
 /// be only two): exits are reported through `terminationHandler`, bounded waits poll.
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
     private let lock = NSLock()
     private var exited = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     /// Starts `executable` with `arguments`; output goes where the handles say (nowhere by default).
-    init(_ executable: String, _ arguments: [String], stdout: FileHandle? = nil, stderr: FileHandle? = nil,
+    public init(_ executable: String, _ arguments: [String], stdout: FileHandle? = nil, stderr: FileHandle? = nil,
          environment: [String: String]? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -29,16 +29,16 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.processIdentifier }
 
-    var hasExited: Bool {
+    public var hasExited: Bool {
         lock.lock()
         defer { lock.unlock() }
         return exited
     }
 
     /// Waits for the exit (callers bound it: curl has --max-time) and returns the status.
-    func exitStatus() async -> Int32 {
+    public func exitStatus() async -> Int32 {
         await withCheckedContinuation { continuation in
             lock.lock()
             if exited {
@@ -54,7 +54,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// The exit status, or `nil` when the process is still running after `seconds`.
-    func exitStatus(within seconds: Double) async -> Int32? {
+    public func exitStatus(within seconds: Double) async -> Int32? {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while !hasExited && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
@@ -65,7 +65,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` to this process by its pid, if it has not exited.
-    func send(_ signal: Int32) {
+    public func send(_ signal: Int32) {
         guard !hasExited else { return }
         Glibc.kill(pid, signal)
     }
@@ -74,14 +74,14 @@ final class ChildProcess: @unchecked Sendable {
     /// Waiting here would block a concurrency thread, and a process in the middle of disk
     /// I/O can take seconds to die while every test of the run shares two such threads.
     /// Foundation reaps the child; use ``exitStatus(within:)`` where its exit matters.
-    func killNow() {
+    public func killNow() {
         send(SIGKILL)
     }
 }
 
 /// Runs a program to its end and returns its exit status and output (stdout then stderr),
 /// for small outputs (cmp, head, the CLI's --help).
-func runProgram(_ executable: String, _ arguments: [String], in directory: String) async throws
+public func runProgram(_ executable: String, _ arguments: [String], in directory: String = NSTemporaryDirectory()) async throws
     -> (status: Int32, stdout: String, stderr: String) {
     let name = UUID().uuidString
     let outPath = "\(directory)/\(name).out", errPath = "\(directory)/\(name).err"
@@ -97,6 +97,15 @@ func runProgram(_ executable: String, _ arguments: [String], in directory: Strin
     return (status, readText(outPath), readText(errPath))
 }
 
-func readText(_ path: String) -> String {
+public func readText(_ path: String) -> String {
     String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+}
+
+extension Sequence {
+    /// `map` with an async transform, one element after the other.
+    public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
 }
