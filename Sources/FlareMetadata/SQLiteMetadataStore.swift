@@ -4,6 +4,14 @@ import Dispatch
 import Glibc
 import Synchronization
 
+/// A metadata file already owned by another api process (or another store in this one).
+public struct MetadataInUse: Error, CustomStringConvertible {
+    public let path: String
+    public var description: String {
+        "metadata \(path) is in use by another api process (it holds \(path).lock); give each api its own --metadata"
+    }
+}
+
 /// The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`, owned by one
 /// thread. Concurrent writes are grouped: the thread takes every queued write, runs them
 /// in one transaction (a savepoint each, so one failure does not fail the others), and
@@ -43,23 +51,35 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     /// Seconds a replaced or deleted object's chunks are kept before deletion.
     public let deletionGraceSeconds: Int
     private let database: SQLiteDatabase
+    /// `<path>.lock`, held with flock for the store's life: one process owns a metadata file.
+    private let lockFD: Int32
     private let queue = JobQueue()
     private var thread = pthread_t()
 
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`. Throws
+    /// ``MetadataInUse`` when another store (in this or another process) has it open.
     public init(path: String, deletionGraceSeconds: Int = 30) throws {
         self.path = path
         self.deletionGraceSeconds = deletionGraceSeconds
-        database = try SQLiteDatabase(path: path)
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-        try Self.migrate(database)
-        // Intents left by a previous process belong to uploads that died with it.
-        try database.execute("""
-            BEGIN IMMEDIATE;
-            INSERT INTO deletions(chunk, node, not_before_ns) SELECT chunk, node, 0 FROM intents;
-            DELETE FROM intents;
-            COMMIT;
-            """)
+        // Start-up treats every upload intent in the file as left by a dead process and queues
+        // its chunks for deletion: with a second api on the same file, those would be the
+        // chunks of the first one's uploads in flight. So a metadata file has one owner.
+        lockFD = try Self.lock(path)
+        do {
+            database = try SQLiteDatabase(path: path)
+            try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            try Self.migrate(database)
+            // Intents left by a previous process belong to uploads that died with it.
+            try database.execute("""
+                BEGIN IMMEDIATE;
+                INSERT INTO deletions(chunk, node, not_before_ns) SELECT chunk, node, 0 FROM intents;
+                DELETE FROM intents;
+                COMMIT;
+                """)
+        } catch {
+            Glibc.close(lockFD)
+            throw error
+        }
         let unmanaged = Unmanaged.passRetained(self)
         let result = pthread_create(&thread, nil, { raw in
             let store = Unmanaged<SQLiteMetadataStore>.fromOpaque(raw!).takeRetainedValue()
@@ -80,6 +100,24 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         guard first else { return }
         queue.stop()
         pthread_join(thread, nil)
+        Glibc.close(lockFD)
+    }
+
+    /// Takes the exclusive lock of `path` (released by close, or by the kernel when the
+    /// process dies, kill -9 included).
+    private static func lock(_ path: String) throws -> Int32 {
+        let lockPath = path + ".lock"
+        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SQLiteError(code: 0, message: "cannot open \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            if code == EWOULDBLOCK { throw MetadataInUse(path: path) }
+            throw SQLiteError(code: 0, message: "cannot lock \(lockPath): \(String(cString: strerror(code)))")
+        }
+        return fd
     }
 
     static func migrate(_ database: SQLiteDatabase) throws {

@@ -26,7 +26,7 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Data nodes, comma-separated host:port (required).")
     var datanodes: String?
 
-    @Option(help: "SQLite metadata file.")
+    @Option(help: "SQLite metadata file, owned by this process alone (a second api on it refuses to start).")
     var metadata = "./data/meta.sqlite"
 
     @Option(name: .customLong("chunk-size"), help: "Chunk size, a multiple of 4KiB (e.g. 64KiB, 4MiB, 1GiB).")

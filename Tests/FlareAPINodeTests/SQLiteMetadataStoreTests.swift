@@ -152,9 +152,12 @@ struct SQLiteMetadataStoreTests {
             _ = try await store.commit(kept)
             _ = try await store.commit(replaced)
             _ = try await store.commit(M.manifest(key: "replaced", size: 2, seed: 42))
+            // A second owner is refused while the first has the file.
+            #expect(throws: MetadataInUse.self) { try SQLiteMetadataStore(path: path, deletionGraceSeconds: 0) }
+            store.close()
             let second = try SQLiteMetadataStore(path: path, deletionGraceSeconds: 0)
             defer { second.close() }
-            // Written by the first store and read by the second: the commit reached the file.
+            // Written by the first store and read by the next: the commit reached the file.
             #expect(try await second.manifest(for: "kept") == kept)
             #expect(try await second.manifest(for: "replaced")?.size == 2)
             #expect(copies(try await second.pendingDeletions(limit: 100)) == copies(replaced))

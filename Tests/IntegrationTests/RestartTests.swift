@@ -41,6 +41,22 @@ struct RestartTests {
         }
     }
 
+    @Test("a second api on the same metadata file refuses to start; the first keeps serving", arguments: testedEngines)
+    func oneOwnerPerMetadataFile(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "owner") { cluster in
+            let file = try await cluster.randomFile("owned", size: 70_000)
+            // Its start-up would queue the running api's upload intents for deletion.
+            let second = try await CommandLineTests.run("api", ["--io", engine.rawValue, "--port", "0", "--metadata", cluster.metadataPath,
+                                                                "--datanodes", cluster.dataNodes.map(\.address).joined(separator: ",")])
+            #expect(second.status != nil && second.status != 0, "second api: exit \(second.status.map(String.init) ?? "none, still running")")
+            #expect(second.stderr.contains("in use by another api process"), "stderr: \(second.stderr)")
+            #expect(try await cluster.put("after-refusal", file: file).status == 201)
+            let out = "\(cluster.scratch.tmp)/after-refusal.out"
+            #expect(try await cluster.get("after-refusal", to: out).status == 200)
+            #expect(try await sameBytes(file, out, scratch: cluster.scratch.tmp))
+        }
+    }
+
     @Test("every PUT answered 201 survives a kill -9 right after the answer", arguments: testedEngines)
     func acknowledgedIsDurable(engine: IOEngineKind) async throws {
         try await withCluster(engine, "durable", apiOptions: ["--chunk-size", "64KiB"]) { cluster in
