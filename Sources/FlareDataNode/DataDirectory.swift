@@ -43,3 +43,39 @@ public enum DataDirectory {
         close(fd)
     }
 }
+
+/// A data directory claimed by one data node: an exclusive flock on `<dir>/datanode.lock`,
+/// held until this object goes (or the process dies, kill -9 included).
+///
+/// Start-up empties `tmp/`: a second node on the same directory would delete the first
+/// one's chunks while they are being written, and each would count and report the other's
+/// chunks as its own.
+public final class DataDirectoryLock: Sendable {
+    public let path: String
+    private let fd: Int32
+
+    /// Creates the directory if needed and takes its lock; throws ``DataDirectoryInUse``
+    /// when another node (or another lock in this process) holds it.
+    public init(_ directory: String) throws {
+        try FileSystem.makeDirectories(directory)
+        path = "\(directory)/datanode.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw IOError(errno: errno, operation: "open \(path)") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            close(fd)
+            if code == EWOULDBLOCK { throw DataDirectoryInUse(directory: directory) }
+            throw IOError(errno: code, operation: "lock \(path)")
+        }
+    }
+
+    deinit { close(fd) }
+}
+
+/// The data directory is claimed by another data node.
+public struct DataDirectoryInUse: Error, CustomStringConvertible {
+    public let directory: String
+    public var description: String {
+        "data directory \(directory) is in use by another datanode (it holds \(directory)/datanode.lock); give each datanode its own --data-dir"
+    }
+}

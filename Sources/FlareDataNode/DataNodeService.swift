@@ -9,6 +9,8 @@ public final class DataNodeService: @unchecked Sendable {
     public let metrics = Metrics()
     public let loops: [EventLoop]
     public let report: DataDirectory.Report
+    /// Held while the node runs: one node per data directory.
+    private let directoryLock: DataDirectoryLock
     private var server: HTTPServer!
     private let logger: Logger
 
@@ -19,6 +21,7 @@ public final class DataNodeService: @unchecked Sendable {
     public init(config: DataNodeConfig, logger: Logger) async throws {
         self.config = config
         self.logger = logger
+        directoryLock = try DataDirectoryLock(config.dataDirectory)
         report = try DataDirectory.prepare(config.dataDirectory)
         logger.info("data directory \(config.dataDirectory): \(report.chunkCount) chunks, \(ByteSize.format(report.bytesStored)) stored, removed \(report.removedTemporaryFiles) unfinished writes from tmp/")
         if !report.usesDirectIO {

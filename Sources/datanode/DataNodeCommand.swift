@@ -21,7 +21,7 @@ struct DataNodeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on.")
     var port: UInt16 = 9001
 
-    @Option(name: .customLong("data-dir"), help: "Directory for chunks (default: ./data/datanode-<port>).")
+    @Option(name: .customLong("data-dir"), help: "Directory for chunks, used by this node alone (default: ./data/datanode-<port>).")
     var dataDirectory: String?
 
     @Option(help: "I/O engine: auto (io_uring if it works here, else epoll), uring or epoll. Overrides FLARE_IO.")

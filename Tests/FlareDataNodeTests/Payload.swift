@@ -59,7 +59,3 @@ func flipByte(_ path: String, at offset: Int) throws {
     guard pwrite(fd, &byte, 1, off_t(offset)) == 1 else { throw IOError(errno: Glibc.errno, operation: "pwrite \(path)") }
     guard fsync(fd) == 0 else { throw IOError(errno: Glibc.errno, operation: "fsync \(path)") }
 }
-
-func fileSize(_ path: String) -> Int {
-    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
-}
