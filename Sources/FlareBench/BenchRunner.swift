@@ -112,6 +112,7 @@ public struct BenchRunner {
         let progress = self.progress
         let size = options.matrix.curlObjectBytes
         let file = "\(options.workDirectory)/flare-bench-object-\(getpid())"
+        ChildProcess.removeOnInterrupt(file)
         defer { try? FileManager.default.removeItem(atPath: file) }
         let crc = try CurlWorkload.makeFile(at: file, bytes: size)
         let sizeLabel = ByteSize.format(size).replacingOccurrences(of: " ", with: "")

@@ -21,6 +21,7 @@ public enum DiskBaseline {
         let jobs = [("write", "odirect-write-fsync", "flare-bench-synced", "--fsync=1"),
                     ("write", "odirect-write", "flare-bench", "--end_fsync=1"),
                     ("read", "odirect-read", "flare-bench", "--end_fsync=1")]
+        for file in ["flare-bench-synced", "flare-bench"] { ChildProcess.removeOnInterrupt("\(directory)/\(file).0.0") }
         defer {
             for file in ["flare-bench-synced", "flare-bench"] { try? FileManager.default.removeItem(atPath: "\(directory)/\(file).0.0") }
         }

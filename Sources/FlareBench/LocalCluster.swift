@@ -143,5 +143,7 @@ public func makeTemporaryDirectory(in parent: String, prefix: String) throws -> 
     guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
         throw BenchError("cannot create a directory under \(parent)")
     }
-    return String(cString: made)
+    let directory = String(cString: made)
+    ChildProcess.removeOnInterrupt(directory)
+    return directory
 }

@@ -32,6 +32,7 @@ struct DataNode: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ChildProcess.stopChildrenOnSignal()
         let report = try await DataNodeBench(binDirectory: common.resolvedBinDirectory, workDirectory: common.workDirectory,
                                              engine: common.io, clients: clients, chunksPerClient: chunksPerClient, rounds: rounds,
                                              straceOutput: strace ? "\(common.resultsDirectory)/strace-datanode-put-\(common.io).txt" : nil,

@@ -85,6 +85,7 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ChildProcess.stopChildrenOnSignal()
         var matrix = quick ? BenchMatrix.quick : BenchMatrix.standard
         if let sizes {
             matrix = .custom(sizes: parseSizes(sizes)!, concurrency: parseCounts(concurrency ?? "16") ?? [16],
@@ -129,6 +130,7 @@ struct Check: AsyncParsableCommand {
     var updateBaseline = false
 
     func run() async throws {
+        ChildProcess.stopChildrenOnSignal()
         let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
         let limit = threshold ?? (inCI ? 0.5 : 0.8)
         let attemptsMax = inCI ? 3 : 1

@@ -20,6 +20,7 @@ struct Memory: AsyncParsableCommand {
     var uploadSize = "256MiB"
 
     func run() async throws {
+        ChildProcess.stopChildrenOnSignal()
         var options = LocalCluster.Options(binDirectory: common.resolvedBinDirectory, workDirectory: common.workDirectory)
         options.engine = common.io
         guard let large = ByteSize.parse(largeObject), let each = ByteSize.parse(uploadSize) else {

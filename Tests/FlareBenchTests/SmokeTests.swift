@@ -15,7 +15,10 @@ let smokeEngines: [String] = IOEngineKind.auto.resolved().fallbackReason == nil 
 /// output. The wait suspends instead of blocking: every test of the run shares the same two
 /// concurrency threads, and a test that sat on one for the ~12 s of a bench run starved the
 /// others (integration tests then missed their start-up deadlines).
-func runFlareBench(_ arguments: [String], in work: String) async throws -> (status: Int32, output: String) {
+///
+/// With `interruptWhen`, the output is polled and SIGTERM is sent once it returns true.
+func runFlareBench(_ arguments: [String], in work: String,
+                   interruptWhen: ((String) -> Bool)? = nil) async throws -> (status: Int32, output: String) {
     let executable = "\(binDirectory())/flare-bench"
     try #require(FileManager.default.isExecutableFile(atPath: executable), "build first: \(executable) is missing")
     let outputPath = "\(work)/flare-bench.out"
@@ -32,6 +35,16 @@ func runFlareBench(_ arguments: [String], in work: String) async throws -> (stat
     process.terminationHandler = { _ in exited.continuation.finish() }
     try process.run()
     try output.close()
+    if let interruptWhen {
+        // Bounded: a run that never gets there is stopped after 120 s anyway.
+        for _ in 0..<1200 where process.isRunning {
+            if interruptWhen(String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)) {
+                kill(process.processIdentifier, SIGTERM)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
     for await _ in exited.stream {}
     process.waitUntilExit()  // already exited: returns at once, and makes the status readable
     let text = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
@@ -73,5 +86,28 @@ struct SmokeTests {
         let log = (try? String(contentsOfFile: "\(work)/node.log", encoding: .utf8)) ?? ""
         #expect(log.components(separatedBy: "PUT /chunk/").count - 1 == 8, "\(log.suffix(1000))")
         #expect(log.components(separatedBy: "GET /chunk/").count - 1 == 8)
+    }
+
+    @Test("SIGTERM in the middle of a run stops every process it started and removes its files", arguments: smokeEngines)
+    func interrupted(engine: String) async throws {
+        let work = NSTemporaryDirectory() + "flare-bench-interrupt-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // Interrupted while the cluster runs and the first upload is under way.
+        let (status, text) = try await runFlareBench(["--quick", "--no-nginx", "--no-record", "--io", engine], in: work) {
+            $0.contains("local cluster: api")
+        }
+        #expect(status == 128 + SIGTERM, "\(text.suffix(2000))")
+        #expect(text.contains("flare-bench: signal 15: stopping"), "\(text.suffix(2000))")
+        let left = try FileManager.default.contentsOfDirectory(atPath: work).filter { $0 != "flare-bench.out" }
+        #expect(left.isEmpty, "left in the work directory: \(left)")
+        // No process of the run is left: none has the work directory on its command line.
+        let survivors = try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry -> (Int32, String)? in
+            guard let pid = Int32(entry), let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(work) ? (pid, line) : nil
+        }
+        #expect(survivors.isEmpty, "still running: \(survivors.map(\.1))")
+        for (pid, _) in survivors { kill(pid, SIGKILL) }  // a failed run must not leave them behind
     }
 }
