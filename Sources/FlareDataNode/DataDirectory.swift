@@ -51,25 +51,18 @@ public enum DataDirectory {
 /// one's chunks while they are being written, and each would count and report the other's
 /// chunks as its own.
 public final class DataDirectoryLock: Sendable {
-    public let path: String
-    private let fd: Int32
+    private let lock: ExclusiveFileLock
+    public var path: String { lock.path }
 
     /// Creates the directory if needed and takes its lock; throws ``DataDirectoryInUse``
     /// when another node (or another lock in this process) holds it.
-    public init(_ directory: String) throws {
+    public init(_ directory: String, patienceSeconds: Double = 2) throws {
         try FileSystem.makeDirectories(directory)
-        path = "\(directory)/datanode.lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw IOError(errno: errno, operation: "open \(path)") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            close(fd)
-            if code == EWOULDBLOCK { throw DataDirectoryInUse(directory: directory) }
-            throw IOError(errno: code, operation: "lock \(path)")
+        guard let lock = try ExclusiveFileLock(path: "\(directory)/datanode.lock", patienceSeconds: patienceSeconds) else {
+            throw DataDirectoryInUse(directory: directory)
         }
+        self.lock = lock
     }
-
-    deinit { close(fd) }
 }
 
 /// The data directory is claimed by another data node.

@@ -51,20 +51,22 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     /// Seconds a replaced or deleted object's chunks are kept before deletion.
     public let deletionGraceSeconds: Int
     private let database: SQLiteDatabase
-    /// `<path>.lock`, held with flock for the store's life: one process owns a metadata file.
-    private let lockFD: Int32
+    /// `<path>.lock`, held for the store's life: one process owns a metadata file.
+    private let lock = Mutex<ExclusiveFileLock?>(nil)
     private let queue = JobQueue()
     private var thread = pthread_t()
 
     /// Opens (creating and migrating if needed) the database at `path`. Throws
     /// ``MetadataInUse`` when another store (in this or another process) has it open.
-    public init(path: String, deletionGraceSeconds: Int = 30) throws {
+    public init(path: String, deletionGraceSeconds: Int = 30, lockPatienceSeconds: Double = 2) throws {
         self.path = path
         self.deletionGraceSeconds = deletionGraceSeconds
         // Start-up treats every upload intent in the file as left by a dead process and queues
         // its chunks for deletion: with a second api on the same file, those would be the
         // chunks of the first one's uploads in flight. So a metadata file has one owner.
-        lockFD = try Self.lock(path)
+        guard let owned = try ExclusiveFileLock(path: path + ".lock", patienceSeconds: lockPatienceSeconds) else {
+            throw MetadataInUse(path: path)
+        }
         do {
             database = try SQLiteDatabase(path: path)
             try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
@@ -77,9 +79,10 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
                 COMMIT;
                 """)
         } catch {
-            Glibc.close(lockFD)
+            withExtendedLifetime(owned) {}  // released when the failed store goes
             throw error
         }
+        lock.withLock { $0 = owned }
         let unmanaged = Unmanaged.passRetained(self)
         let result = pthread_create(&thread, nil, { raw in
             let store = Unmanaged<SQLiteMetadataStore>.fromOpaque(raw!).takeRetainedValue()
@@ -100,24 +103,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         guard first else { return }
         queue.stop()
         pthread_join(thread, nil)
-        Glibc.close(lockFD)
-    }
-
-    /// Takes the exclusive lock of `path` (released by close, or by the kernel when the
-    /// process dies, kill -9 included).
-    private static func lock(_ path: String) throws -> Int32 {
-        let lockPath = path + ".lock"
-        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw SQLiteError(code: 0, message: "cannot open \(lockPath): \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let code = errno
-            Glibc.close(fd)
-            if code == EWOULDBLOCK { throw MetadataInUse(path: path) }
-            throw SQLiteError(code: 0, message: "cannot lock \(lockPath): \(String(cString: strerror(code)))")
-        }
-        return fd
+        lock.withLock { $0 = nil }
     }
 
     static func migrate(_ database: SQLiteDatabase) throws {
