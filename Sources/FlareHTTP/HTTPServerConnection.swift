@@ -28,8 +28,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     func run() async {
         let limits = stream.limits
         while !registry.stopping {
-            let started = ContinuousClock.now
             let head: HTTPRequestHead
+            let waitStarted = ContinuousClock.now
             registry.setIdle(self, true)
             do {
                 defer { registry.setIdle(self, false) }
@@ -38,10 +38,12 @@ final class HTTPServerConnection: @unchecked Sendable {
                     parse: { HTTPHeadParser.parseRequest($0, limits: limits) }) else { break }
                 head = next
             } catch {
-                if !registry.stopping { await refuse(error, started: started) }
+                // From the head's first byte; a failure before any (a reset) counts from the wait.
+                if !registry.stopping { await refuse(error, started: max(waitStarted, stream.headStartedAt)) }
                 break
             }
-            guard await serve(head, started: started) else { break }
+            // A request's time starts at its first byte, not when a kept-alive connection began waiting.
+            guard await serve(head, started: stream.headStartedAt) else { break }
         }
         await stream.connection.close()
         isFinished = true

@@ -11,6 +11,10 @@ final class HTTPStream: @unchecked Sendable {
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
+    /// When the first byte of the head that ``readHead(idleTimeout:headTimeout:parse:)`` last
+    /// returned was seen: where a request's time starts (not when a keep-alive connection
+    /// began waiting for it).
+    private(set) var headStartedAt = ContinuousClock.now
 
     init(connection: TCPConnection, limits: HTTPLimits) {
         self.connection = connection
@@ -51,7 +55,10 @@ final class HTTPStream: @unchecked Sendable {
         var deadline: ContinuousClock.Instant?
         while true {
             if end > start {
-                if deadline == nil { deadline = .now + headTimeout }
+                if deadline == nil {
+                    headStartedAt = .now
+                    deadline = headStartedAt + headTimeout
+                }
                 switch parse(buffered) {
                 case .complete(let head, let consumed):
                     consume(consumed)
