@@ -71,8 +71,11 @@ public struct DataNodeBench {
             var workloads: [WorkloadResult] = []
             var baselines: [BaselineResult] = []
             if round % 2 == 0 { baselines = try measureBaselines(progress, tag) }
-            workloads = try await measureFlare(spec, target, generator, progress, tag, strace: round == 1 ? process : nil)
+            let flare = try await measureFlare(spec, target, generator, progress, tag, round: round, dataDirectory: "\(root)/data",
+                                               strace: round == 1 ? process : nil)
+            workloads = flare.workloads
             if round % 2 == 1 { baselines = try measureBaselines(progress, tag) }
+            baselines.append(flare.chunkFilesRead)
             let result = BenchRound(round: round, workloads: workloads, baselines: baselines)
             results.append(result)
             if rounds > 1 {
@@ -87,9 +90,13 @@ public struct DataNodeBench {
                            rounds: rounds > 1 ? results : nil)
     }
 
-    /// Flare's PUT then GET of one round's chunks; `strace` traces the data node during the PUTs.
+    /// Flare's PUT then GET of one round's chunks, and fio reading the same chunk files (before
+    /// the GET in odd rounds, after it in even ones, so neither always finds the other's reads
+    /// in a cache); `strace` traces the data node during the PUTs.
     private func measureFlare(_ spec: WorkloadSpec, _ target: BenchTarget, _ generator: LoadGenerator, _ progress: ProgressReporter,
-                              _ tag: String, strace node: Process?) async throws -> [WorkloadResult] {
+                              _ tag: String, round: Int, dataDirectory: String,
+                              strace node: Process?) async throws -> (workloads: [WorkloadResult], chunkFilesRead: BaselineResult) {
+        let existing = Set(chunkFiles(in: dataDirectory))
         var strace: Process?
         if let node, let straceOutput, let path = which("strace") {
             let tracer = Process()
@@ -110,11 +117,30 @@ public struct DataNodeBench {
             ChildProcess.stop(strace, signal: SIGINT)
         }
         progress.begin("data node: GET \(spec.label) chunks\(tag)")
+        let written = chunkFiles(in: dataDirectory).filter { !existing.contains($0) }
+        func readChunkFiles() throws -> BaselineResult {
+            progress.begin("fio: read the round's \(written.count) chunk files\(tag)")
+            let result = try DiskBaseline.readFiles(written, linkDirectory: "\(dataDirectory)-fio-links", name: "odirect-read-chunk-files")
+            progress.finish("fio read of the chunk files\(tag): \(ReportTable.formatFigure(result.figure)) MB/s")
+            return result
+        }
+        var chunkFilesRead: BaselineResult?
+        if round % 2 == 1 { chunkFilesRead = try readChunkFiles() }
         let beforeGet = disk?.snapshot()
         var get = try await generator.get(spec, from: target, name: "chunk-get-\(spec.label)", checksums: checksums) { progress.add($0) }
         get.device = disk?.activity(since: beforeGet)
         progress.finish("chunk-get-\(spec.label)\(tag): \(ReportTable.formatFigure(get.figure)) MB/s, p99 \(get.latencyMs.p99) ms, \(get.errors) errors")
-        return [put, get]
+        if round % 2 == 0 { chunkFilesRead = try readChunkFiles() }
+        return ([put, get], chunkFilesRead!)
+    }
+
+    /// Paths of the committed chunk files under a data directory.
+    private func chunkFiles(in dataDirectory: String) -> [String] {
+        let chunks = "\(dataDirectory)/chunks"
+        let shards = (try? FileManager.default.contentsOfDirectory(atPath: chunks)) ?? []
+        return shards.flatMap { shard in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "\(chunks)/\(shard)")) ?? []).map { "\(chunks)/\(shard)/\($0)" }
+        }
     }
 
     /// Loopback TCP with as many streams as clients, and fio on the same disk, for as many bytes as Flare moved.

@@ -47,6 +47,35 @@ public enum DiskBaseline {
     }
 }
 
+extension DiskBaseline {
+    /// fio reading `files` (O_DIRECT, 4 MiB blocks, 8 in flight, io_uring) through hard links
+    /// gathered in a directory of their own: the very chunk files a data node GET reads, with
+    /// their size and layout, as a disk baseline beside the single file fio writes itself.
+    public static func readFiles(_ files: [String], linkDirectory: String, name: String) throws -> BaselineResult {
+        guard let fio = which("fio") else { throw BenchError("fio is not installed (make deps installs it)") }
+        try FileManager.default.createDirectory(atPath: linkDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: linkDirectory) }
+        for (index, file) in files.enumerated() where link(file, "\(linkDirectory)/\(index)") != 0 {
+            throw BenchError("cannot link \(file) into \(linkDirectory): errno \(errno)")
+        }
+        let disk = BlockDevice(containing: linkDirectory)
+        let before = disk?.snapshot()
+        let output = try runCommand(fio, ["--name=chunk-files", "--opendir=\(linkDirectory)", "--rw=read", "--bs=4M", "--direct=1",
+                                          "--ioengine=io_uring", "--iodepth=8", "--output-format=json"])
+        // fio prints notes before its JSON when given a directory.
+        let text = output.stdout
+        guard let start = text.firstIndex(of: UInt8(ascii: "{")),
+              let json = try JSONSerialization.jsonObject(with: text[start...]) as? [String: Any],
+              let jobs = json["jobs"] as? [[String: Any]], let job = jobs.first,
+              let read = job["read"] as? [String: Any], let bandwidth = (read["bw_bytes"] as? NSNumber)?.doubleValue else {
+            throw BenchError("cannot read fio's output: \(String(decoding: text.prefix(300), as: UTF8.self))")
+        }
+        var result = BaselineResult(name: name, figure: bandwidth / 1e6, unit: "MB/s")
+        result.device = disk?.activity(since: before)
+        return result
+    }
+}
+
 /// The path of an executable on PATH.
 public func which(_ name: String) -> String? {
     let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? ""

@@ -13,6 +13,10 @@ public enum RatioRules {
             if workload.operation == "put" && !workload.isSmall, let synced = byName["odirect-write-fsync"] {
                 ratios.append(Ratio(workload: workload.name, baseline: synced.name, flare: workload.figure, reference: synced.figure))
             }
+            // The data node bench also has fio reading the very chunk files its GETs read.
+            if workload.operation == "get" && !workload.isSmall, let files = byName["odirect-read-chunk-files"] {
+                ratios.append(Ratio(workload: workload.name, baseline: files.name, flare: workload.figure, reference: files.figure))
+            }
             if let nginx = byName["nginx-\(workload.name)"] {
                 ratios.append(Ratio(workload: workload.name, baseline: nginx.name, flare: workload.figure, reference: nginx.figure))
             }

@@ -38,6 +38,10 @@ struct BenchLogicTests {
         #expect(ratios.count == 4)
         let withSynced = RatioRules.ratios(workloads: workloads, baselines: baselines + [BaselineResult(name: "odirect-write-fsync", figure: 400, unit: "MB/s")])
         #expect(withSynced.first { $0.baseline == "odirect-write-fsync" }?.value == 1.0)
+        // The data node bench's fio read of the very chunk files: large GETs only.
+        let withFiles = RatioRules.ratios(workloads: workloads, baselines: baselines + [BaselineResult(name: "odirect-read-chunk-files", figure: 1800, unit: "MB/s")])
+        #expect(withFiles.filter { $0.baseline == "odirect-read-chunk-files" }.map(\.workload) == ["get-16x64MiB"])
+        #expect(abs((withFiles.first { $0.baseline == "odirect-read-chunk-files" }?.value ?? 0) - 0.5) < 1e-9)
     }
 
     @Test("a zero baseline gives ratio 0, not infinity")

@@ -81,6 +81,7 @@ struct SmokeTests {
         #expect(text.contains("| chunk-put-2x4MiB |") && text.contains("| chunk-get-2x4MiB |"), "\(text.suffix(2000))")
         #expect(text.contains("  round 1: ") && text.contains("  round 2: "))
         #expect(text.contains("Medians of 2 interleaved rounds"))
+        #expect(text.contains("× odirect-read-chunk-files"), "fio's read of the round's chunk files is missing")
         #expect(!text.contains("**NO**"), "a chunk read back wrong")
         // Two rounds of two clients × two chunks, each PUT and GET once: eight of each in the node's log.
         let log = (try? String(contentsOfFile: "\(work)/node.log", encoding: .utf8)) ?? ""
