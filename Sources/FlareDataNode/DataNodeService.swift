@@ -44,7 +44,7 @@ public final class DataNodeService: @unchecked Sendable {
             // Built on its loop: the pool touches its pages there, and is used only there.
             let store = try await loop.run { [config, report] in
                 ChunkStore(directory: config.dataDirectory, usesDirectIO: report.usesDirectIO, loop: loop,
-                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop), stats: stats)
+                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop, hugePages: true), stats: stats)
             }
             stores[ObjectIdentifier(loop)] = store
         }
