@@ -75,7 +75,7 @@ public struct DataNodeBench {
                                                strace: round == 1 ? process : nil)
             workloads = flare.workloads
             if round % 2 == 1 { baselines = try measureBaselines(progress, tag) }
-            baselines.append(flare.chunkFilesRead)
+            if let chunkFilesRead = flare.chunkFilesRead { baselines.append(chunkFilesRead) }
             let result = BenchRound(round: round, workloads: workloads, baselines: baselines)
             results.append(result)
             if rounds > 1 {
@@ -95,7 +95,7 @@ public struct DataNodeBench {
     /// in a cache); `strace` traces the data node during the PUTs.
     private func measureFlare(_ spec: WorkloadSpec, _ target: BenchTarget, _ generator: LoadGenerator, _ progress: ProgressReporter,
                               _ tag: String, round: Int, dataDirectory: String,
-                              strace node: Process?) async throws -> (workloads: [WorkloadResult], chunkFilesRead: BaselineResult) {
+                              strace node: Process?) async throws -> (workloads: [WorkloadResult], chunkFilesRead: BaselineResult?) {
         let existing = Set(chunkFiles(in: dataDirectory))
         var strace: Process?
         if let node, let straceOutput, let path = which("strace") {
@@ -116,9 +116,10 @@ public struct DataNodeBench {
         if let strace {
             ChildProcess.stop(strace, signal: SIGINT)
         }
-        progress.begin("data node: GET \(spec.label) chunks\(tag)")
         let written = chunkFiles(in: dataDirectory).filter { !existing.contains($0) }
-        func readChunkFiles() throws -> BaselineResult {
+        // Nothing to read when every PUT failed (the table shows their errors).
+        func readChunkFiles() throws -> BaselineResult? {
+            guard !written.isEmpty else { return nil }
             progress.begin("fio: read the round's \(written.count) chunk files\(tag)")
             let result = try DiskBaseline.readFiles(written, linkDirectory: "\(dataDirectory)-fio-links", name: "odirect-read-chunk-files")
             progress.finish("fio read of the chunk files\(tag): \(ReportTable.formatFigure(result.figure)) MB/s")
@@ -126,12 +127,13 @@ public struct DataNodeBench {
         }
         var chunkFilesRead: BaselineResult?
         if round % 2 == 1 { chunkFilesRead = try readChunkFiles() }
+        progress.begin("data node: GET \(spec.label) chunks\(tag)")
         let beforeGet = disk?.snapshot()
         var get = try await generator.get(spec, from: target, name: "chunk-get-\(spec.label)", checksums: checksums) { progress.add($0) }
         get.device = disk?.activity(since: beforeGet)
         progress.finish("chunk-get-\(spec.label)\(tag): \(ReportTable.formatFigure(get.figure)) MB/s, p99 \(get.latencyMs.p99) ms, \(get.errors) errors")
         if round % 2 == 0 { chunkFilesRead = try readChunkFiles() }
-        return ([put, get], chunkFilesRead!)
+        return ([put, get], chunkFilesRead)
     }
 
     /// Paths of the committed chunk files under a data directory.
