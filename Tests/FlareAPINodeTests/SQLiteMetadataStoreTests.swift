@@ -153,7 +153,8 @@ struct SQLiteMetadataStoreTests {
             _ = try await store.commit(replaced)
             _ = try await store.commit(M.manifest(key: "replaced", size: 2, seed: 42))
             // A second owner is refused while the first has the file.
-            #expect(throws: MetadataInUse.self) { try SQLiteMetadataStore(path: path, deletionGraceSeconds: 0) }
+            // (A short wait: the default 2 s would hold one of the test run's few threads.)
+            #expect(throws: MetadataInUse.self) { try SQLiteMetadataStore(path: path, deletionGraceSeconds: 0, lockPatienceSeconds: 0.05) }
             store.close()
             let second = try SQLiteMetadataStore(path: path, deletionGraceSeconds: 0)
             defer { second.close() }

@@ -15,7 +15,7 @@ struct DirectoryLockTests {
         do {
             let first = try DataDirectoryLock(fresh)
             #expect(FileManager.default.fileExists(atPath: first.path), "the directory and its lock file are created")
-            #expect(throws: DataDirectoryInUse.self) { try DataDirectoryLock(fresh) }
+            #expect(throws: DataDirectoryInUse.self) { try DataDirectoryLock(fresh, patienceSeconds: 0.05) }
             withExtendedLifetime(first) {}
         }
         _ = try DataDirectoryLock(fresh)
