@@ -31,12 +31,7 @@ public enum DiskBaseline {
             let output = try runCommand(fio, ["--name=\(file)", "--directory=\(directory)", "--rw=\(mode)", "--bs=4M",
                                               "--size=\(size)", "--direct=1", "--ioengine=io_uring", "--iodepth=8",
                                               sync, "--output-format=json"])
-            guard let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any],
-                  let jobs = json["jobs"] as? [[String: Any]], let job = jobs.first,
-                  let side = job[mode] as? [String: Any], let bandwidth = (side["bw_bytes"] as? NSNumber)?.doubleValue else {
-                throw BenchError("cannot read fio's output: \(String(decoding: output.stdout.prefix(300), as: UTF8.self))")
-            }
-            var result = BaselineResult(name: name, figure: bandwidth / 1e6, unit: "MB/s")
+            var result = BaselineResult(name: name, figure: try fioBandwidth(output.stdout, mode) / 1e6, unit: "MB/s")
             result.device = disk?.activity(since: before)
             results.append(result)
             // The synced file has done its job; the next write starts on a new one.
@@ -62,18 +57,22 @@ extension DiskBaseline {
         let before = disk?.snapshot()
         let output = try runCommand(fio, ["--name=chunk-files", "--opendir=\(linkDirectory)", "--rw=read", "--bs=4M", "--direct=1",
                                           "--ioengine=io_uring", "--iodepth=8", "--output-format=json"])
-        // fio prints notes before its JSON when given a directory.
-        let text = output.stdout
-        guard let start = text.firstIndex(of: UInt8(ascii: "{")),
-              let json = try JSONSerialization.jsonObject(with: text[start...]) as? [String: Any],
-              let jobs = json["jobs"] as? [[String: Any]], let job = jobs.first,
-              let read = job["read"] as? [String: Any], let bandwidth = (read["bw_bytes"] as? NSNumber)?.doubleValue else {
-            throw BenchError("cannot read fio's output: \(String(decoding: text.prefix(300), as: UTF8.self))")
-        }
-        var result = BaselineResult(name: name, figure: bandwidth / 1e6, unit: "MB/s")
+        var result = BaselineResult(name: name, figure: try fioBandwidth(output.stdout, "read") / 1e6, unit: "MB/s")
         result.device = disk?.activity(since: before)
         return result
     }
+}
+
+/// Bytes per second of the first job's `mode` ("read" or "write") in fio's JSON output.
+/// (fio prints notes before the JSON when given a directory: they are skipped.)
+func fioBandwidth(_ output: Data, _ mode: String) throws -> Double {
+    guard let start = output.firstIndex(of: UInt8(ascii: "{")),
+          let json = try JSONSerialization.jsonObject(with: output[start...]) as? [String: Any],
+          let jobs = json["jobs"] as? [[String: Any]], let job = jobs.first,
+          let side = job[mode] as? [String: Any], let bandwidth = (side["bw_bytes"] as? NSNumber)?.doubleValue else {
+        throw BenchError("cannot read fio's output: \(String(decoding: output.prefix(300), as: UTF8.self))")
+    }
+    return bandwidth
 }
 
 /// The path of an executable on PATH.
