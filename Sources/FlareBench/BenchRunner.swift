@@ -79,7 +79,7 @@ public struct BenchRunner {
                     guard let nginx else { continue }
                     let reference = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: nginx.port), pathPrefix: "/bench/")
                     let results = try await measure(target: reference, baseURL: "http://127.0.0.1:\(nginx.port)", prefix: "/bench/",
-                                                    generator: generator, label: "nginx\(tag)", round: round)
+                                                    generator: generator, label: "nginx\(tag)", round: round, storedBy: nginx)
                     for failed in results where !failed.verified {
                         throw BenchError("nginx baseline \(failed.name) failed (\(failed.errors) errors): the comparison would be meaningless")
                     }
@@ -105,9 +105,12 @@ public struct BenchRunner {
     }
 
     /// The matrix against one server: the curl object, then each workload's PUT and GET.
-    /// Keys carry the round, so no round reads what another one wrote.
+    /// Keys carry the round, so no round reads what another one wrote. For nginx
+    /// (`storedBy`) the curl object is also made durable after its PUT and read again with
+    /// the page cache dropped: the same jobs as Flare's, whose PUT answers only once every
+    /// chunk is synced and whose GET reads every chunk from the disk.
     private func measure(target: BenchTarget, baseURL: String, prefix: String, generator: LoadGenerator, label: String,
-                         round: Int) async throws -> [WorkloadResult] {
+                         round: Int, storedBy nginx: NginxServer? = nil) async throws -> [WorkloadResult] {
         var results: [WorkloadResult] = []
         let progress = self.progress
         let size = options.matrix.curlObjectBytes
@@ -116,7 +119,8 @@ public struct BenchRunner {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let crc = try CurlWorkload.makeFile(at: file, bytes: size)
         let sizeLabel = ByteSize.format(size).replacingOccurrences(of: " ", with: "")
-        let url = "\(baseURL)\(prefix)bench/curl-\(sizeLabel)-r\(round)"
+        let urlPath = "\(prefix)bench/curl-\(sizeLabel)-r\(round)"
+        let url = "\(baseURL)\(urlPath)"
         // The disk's counters around each phase: they show what durability costs each server.
         let disk = BlockDevice(containing: options.workDirectory)
         progress.begin("\(label): curl -T \(sizeLabel)")
@@ -124,12 +128,34 @@ public struct BenchRunner {
         var put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "put-curl-\(sizeLabel)")
         put.device = disk?.activity(since: before)
         progress.finish("\(label) put-curl-\(sizeLabel): \(ReportTable.formatFigure(put.figure)) MB/s")
+        let putBefore = before
+        var durable: WorkloadResult?
+        if let nginx, put.verified {
+            progress.begin("\(label): fsync the stored \(sizeLabel)")
+            var synced = put
+            synced.name = "durable-\(put.name)"
+            synced.seconds += try StoredFile.makeDurable(nginx.storedFile(urlPath: urlPath))
+            synced.latencyMs = .single(synced.seconds)
+            synced.device = disk?.activity(since: putBefore)
+            progress.finish("\(label) put-curl-\(sizeLabel) + fsync: \(ReportTable.formatFigure(synced.figure)) MB/s")
+            durable = synced
+        }
         progress.begin("\(label): curl GET \(sizeLabel)")
         before = disk?.snapshot()
         var get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "get-curl-\(sizeLabel)")
         get.device = disk?.activity(since: before)
         progress.finish("\(label) get-curl-\(sizeLabel): \(ReportTable.formatFigure(get.figure)) MB/s\(get.verified ? "" : " — WRONG BYTES")")
         results += [put, get]
+        if let nginx, let durable {
+            let stored = nginx.storedFile(urlPath: urlPath)
+            let stillCached = try StoredFile.evictFromPageCache(stored)
+            progress.begin("\(label): curl GET \(sizeLabel), not in the page cache (\(Int(stillCached * 100))% still cached)")
+            before = disk?.snapshot()
+            var cold = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "cold-get-curl-\(sizeLabel)")
+            cold.device = disk?.activity(since: before)
+            progress.finish("\(label) get-curl-\(sizeLabel) from disk: \(ReportTable.formatFigure(cold.figure)) MB/s\(cold.verified ? "" : " — WRONG BYTES")")
+            results += [durable, cold]
+        }
         for var spec in options.matrix.workloads {
             spec.namespace = "bench-r\(round)"
             progress.begin("\(label): PUT \(spec.label)")

@@ -65,6 +65,11 @@ public final class NginxServer: @unchecked Sendable {
         throw BenchError("nginx did not start: \(log.suffix(400))")
     }
 
+    /// The file nginx stores for `urlPath` (e.g. `/bench/bench/curl-1GiB-r1`).
+    public func storedFile(urlPath: String) -> String {
+        "\(root)/www\(urlPath)"
+    }
+
     public func stop() {
         ChildProcess.stop(process, signal: SIGQUIT)
         try? FileManager.default.removeItem(atPath: root)

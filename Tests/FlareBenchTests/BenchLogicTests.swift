@@ -42,6 +42,19 @@ struct BenchLogicTests {
         let withFiles = RatioRules.ratios(workloads: workloads, baselines: baselines + [BaselineResult(name: "odirect-read-chunk-files", figure: 1800, unit: "MB/s")])
         #expect(withFiles.filter { $0.baseline == "odirect-read-chunk-files" }.map(\.workload) == ["get-16x64MiB"])
         #expect(abs((withFiles.first { $0.baseline == "odirect-read-chunk-files" }?.value ?? 0) - 0.5) < 1e-9)
+        // nginx made durable (PUT + fsync) and read from disk: ratios of their own, beside plain nginx.
+        let curl = [workload("put-curl-1GiB", "put", clients: 1, bytes: 1 << 30, figure: 500),
+                    workload("get-curl-1GiB", "get", clients: 1, bytes: 1 << 30, figure: 800)]
+        let nginx = RatioRules.ratios(workloads: curl, baselines: [
+            BaselineResult(name: "nginx-put-curl-1GiB", figure: 1000, unit: "MB/s"),
+            BaselineResult(name: "nginx-durable-put-curl-1GiB", figure: 400, unit: "MB/s"),
+            BaselineResult(name: "nginx-get-curl-1GiB", figure: 1000, unit: "MB/s"),
+            BaselineResult(name: "nginx-cold-get-curl-1GiB", figure: 640, unit: "MB/s"),
+        ])
+        #expect(nginx.map { "\($0.workload) \($0.baseline) \(format($0.value))" } == [
+            "put-curl-1GiB nginx-put-curl-1GiB 0.5", "put-curl-1GiB nginx-durable-put-curl-1GiB 1.25",
+            "get-curl-1GiB nginx-get-curl-1GiB 0.8", "get-curl-1GiB nginx-cold-get-curl-1GiB 1.25",
+        ])
     }
 
     @Test("a zero baseline gives ratio 0, not infinity")
