@@ -12,6 +12,8 @@ struct FlareBenchCommand: AsyncParsableCommand {
         With no arguments it starts a local cluster (the api and datanode binaries next to flare-bench), \
         runs the workload matrix, measures same-run baselines (loopback TCP, O_DIRECT disk with fio, and nginx \
         when installed) and prints every Flare figure beside them with its ratio. Results go to bench-results/.
+        nginx's curl PUT is also measured with an fsync of the stored file, and its curl GET with the file \
+        dropped from the page cache: nginx with the guarantees Flare gives (durable before 201, read from disk).
         """,
         subcommands: [Run.self, Check.self, DataNode.self, Memory.self],
         defaultSubcommand: Run.self)
