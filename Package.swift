@@ -49,12 +49,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .testTarget(name: "FlareIOTests", dependencies: ["FlareIO"], swiftSettings: strict),
-        .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO"], swiftSettings: strict),
+        .testTarget(name: "FlareIOTests", dependencies: ["FlareIO", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
-        // Child processes, curl and file helpers shared by the tests that start real processes.
-        .target(name: "FlareTestSupport", dependencies: ["FlareCore"], path: "Tests/FlareTestSupport", swiftSettings: strict),
+        // What the tests share: the engines they run on, the built binaries, server and other
+        // child processes, curl and file helpers.
+        .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
         .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareMetadata"], swiftSettings: strict),

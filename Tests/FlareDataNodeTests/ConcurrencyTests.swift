@@ -8,7 +8,7 @@ import Testing
 struct ConcurrencyTests {
     static let clients = 64
 
-    @Test("64 concurrent PUTs, then 64 concurrent GETs, every body verified", arguments: engines)
+    @Test("64 concurrent PUTs, then 64 concurrent GETs, every body verified", arguments: testedEngines)
     func concurrentPutsAndGets(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "concurrent") { node, directory in
             // 256 KiB … 1 MiB, none a multiple of 4 KiB, so every chunk has a padded tail.

@@ -8,7 +8,7 @@ import Testing
 
 @Suite("Data node: corrupt chunks are refused, never served")
 struct CorruptionTests {
-    @Test("a flipped data or footer byte turns GET into 500 'corrupt' and is counted", arguments: engines)
+    @Test("a flipped data or footer byte turns GET into 500 'corrupt' and is counted", arguments: testedEngines)
     func flippedBytes(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "corrupt") { node, directory in
             func stored(_ size: Int) async throws -> (ChunkID, Payload, String) {
@@ -39,7 +39,7 @@ struct CorruptionTests {
         }
     }
 
-    @Test("a flipped byte in a later segment ends the response short; other segments still read", arguments: engines)
+    @Test("a flipped byte in a later segment ends the response short; other segments still read", arguments: testedEngines)
     func laterSegment(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "corrupt-seg") { node, directory in
             let size = 6 << 20

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -49,7 +50,7 @@ let putStreamScript = """
 struct CrashTests {
     static let chunksMax = 1000
 
-    @Test("kill -9 during a stream of PUTs: every acknowledged chunk survives, tmp/ is cleared", arguments: engines)
+    @Test("kill -9 during a stream of PUTs: every acknowledged chunk survives, tmp/ is cleared", arguments: testedEngines)
     func killDuringPuts(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "crash") { node, directory in
             let windows = try ChunkWindows(count: Self.chunksMax, in: directory.files)

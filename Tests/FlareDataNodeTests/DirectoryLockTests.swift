@@ -21,12 +21,12 @@ struct DirectoryLockTests {
         _ = try DataDirectoryLock(fresh)
     }
 
-    @Test("a second datanode on the same --data-dir refuses to start; the first keeps serving", arguments: engines)
+    @Test("a second datanode on the same --data-dir refuses to start; the first keeps serving", arguments: testedEngines)
     func secondNodeRefused(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "lock") { node, directory in
-            let second = DataNode(engine: engine, directory: directory)
+            let second = try DataNode(engine: engine, directory: directory)
             defer { second.kill() }
-            await #expect(throws: DataNodeStartFailure.self) { try await second.start() }
+            await #expect(throws: StartFailure.self) { try await second.start() }
             #expect(second.currentLog().contains("in use by another datanode"), "second node's log: \(second.currentLog().suffix(500))")
             let payload = try Payload.random(4097, in: directory.files)
             let id = ChunkID.random()

@@ -75,13 +75,13 @@ let chainFaults: [DiskFault] = [
 @Suite("Data node: a full disk answers 507 and leaves nothing behind")
 struct NoSpaceTests {
     @Test("injected ENOSPC on write or open: ChunkStore throws noSpace (507), no chunk, tmp/ empty, the store keeps working",
-          arguments: engines, diskFaults)
+          arguments: testedEngines, diskFaults)
     func injected(engine: IOEngineKind, fault: DiskFault) async throws {
         try await Self.check(fault, on: engine)
     }
 
     @Test("injected ENOSPC/EDQUOT on fdatasync, rename or directory fsync in the commit chain: noSpace (507), no chunk",
-          arguments: engines, chainFaults)
+          arguments: testedEngines, chainFaults)
     func injectedInChain(engine: IOEngineKind, fault: DiskFault) async throws {
         try await Self.check(fault, on: engine)
     }
@@ -118,7 +118,7 @@ struct NoSpaceTests {
         }
     }
 
-    @Test("a real full filesystem (2 MiB tmpfs): 507, then the node still serves", arguments: engines)
+    @Test("a real full filesystem (2 MiB tmpfs): 507, then the node still serves", arguments: testedEngines)
     func tmpfs(engine: IOEngineKind) async throws {
         let directory = try TestDirectory("tmpfs-\(engine)")
         defer { directory.remove() }
@@ -127,7 +127,7 @@ struct NoSpaceTests {
             print("note: tmpfs ENOSPC test skipped (\(engine)): mount failed: \(mount.stdout)\(mount.stderr)")
             return
         }
-        let node = DataNode(engine: engine, directory: directory)
+        let node = try DataNode(engine: engine, directory: directory)
         do {
             try await fillUp(node, directory)
         } catch {

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Testing
 
@@ -22,7 +23,7 @@ struct PrefetchTests {
         return data
     }
 
-    @Test("any prefetch offset, right or wrong, gives the same bytes for every range", arguments: engines)
+    @Test("any prefetch offset, right or wrong, gives the same bytes for every range", arguments: testedEngines)
     func ranges(engine: IOEngineKind) async throws {
         try await withChunkStore(engine, "prefetch") { chunks, stats, _, _ in
             // One block, one segment exactly, and two and a bit segments (last one short).
@@ -48,7 +49,7 @@ struct PrefetchTests {
         }
     }
 
-    @Test("a flipped byte in the prefetched segment is still caught before a byte is sent", arguments: engines)
+    @Test("a flipped byte in the prefetched segment is still caught before a byte is sent", arguments: testedEngines)
     func corruptPrefetch(engine: IOEngineKind) async throws {
         try await withChunkStore(engine, "prefetch-corrupt") { chunks, stats, _, data in
             for (size, flipAt) in [(10_000, 9_999), (Self.segment + 10, 17), (Self.segment + 10, Self.segment + 3)] {

@@ -9,7 +9,7 @@ import Testing
 struct RoundTripTests {
     static let sizes = [0, 1, 4095, 4096, 4097, 4 << 20, (4 << 20) + 1, 64 << 20]
 
-    @Test("chunks of 0, 1, 4095, 4096, 4097 B, 4 MiB, 4 MiB+1 and 64 MiB come back identical", arguments: engines)
+    @Test("chunks of 0, 1, 4095, 4096, 4097 B, 4 MiB, 4 MiB+1 and 64 MiB come back identical", arguments: testedEngines)
     func awkwardSizes(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "roundtrip") { node, directory in
             for size in Self.sizes {

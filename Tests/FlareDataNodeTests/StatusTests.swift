@@ -19,7 +19,7 @@ func expectError(_ result: CurlResult, _ status: Int, _ context: String, sourceL
 
 @Suite("Data node: every status the API answers")
 struct StatusTests {
-    @Test("201, 200, 206, HEAD, 204 and 404 on a chunk's life", arguments: engines)
+    @Test("201, 200, 206, HEAD, 204 and 404 on a chunk's life", arguments: testedEngines)
     func lifecycle(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "status-life") { node, directory in
             let payload = try Payload.random(10_000, in: directory.files)
@@ -47,7 +47,7 @@ struct StatusTests {
         }
     }
 
-    @Test("409 for a second PUT of an id; the first chunk stays", arguments: engines)
+    @Test("409 for a second PUT of an id; the first chunk stays", arguments: testedEngines)
     func conflict(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "status-409") { node, directory in
             let first = try Payload.random(5000, in: directory.files)
@@ -61,7 +61,7 @@ struct StatusTests {
         }
     }
 
-    @Test("413 above --chunk-size-max, 411 without Content-Length", arguments: engines)
+    @Test("413 above --chunk-size-max, 411 without Content-Length", arguments: testedEngines)
     func sizeLimits(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "status-413", arguments: ["--chunk-size-max", "1MiB"]) { node, directory in
             let tooLarge = try Payload.random(2 << 20, in: directory.files)
@@ -83,7 +83,7 @@ struct StatusTests {
         }
     }
 
-    @Test("416 for ranges past the end, with Content-Range: bytes */length", arguments: engines)
+    @Test("416 for ranges past the end, with Content-Range: bytes */length", arguments: testedEngines)
     func unsatisfiableRanges(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "status-416") { node, directory in
             let payload = try Payload.random(1000, in: directory.files)
@@ -107,7 +107,7 @@ struct StatusTests {
         }
     }
 
-    @Test("422 for a wrong checksum leaves no chunk and no temporary file", arguments: engines)
+    @Test("422 for a wrong checksum leaves no chunk and no temporary file", arguments: testedEngines)
     func checksumMismatch(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "status-422") { node, directory in
             // One segment, and several: the first segments are on disk before the mismatch shows.
@@ -127,7 +127,7 @@ struct StatusTests {
         }
     }
 
-    @Test("400 for bad ids and bad checksum headers, 405 for other methods", arguments: engines)
+    @Test("400 for bad ids and bad checksum headers, 405 for other methods", arguments: testedEngines)
     func badRequests(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "status-400") { node, directory in
             let payload = try Payload.random(100, in: directory.files)

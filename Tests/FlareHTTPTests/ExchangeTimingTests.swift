@@ -1,5 +1,6 @@
 import FlareHTTP
 import FlareIO
+import FlareTestSupport
 import Synchronization
 import Testing
 

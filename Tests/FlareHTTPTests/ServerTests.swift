@@ -1,15 +1,8 @@
 import FlareHTTP
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Testing
-
-let testedEngines: [IOEngineKind] = {
-    if let reason = IOEngineKind.auto.resolved().fallbackReason {
-        print("note: io_uring tests skipped: \(reason)")
-        return [.epoll]
-    }
-    return [.uring, .epoll]
-}()
 
 /// A server with an echo route on one loop of `kind`, for the duration of `body`.
 func withEchoServer(_ kind: IOEngineKind, limits: HTTPLimits = HTTPLimits(),

@@ -1,4 +1,5 @@
 import FlareIO
+import FlareTestSupport
 import Glibc
 import Testing
 

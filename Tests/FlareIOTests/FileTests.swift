@@ -1,5 +1,6 @@
 import CLiburing
 import FlareIO
+import FlareTestSupport
 import Glibc
 import Testing
 

@@ -1,16 +1,7 @@
 import FlareIO
+import FlareTestSupport
 import Glibc
 import Testing
-
-/// Engines every I/O test runs on. io_uring is left out, with the reason printed, where the
-/// kernel or a seccomp profile refuses it (the liburing test-suite habit: skip, say why).
-let testedEngines: [IOEngineKind] = {
-    if let reason = IOEngineKind.auto.resolved().fallbackReason {
-        print("note: io_uring tests skipped: \(reason)")
-        return [.epoll]
-    }
-    return [.uring, .epoll]
-}()
 
 /// Runs `body` on a fresh loop of `kind` and stops the loop afterwards.
 func onLoop<T: Sendable>(_ kind: IOEngineKind, _ body: @escaping @Sendable (EventLoop) async throws -> T) async throws -> T {

@@ -17,11 +17,11 @@ final class Cluster: @unchecked Sendable {
         self.engine = engine
         self.scratch = scratch
         self.apiOptions = apiOptions
-        let datanode = try executable("datanode")
+        let datanode = try builtExecutable("datanode")
         dataNodes = (0..<dataNodeCount).map {
             ServerProcess(name: "datanode \($0 + 1)", executable: datanode, logPath: "\(scratch.path)/datanode-\($0 + 1).log")
         }
-        api = ServerProcess(name: "api", executable: try executable("api"), logPath: "\(scratch.path)/api.log")
+        api = ServerProcess(name: "api", executable: try builtExecutable("api"), logPath: "\(scratch.path)/api.log")
     }
 
     var metadataPath: String { "\(scratch.path)/meta/meta.sqlite" }

@@ -16,7 +16,7 @@ struct CommandLineTests {
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        let child = try ChildProcess(try executable(name), arguments, stdout: out, stderr: err)
+        let child = try ChildProcess(try builtExecutable(name), arguments, stdout: out, stderr: err)
         try out.close()
         try err.close()
         defer { child.killNow() }

@@ -1,3 +1,4 @@
+import FlareTestSupport
 import Foundation
 import Glibc
 

@@ -1,10 +1,10 @@
-import FlareTestSupport
 import Foundation
 import Glibc
 
-/// Why a node did not come up.
-struct StartFailure: Error, CustomStringConvertible {
-    let description: String
+/// Why a node did not come up (or a test's set-up failed).
+public struct StartFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// An `api` or `datanode` process, normally on a port the kernel picked.
@@ -13,31 +13,32 @@ struct StartFailure: Error, CustomStringConvertible {
 /// log line: a port probed with a throw-away socket is not safe, because a node with more
 /// than one loop binds with SO_REUSEPORT, and two nodes on one port would both start and
 /// share the connections. A restart may ask for the port the node had before.
-final class ServerProcess: @unchecked Sendable {
-    static let startSecondsMax = 20.0
-
-    let name: String
-    let executable: String
-    let logPath: String
-    private(set) var child: ChildProcess?
-    private(set) var port: UInt16 = 0
+public final class ServerProcess: @unchecked Sendable {
+    public let name: String
+    public let executable: String
+    public let logPath: String
+    /// How long a start may take before it counts as failed.
+    public let startSecondsMax: Double
+    public private(set) var child: ChildProcess?
+    public private(set) var port: UInt16 = 0
     private var logOffset = 0
 
-    init(name: String, executable: String, logPath: String) {
+    public init(name: String, executable: String, logPath: String, startSecondsMax: Double = 20) {
         self.name = name
         self.executable = executable
         self.logPath = logPath
+        self.startSecondsMax = startSecondsMax
     }
 
     deinit { child?.killNow() }
 
-    var base: String { "http://127.0.0.1:\(port)" }
-    var address: String { "127.0.0.1:\(port)" }
-    var isRunning: Bool { child.map { !$0.hasExited } ?? false }
+    public var base: String { "http://127.0.0.1:\(port)" }
+    public var address: String { "127.0.0.1:\(port)" }
+    public var isRunning: Bool { child.map { !$0.hasExited } ?? false }
 
     /// Starts with `arguments` plus `--port <port>` (0: the kernel picks) and waits, bounded,
     /// until `GET /health` is 200.
-    func start(_ arguments: [String], scratch: String, port requested: UInt16 = 0) async throws {
+    public func start(_ arguments: [String], scratch: String, port requested: UInt16 = 0) async throws {
         precondition(child == nil || child!.hasExited, "\(name) is already running")
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -46,7 +47,7 @@ final class ServerProcess: @unchecked Sendable {
         let child = try ChildProcess(executable, arguments + ["--port", "\(requested)"], stdout: log, stderr: log)
         try log.close()
         self.child = child
-        let deadline = ContinuousClock.now + .seconds(Self.startSecondsMax)
+        let deadline = ContinuousClock.now + .seconds(startSecondsMax)
         while ContinuousClock.now < deadline {
             guard !child.hasExited else {
                 let status = await child.exitStatus()
@@ -63,22 +64,22 @@ final class ServerProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         child.killNow()
-        throw StartFailure(description: "\(name) did not answer /health within \(Self.startSecondsMax) s:\n\(currentLog())")
+        throw StartFailure(description: "\(name) did not answer /health within \(startSecondsMax) s:\n\(currentLog())")
     }
 
     /// Sends `signal` and waits (bounded) for the exit; returns the status, `nil` if it is still running.
     @discardableResult
-    func stop(_ signal: Int32, withinSeconds seconds: Double = 10) async -> Int32? {
+    public func stop(_ signal: Int32, withinSeconds seconds: Double = 10) async -> Int32? {
         guard let child else { return nil }
         child.send(signal)
         return await child.exitStatus(within: seconds)
     }
 
     /// SIGKILL now, for cleanup.
-    func killNow() { child?.killNow() }
+    public func killNow() { child?.killNow() }
 
     /// What this start wrote to the log.
-    func currentLog() -> String {
+    public func currentLog() -> String {
         guard let data = FileManager.default.contents(atPath: logPath) else { return "" }
         return String(decoding: data.dropFirst(logOffset), as: UTF8.self)
     }
