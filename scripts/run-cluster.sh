@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Starts a local Flare cluster: API on :8000, data nodes on :9001-9003, data under ./data,
 # logs under ./data/logs. Ctrl-C stops every process it started.
+# FLARE_BIN_DIR, FLARE_DATA_DIR, FLARE_API_PORT and FLARE_DATANODE_PORTS ("9001 9002 9003")
+# change where the binaries, the data and the ports are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${FLARE_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 DATA="${FLARE_DATA_DIR:-./data}"
 API_PORT="${FLARE_API_PORT:-8000}"
+read -r -a DATANODE_PORTS <<<"${FLARE_DATANODE_PORTS:-9001 9002 9003}"
 mkdir -p "$DATA/logs"
 pids=()
 stop() {
@@ -15,7 +18,7 @@ stop() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
-trap 'stop; exit 0' INT TERM
+trap 'stop; exit 0' INT TERM HUP
 trap stop EXIT
 
 wait_for() {  # wait_for URL NAME PID LOG
@@ -27,19 +30,22 @@ wait_for() {  # wait_for URL NAME PID LOG
   echo "$2 did not answer $1 within 10 s; see $4"; exit 1
 }
 
+# Each process runs in a session of its own (setsid): Ctrl-C reaches the whole foreground
+# process group, and nodes that died of it on their own would look, to the `wait` below, like
+# a crash. This script alone gets the signal, and stops them in order.
 nodes=""
-for port in 9001 9002 9003; do
-  "$BIN/datanode" --port "$port" --data-dir "$DATA/datanode-$port" >>"$DATA/logs/datanode-$port.log" 2>&1 &
+for port in "${DATANODE_PORTS[@]}"; do
+  setsid "$BIN/datanode" --port "$port" --data-dir "$DATA/datanode-$port" >>"$DATA/logs/datanode-$port.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/health" "datanode :$port" "$!" "$DATA/logs/datanode-$port.log"
   nodes="${nodes:+$nodes,}127.0.0.1:$port"
 done
-"$BIN/api" --port "$API_PORT" --datanodes "$nodes" --metadata "$DATA/meta.sqlite" >>"$DATA/logs/api.log" 2>&1 &
+setsid "$BIN/api" --port "$API_PORT" --datanodes "$nodes" --metadata "$DATA/meta.sqlite" >>"$DATA/logs/api.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$API_PORT/health" "api :$API_PORT" "$!" "$DATA/logs/api.log"
 
 cat <<MSG
-Flare is running: API http://localhost:$API_PORT, data nodes :9001-9003, data in $DATA, logs in $DATA/logs.
+Flare is running: API http://localhost:$API_PORT, data nodes on ${nodes//127.0.0.1/}, data in $DATA, logs in $DATA/logs.
 Try:
   curl -T file.zip http://localhost:$API_PORT/object/my-object          # upload (streams; any size)
   curl -X PUT --data-binary @file.zip http://localhost:$API_PORT/object/my-object   # also fine below 1 GiB

@@ -26,6 +26,13 @@ public final class ChildProcess: @unchecked Sendable {
             lock.unlock()
             resumed.forEach { $0.resume() }
         }
+        // A child inherits the spawning thread's signal mask, and the test run's threads block
+        // most signals: a shell started from here could not trap SIGINT or SIGTERM at all.
+        // Spawn with none blocked, as a process started from a terminal is.
+        var none = sigset_t(), previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
     }
 
