@@ -28,10 +28,13 @@ public final class ChildProcess: @unchecked Sendable {
         }
         // A child inherits the spawning thread's signal mask, and the test run's threads block
         // most signals: a shell started from here could not trap SIGINT or SIGTERM at all.
-        // Spawn with none blocked, as a process started from a terminal is.
-        var none = sigset_t(), previous = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        // Spawn with the stopping signals deliverable, as from a terminal. Only those: SIGCHLD
+        // stays blocked here, so no child's exit can land on this thread instead of being seen
+        // by Foundation's own watch for it.
+        var stopping = sigset_t(), previous = sigset_t()
+        sigemptyset(&stopping)
+        for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopping, number) }
+        pthread_sigmask(SIG_UNBLOCK, &stopping, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
     }
