@@ -12,10 +12,12 @@ public struct MetadataInUse: Error, CustomStringConvertible {
     }
 }
 
-/// The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`, owned by one
-/// thread. Concurrent writes are grouped: the thread takes every queued write, runs them
-/// in one transaction (a savepoint each, so one failure does not fail the others), and
-/// commits once — one fsync for the whole group — before any caller hears back.
+/// The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`. Writes are owned
+/// by one thread and grouped: it takes every queued write, runs them in one transaction (a
+/// savepoint each, so one failure does not fail the others), and commits once — one fsync
+/// for the whole group — before any caller hears back. Reads run on a second thread with a
+/// connection of their own: WAL lets them read the last commit while a group is being
+/// written and synced, so a GET's manifest lookup never queues behind an fsync.
 public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
     static let migrations = [
@@ -51,10 +53,14 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     /// Seconds a replaced or deleted object's chunks are kept before deletion.
     public let deletionGraceSeconds: Int
     private let database: SQLiteDatabase
+    /// Reads only (`query_only`), on the reader thread.
+    private let reader: SQLiteDatabase
     /// `<path>.lock`, held for the store's life: one process owns a metadata file.
     private let lock = Mutex<ExclusiveFileLock?>(nil)
     private let queue = JobQueue()
+    private let readQueue = JobQueue()
     private var thread = pthread_t()
+    private var readerThread = pthread_t()
 
     /// Opens (creating and migrating if needed) the database at `path`. Throws
     /// ``MetadataInUse`` when another store (in this or another process) has it open.
@@ -78,18 +84,37 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
                 DELETE FROM intents;
                 COMMIT;
                 """)
+            // Opened after the migrations, so it never sees an older schema.
+            reader = try SQLiteDatabase(path: path)
+            try reader.execute("PRAGMA query_only=ON;")
         } catch {
             withExtendedLifetime(owned) {}  // released when the failed store goes
             throw error
         }
         lock.withLock { $0 = owned }
-        let unmanaged = Unmanaged.passRetained(self)
+        thread = Self.startThread(self) { $0.work() }
+        readerThread = Self.startThread(self) { $0.read() }
+    }
+
+    /// A thread that runs `body` with the store, which it keeps alive until `body` returns.
+    private static func startThread(_ store: SQLiteMetadataStore, _ body: @escaping (SQLiteMetadataStore) -> Void) -> pthread_t {
+        final class Start {
+            let store: SQLiteMetadataStore
+            let body: (SQLiteMetadataStore) -> Void
+            init(_ store: SQLiteMetadataStore, _ body: @escaping (SQLiteMetadataStore) -> Void) {
+                self.store = store
+                self.body = body
+            }
+        }
+        var thread = pthread_t()
+        let start = Unmanaged.passRetained(Start(store, body))
         let result = pthread_create(&thread, nil, { raw in
-            let store = Unmanaged<SQLiteMetadataStore>.fromOpaque(raw!).takeRetainedValue()
-            store.work()
+            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+            start.body(start.store)
             return nil
-        }, unmanaged.toOpaque())
-        precondition(result == 0, "cannot start the metadata thread")
+        }, start.toOpaque())
+        precondition(result == 0, "cannot start a metadata thread")
+        return thread
     }
 
     private let closed = Mutex(false)
@@ -102,7 +127,9 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         }
         guard first else { return }
         queue.stop()
+        readQueue.stop()
         pthread_join(thread, nil)
+        pthread_join(readerThread, nil)
         lock.withLock { $0 = nil }
     }
 
@@ -265,7 +292,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
                                       _ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let box = ResultBox<T>()
-            queue.push(Job(write: write, durable: durable,
+            (write ? queue : readQueue).push(Job(write: write, durable: durable,
                            execute: { database in
                                do {
                                    box.result = .success(try body(database))
@@ -280,16 +307,23 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         }
     }
 
+    /// The reader thread: each read is one statement, so it sees one commit, the last one
+    /// finished when it started.
+    private func read() {
+        while let jobs = readQueue.takeAll() {
+            for job in jobs {
+                _ = job.execute(reader)
+                job.deliver()
+            }
+        }
+    }
+
+    /// The writer thread.
     private func work() {
         while let jobs = queue.takeAll() {
             var index = 0
             while index < jobs.count {
-                if !jobs[index].write {
-                    _ = jobs[index].execute(database)
-                    jobs[index].deliver()
-                    index += 1
-                    continue
-                }
+                precondition(jobs[index].write, "a read on the writer's queue")
                 var group: [Job] = []
                 let durable = jobs[index].durable
                 while index < jobs.count && jobs[index].write && jobs[index].durable == durable && group.count < Self.groupWritesMax {

@@ -209,4 +209,34 @@ struct SQLiteMetadataStoreTests {
             #expect(copies(pending) == replaced.reduce(into: Set<String>()) { $0.formUnion(copies($1)) })
         }
     }
+
+    @Test("reads run on a connection of their own yet see every commit that returned before them")
+    func readsAfterCommits() async throws {
+        try await withStore(graceSeconds: 3600) { store, _ async throws in
+            let stable = M.manifest(key: "stable", size: 12345, seed: 7)
+            _ = try await store.commit(stable)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<100 {
+                    group.addTask {
+                        let key = "rw/\(index)"
+                        let first = M.manifest(key: key, size: 1 + index, seed: UInt64(index))
+                        _ = try await store.commit(first)
+                        #expect(try await store.manifest(for: key) == first, "\(key): the first commit not seen")
+                        let second = M.manifest(key: key, size: 100_000 + index, seed: UInt64(10_000 + index))
+                        #expect(try await store.commit(second) == first)
+                        #expect(try await store.manifest(for: key) == second, "\(key): the replacement not seen")
+                        #expect(try await store.delete(key: key) == second)
+                        #expect(try await store.manifest(for: key) == nil, "\(key): still there after its delete")
+                    }
+                    // Reads of a key nobody writes, answered while the writes above queue.
+                    group.addTask {
+                        let read = try await store.manifest(for: "stable")
+                        #expect(read == stable)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await store.list(prefix: "rw/", startAfter: nil, limit: 1000).entries.isEmpty)
+        }
+    }
 }
