@@ -67,7 +67,7 @@ public final class APINodeService: @unchecked Sendable {
         metrics.set("flare_api_requests_in_flight", 0)
     }
 
-    /// Stops accepting, stops the deletion worker, the loops and the metadata thread.
+    /// Stops accepting, stops the deletion worker, the loops and the metadata threads.
     public func stop() async {
         await server.stop()
         await deletions.stop()

@@ -286,7 +286,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             .bind(1, chunk).bind(2, node).bind(3, notBefore).run()
     }
 
-    // MARK: - The metadata thread
+    // MARK: - The metadata threads
 
     private func perform<T: Sendable>(write: Bool, durable: Bool = true,
                                       _ body: @escaping @Sendable (SQLiteDatabase) throws -> T) async throws -> T {
@@ -368,7 +368,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
     }
 }
 
-/// A unit of work for the metadata thread: `execute` runs it (inside the group's
+/// A unit of work for a metadata thread: `execute` runs it (inside the group's
 /// transaction for writes) and says whether it succeeded; `deliver` resumes the caller.
 struct Job: @unchecked Sendable {
     let write: Bool
@@ -383,7 +383,7 @@ final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, Error>?
 }
 
-/// The metadata thread's inbox.
+/// A metadata thread's inbox.
 final class JobQueue: @unchecked Sendable {
     private let jobs = Mutex<(pending: [Job], stopping: Bool)>(([], false))
     private let signal = DispatchSemaphore(value: 0)
