@@ -56,6 +56,13 @@ final class SQLiteDatabase {
         return statement
     }
 
+    /// Resets every cached statement. A statement left on a row (a lookup that hit, a listing
+    /// that stopped at its limit) keeps its read transaction open, and every later statement on
+    /// this connection would read that transaction's snapshot, blind to newer commits.
+    func resetStatements() {
+        for statement in statements.values { statement.reset() }
+    }
+
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
 
     /// Rows changed by the last statement.

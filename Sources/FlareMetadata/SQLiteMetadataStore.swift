@@ -307,12 +307,14 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
         }
     }
 
-    /// The reader thread: each read is one statement, so it sees one commit, the last one
-    /// finished when it started.
+    /// The reader thread: each read is one statement, which sees the last commit finished
+    /// when it started, provided no earlier statement still holds an older snapshot: every
+    /// statement is reset after each read.
     private func read() {
         while let jobs = readQueue.takeAll() {
             for job in jobs {
                 _ = job.execute(reader)
+                reader.resetStatements()
                 job.deliver()
             }
         }
@@ -364,6 +366,7 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
             do { try database.execute("ROLLBACK") } catch {}
             group.forEach { $0.fail(error) }
         }
+        database.resetStatements()
         group.forEach { $0.deliver() }
     }
 }

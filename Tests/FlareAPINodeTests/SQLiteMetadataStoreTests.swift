@@ -239,4 +239,22 @@ struct SQLiteMetadataStoreTests {
             #expect(try await store.list(prefix: "rw/", startAfter: nil, limit: 1000).entries.isEmpty)
         }
     }
+
+    @Test("a read that stopped early (a hit, a listing cut at its limit) leaves no old snapshot behind")
+    func noStaleSnapshot() async throws {
+        try await withStore { store, _ async throws in
+            let a = M.manifest(key: "s/a", size: 10, seed: 1), z = M.manifest(key: "t/z", size: 10, seed: 2)
+            _ = try await store.commit(a)
+            _ = try await store.commit(z)
+            #expect(try await store.manifest(for: "s/a") == a)  // a hit: its statement stops on a row
+            // Cut by the prefix's end: the listing stops on a row (t/z) too.
+            #expect(try await store.list(prefix: "s/", startAfter: nil, limit: 10).entries.map(\.key) == ["s/a"])
+            let b = M.manifest(key: "s/b", size: 20, seed: 3)
+            _ = try await store.commit(b)
+            #expect(try await store.manifest(for: "s/b") == b, "a GET after its PUT's 201 must find the object")
+            #expect(try await store.list(prefix: "s/", startAfter: nil, limit: 10).entries.map(\.key) == ["s/a", "s/b"])
+            #expect(try await store.delete(key: "s/a") == a)
+            #expect(try await store.manifest(for: "s/a") == nil)
+        }
+    }
 }
