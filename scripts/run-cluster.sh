@@ -12,10 +12,13 @@ read -r -a DATANODE_PORTS <<<"${FLARE_DATANODE_PORTS:-9001 9002 9003}"
 mkdir -p "$DATA/logs"
 pids=()
 stop() {
-  trap - INT TERM EXIT
-  echo
-  echo "stopping Flare (pids ${pids[*]})"
+  trap - INT TERM HUP EXIT
+  # The signals first: the nodes run in sessions of their own, so nothing else stops them, and
+  # the output may be gone (a closed terminal, a pipe into a killed `tee`): a failed echo must
+  # not end this function early.
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  trap '' PIPE
+  { echo; echo "stopping Flare (pids ${pids[*]})"; } 2>/dev/null || true
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap 'stop; exit 0' INT TERM HUP

@@ -59,7 +59,7 @@ final class DataNode: @unchecked Sendable {
 
     /// Starts the node and waits (at most ``startSecondsMax``) until `GET /health` answers 200.
     func start() async throws {
-        precondition(!server.isRunning, "node already running")
+        guard !server.isRunning else { throw StartFailure(description: "datanode already running (pid \(server.child?.pid ?? 0))") }
         // A small pool: every node touches all of its buffers at start, and a dozen nodes
         // starting together with the default 256 MiB each would spend seconds just on that.
         let pool = arguments.contains("--buffer-pool") ? [] : ["--buffer-pool", "64MiB"]

@@ -39,7 +39,7 @@ public final class ServerProcess: @unchecked Sendable {
     /// Starts with `arguments` plus `--port <port>` (0: the kernel picks) and waits, bounded,
     /// until `GET /health` is 200.
     public func start(_ arguments: [String], scratch: String, port requested: UInt16 = 0) async throws {
-        precondition(child == nil || child!.hasExited, "\(name) is already running")
+        if let child, !child.hasExited { throw StartFailure(description: "\(name) is already running (pid \(child.pid))") }
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         logOffset = Int(try log.seekToEnd())

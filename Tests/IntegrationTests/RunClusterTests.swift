@@ -9,19 +9,31 @@ import Testing
 /// of the group.
 @Suite("make run's cluster script")
 struct RunClusterTests {
-    /// Ports below the kernel's ephemeral range (32768 and up here), free when picked: the
-    /// other tests' nodes take ephemeral ports (`--port 0`), and the nodes bind with
-    /// SO_REUSEPORT, so a port one of them holds would be shared, not refused.
-    static func freeFixedPorts(_ count: Int) throws -> [UInt16] {
+    /// Ports below the kernel's ephemeral range (32768 and up here), free when picked, from a
+    /// range of the engine's own (both cases may run at once): the other tests' nodes take
+    /// ephemeral ports (`--port 0`), and the nodes bind with SO_REUSEPORT, so a port another
+    /// node holds would be shared, not refused.
+    static func freeFixedPorts(_ count: Int, engine: IOEngineKind) throws -> [UInt16] {
+        let range: ClosedRange<UInt16> = engine == .uring ? 20000...24999 : 25000...29999
         var ports: [UInt16] = []
         var attempts = 0
         while ports.count < count {
             attempts += 1
-            guard attempts < 1000 else { throw StartFailure(description: "no free port in 20000-29999") }
-            let port = UInt16.random(in: 20000...29999)
+            guard attempts < 1000 else { throw StartFailure(description: "no free port in \(range)") }
+            let port = UInt16.random(in: range)
             if !ports.contains(port) && canBind(port) { ports.append(port) }
         }
         return ports
+    }
+
+    /// SIGKILL to every process whose command line names `path` (the nodes of a script that did
+    /// not stop them: they live in sessions of their own).
+    static func killProcesses(naming path: String) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != getpid(),
+                  let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            if String(decoding: raw, as: UTF8.self).contains(path) { Glibc.kill(pid, SIGKILL) }
+        }
     }
 
     static func canBind(_ port: UInt16) -> Bool {
@@ -59,11 +71,12 @@ struct RunClusterTests {
     }
 
     static func exercise(_ engine: IOEngineKind, _ scratch: Scratch) async throws {
-        let ports = try freeFixedPorts(4)
+        let ports = try freeFixedPorts(4, engine: engine)
         let apiPort = ports[0]
         let logPath = "\(scratch.path)/run.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
         var environment = ProcessInfo.processInfo.environment
         environment["FLARE_BIN_DIR"] = (try builtExecutable("api") as NSString).deletingLastPathComponent
         environment["FLARE_DATA_DIR"] = "\(scratch.path)/data"
@@ -71,19 +84,19 @@ struct RunClusterTests {
         environment["FLARE_DATANODE_PORTS"] = ports.dropFirst().map(String.init).joined(separator: " ")
         environment["FLARE_IO"] = engine.rawValue
         let script = try ChildProcess("\(packageRoot)/scripts/run-cluster.sh", [], stdout: log, stderr: log, environment: environment)
-        // As a terminal's foreground job, it leads a process group of its own (Foundation starts
-        // children so), with SIGINT and SIGTERM deliverable (ChildProcess unblocks them).
-        guard getpgid(script.pid) == script.pid else {
-            script.killNow()
-            throw StartFailure(description: "the script is not a process group leader: pgid \(getpgid(script.pid)), pid \(script.pid)")
-        }
-        try log.close()
         do {
+            // As a terminal's foreground job, it leads a process group of its own (Foundation
+            // starts children so), with SIGINT and SIGTERM deliverable (ChildProcess unblocks them).
+            guard getpgid(script.pid) == script.pid else {
+                throw StartFailure(description: "the script is not a process group leader: pgid \(getpgid(script.pid)), pid \(script.pid)")
+            }
             try await serveThenInterrupt(script, apiPort: apiPort, dataNodePorts: Array(ports.dropFirst()), scratch, logPath)
         } catch {
-            // The nodes live in sessions of their own: the script's SIGTERM trap stops them.
+            // The nodes live in sessions of their own: the script's SIGTERM trap stops them, and
+            // what is left after that is killed by the data directory in its command line.
             script.send(SIGTERM)
             if await script.exitStatus(within: 30) == nil { script.killNow() }
+            Self.killProcesses(naming: "\(scratch.path)/data/")
             print("run-cluster.sh output (\(engine)):\n\(readText(logPath).suffix(3000))")
             throw error
         }
