@@ -24,6 +24,9 @@ public final class DataNodeService: @unchecked Sendable {
         directoryLock = try DataDirectoryLock(config.dataDirectory)
         report = try DataDirectory.prepare(config.dataDirectory)
         logger.info("data directory \(config.dataDirectory): \(report.chunkCount) chunks, \(ByteSize.format(report.bytesStored)) stored, removed \(report.removedTemporaryFiles) unfinished writes from tmp/")
+        for name in report.keptTemporaryFiles {
+            logger.warning("tmp/\(name) is a committed chunk under a second name with one link counted (a crash on a file system without a journal): kept, since removing it would free the chunk; check the file system (fsck) and restart")
+        }
         if !report.usesDirectIO {
             logger.warning("the filesystem under \(config.dataDirectory) refuses O_DIRECT: writing through the page cache with fdatasync")
         }

@@ -127,6 +127,41 @@ struct CrashTests {
         #expect(entries("\(directory.data)/chunks").count == 256)
     }
 
+    @Test("start-up keeps a tmp/ name that is a committed chunk counted once, and removes one counted twice")
+    func startupSparesCommittedChunks() throws {
+        let directory = try TestDirectory("prepare-link")
+        defer { directory.remove() }
+        _ = try DataDirectory.prepare(directory.data)
+        let id = try #require(ChunkID("00112233445566778899aabbccddeeff"))
+        let committed = "\(directory.data)/chunks/\(id.shard)/\(id)"
+        _ = FileManager.default.createFile(atPath: committed, contents: Data(repeating: 7, count: 8192))
+        // After fsck (or on a file system with a journal) the second name is a real hard link:
+        // link count 2, and start-up removes the tmp/ name, not the chunk.
+        let temporary = "\(directory.data)/tmp/\(id).9.9.1"
+        #expect(link(committed, temporary) == 0)
+        let report = try DataDirectory.prepare(directory.data)
+        #expect(report.removedTemporaryFiles == 1 && report.keptTemporaryFiles.isEmpty && report.chunkCount == 1)
+        #expect(FileManager.default.contents(atPath: committed) == Data(repeating: 7, count: 8192))
+
+        // The crash case cannot be made on a healthy file system (two names, one link
+        // counted), so the decision itself is checked.
+        var chunk = stat()
+        #expect(lstat(committed, &chunk) == 0)
+        var sameFileOneLink = chunk
+        sameFileOneLink.st_nlink = 1
+        #expect(DataDirectory.TemporaryEntry.decide(temporary: sameFileOneLink, committed: chunk) == .keep)
+        var sameFileTwoLinks = chunk
+        sameFileTwoLinks.st_nlink = 2
+        #expect(DataDirectory.TemporaryEntry.decide(temporary: sameFileTwoLinks, committed: chunk) == .remove)
+        var otherFile = chunk
+        otherFile.st_ino &+= 1
+        #expect(DataDirectory.TemporaryEntry.decide(temporary: otherFile, committed: chunk) == .remove)
+        var otherDevice = sameFileOneLink
+        otherDevice.st_dev &+= 1
+        #expect(DataDirectory.TemporaryEntry.decide(temporary: otherDevice, committed: chunk) == .remove)
+        #expect(DataDirectory.TemporaryEntry.decide(temporary: sameFileOneLink, committed: nil) == .remove)
+    }
+
     private func acknowledged(_ results: String) -> [ChunkID] {
         let text = (try? String(contentsOfFile: results, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
