@@ -168,7 +168,7 @@ struct APIRoutes: Sendable {
 
     /// Access log line and request metrics for one exchange.
     static func record(_ record: HTTPExchangeRecord, metrics: Metrics, logger: Logger) {
-        let seconds = Double(record.duration.components.seconds) + Double(record.duration.components.attoseconds) / 1e18
+        let seconds = record.duration.secondsValue
         metrics.increment("flare_api_requests_total", labels: "method=\"\(record.method)\",status=\"\(record.status)\"")
         metrics.increment("flare_api_received_bytes_total", by: Double(record.bytesIn))
         metrics.increment("flare_api_sent_bytes_total", by: Double(record.bytesOut))

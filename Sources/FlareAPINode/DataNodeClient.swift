@@ -129,8 +129,7 @@ final class DataNodeClient: @unchecked Sendable {
 
     private func observe(_ node: String, _ method: String, _ started: ContinuousClock.Instant, status: Int) {
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        metrics.observe("flare_api_datanode_request_seconds", labels: "node=\"\(node)\",method=\"\(method)\"", seconds)
+        metrics.observe("flare_api_datanode_request_seconds", labels: "node=\"\(node)\",method=\"\(method)\"", elapsed.secondsValue)
         if status == 0 || status >= 500 {
             metrics.increment("flare_api_datanode_errors_total", labels: "node=\"\(node)\",method=\"\(method)\"")
         }

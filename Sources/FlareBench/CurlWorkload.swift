@@ -75,6 +75,5 @@ public enum CurlWorkload {
 }
 
 func elapsedSeconds(since start: ContinuousClock.Instant) -> Double {
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    (ContinuousClock.now - start).secondsValue
 }

@@ -1,3 +1,4 @@
+import FlareCore
 import Histogram
 
 /// Latencies of one client, in microseconds, in an HdrHistogram (3 significant digits).
@@ -5,7 +6,7 @@ struct LatencyRecorder: Sendable {
     private(set) var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
 
     mutating func record(_ duration: Duration) {
-        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        let micros = duration.secondsValue * 1_000_000
         _ = histogram.record(UInt64(max(1, min(micros, 600_000_000))))
     }
 

@@ -187,7 +187,7 @@ public final class LoadGenerator: @unchecked Sendable {
             checksums.merge(sums) { a, _ in a }
         }
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.secondsValue
         let result = WorkloadResult(name: name, operation: operation, clients: spec.clients, objectBytes: spec.objectBytes,
                                     objects: total.objects, bytes: total.bytes, seconds: seconds,
                                     latencyMs: total.latency.percentiles, errors: total.errors + total.mismatches,

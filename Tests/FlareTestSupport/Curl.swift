@@ -63,7 +63,7 @@ public final class CurlCall: @unchecked Sendable {
         return CurlResult(status: status, headers: headers,
                           body: keepsBody ? FileManager.default.contents(atPath: bodyPath) ?? Data() : Data(),
                           curlExit: exit, curlError: readText(scratch + ".err").trimmingCharacters(in: .whitespacesAndNewlines),
-                          seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                          seconds: elapsed.secondsValue)
     }
 
     private static func parseLastResponse(_ head: String) -> (Int, [String: String]) {
