@@ -21,7 +21,9 @@ let package = Package(
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
                        providers: [.apt(["liburing-dev"])]),
         .target(name: "FlareIO", dependencies: ["CLiburing"], swiftSettings: strict),
-        .target(name: "FlareHTTP", dependencies: ["FlareIO"], swiftSettings: strict),
+        .target(name: "FlareHTTP", dependencies: [
+            "FlareIO", "FlareCore", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "FlareCore", dependencies: ["CISAL"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
@@ -50,7 +52,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "FlareIOTests", dependencies: ["FlareIO", "FlareTestSupport"], swiftSettings: strict),
-        .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareHTTPTests", dependencies: [
+            "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other

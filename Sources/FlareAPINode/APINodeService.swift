@@ -51,7 +51,7 @@ public final class APINodeService: @unchecked Sendable {
         let routes = APIRoutes(contexts: contexts, placement: Placement(nodes: config.dataNodes), metadata: metadata,
                                config: config, metrics: metrics, engine: resolved.kind)
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops,
-                                onExchange: { APIRoutes.record($0, metrics: metrics, logger: logger) },
+                                onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
         deletions = DeletionWorker(context: contexts[ObjectIdentifier(loops[0])]!, metadata: metadata, logger: logger)
         deletions.start()

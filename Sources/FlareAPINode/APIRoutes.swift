@@ -166,17 +166,12 @@ struct APIRoutes: Sendable {
         try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
     }
 
-    /// Access log line and request metrics for one exchange.
-    static func record(_ record: HTTPExchangeRecord, metrics: Metrics, logger: Logger) {
-        let seconds = record.duration.secondsValue
-        metrics.increment("flare_api_requests_total", labels: "method=\"\(record.method)\",status=\"\(record.status)\"")
-        metrics.increment("flare_api_received_bytes_total", by: Double(record.bytesIn))
-        metrics.increment("flare_api_sent_bytes_total", by: Double(record.bytesOut))
-        if record.target.hasPrefix("/object/") {
-            metrics.observe("flare_api_request_seconds", labels: "method=\"\(record.method)\"", seconds)
+    /// Access log line and request metrics for every exchange; object requests' latencies
+    /// by method, whatever their status.
+    static func recorder(metrics: Metrics, logger: Logger) -> HTTPExchangeRecorder {
+        HTTPExchangeRecorder(metricPrefix: "flare_api", metrics: metrics, logger: logger) { record in
+            record.target.hasPrefix("/object/") ? .init("request_seconds", labels: "method=\"\(record.method)\"") : nil
         }
-        let milliseconds = (seconds * 100_000).rounded() / 100
-        logger.info("\(record.method) \(record.target) \(record.status) in=\(record.bytesIn) out=\(record.bytesOut) \(milliseconds)ms id=\(record.requestID)\(record.error.map { " error=\"\($0)\"" } ?? "")")
     }
 }
 

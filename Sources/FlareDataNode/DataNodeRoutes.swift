@@ -188,24 +188,16 @@ struct DataNodeRoutes: Sendable {
         metrics.set("flare_datanode_buffers_in_use", labels: "loop=\"\(store.loop.name)\"", Double(store.pool.inUse))
     }
 
-    /// Access log line and request metrics for one exchange.
-    static func record(_ record: HTTPExchangeRecord, metrics: Metrics, logger: Logger) {
-        let seconds = record.duration.secondsValue
-        metrics.increment("flare_datanode_requests_total", labels: "method=\"\(record.method)\",status=\"\(record.status)\"")
-        metrics.increment("flare_datanode_received_bytes_total", by: Double(record.bytesIn))
-        metrics.increment("flare_datanode_sent_bytes_total", by: Double(record.bytesOut))
-        if record.target.hasPrefix("/chunk/") && record.status / 100 == 2 {
-            if record.method == "PUT" { metrics.observe("flare_datanode_write_seconds", seconds) }
-            if record.method == "GET" { metrics.observe("flare_datanode_read_seconds", seconds) }
+    /// Access log line and request metrics for every exchange: how long stored and served
+    /// chunks took, and the failures, by status.
+    static func recorder(metrics: Metrics, logger: Logger) -> HTTPExchangeRecorder {
+        HTTPExchangeRecorder(metricPrefix: "flare_datanode", metrics: metrics, logger: logger, countsErrors: true) { record in
+            guard record.target.hasPrefix("/chunk/") && record.status / 100 == 2 else { return nil }
+            switch record.method {
+            case "PUT": return .init("write_seconds")
+            case "GET": return .init("read_seconds")
+            default: return nil
+            }
         }
-        if record.status >= 500 || record.error != nil {
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"http_\(record.status)\"")
-        }
-        logger.info("\(record.method) \(record.target) \(record.status) in=\(record.bytesIn) out=\(record.bytesOut) \(String(format: seconds * 1000))ms id=\(record.requestID)\(record.error.map { " error=\"\($0)\"" } ?? "")")
     }
-}
-
-private func String(format milliseconds: Double) -> String {
-    let rounded = (milliseconds * 100).rounded() / 100
-    return "\(rounded)"
 }

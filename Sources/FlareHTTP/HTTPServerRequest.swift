@@ -36,4 +36,16 @@ public struct HTTPExchangeRecord: Sendable {
     public var duration: Duration
     /// Set when the exchange failed in the codec or the connection, not in the handler.
     public var error: String?
+
+    public init(requestID: String, method: String, target: String, status: Int, bytesIn: Int, bytesOut: Int,
+                duration: Duration, error: String?) {
+        self.requestID = requestID
+        self.method = method
+        self.target = target
+        self.status = status
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+        self.duration = duration
+        self.error = error
+    }
 }
