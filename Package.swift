@@ -34,8 +34,13 @@ let package = Package(
         .target(name: "FlareAPINode", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // The flags both nodes take (runtime, HTTP timeouts) and the logging bootstrap.
+        .target(name: "FlareCommandLine", dependencies: [
+            "FlareHTTP", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .executableTarget(name: "api", dependencies: [
-            "FlareAPINode", "FlareIO", "FlareCore",
+            "FlareAPINode", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -47,7 +52,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "datanode", dependencies: [
-            "FlareDataNode", "FlareIO", "FlareCore",
+            "FlareDataNode", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

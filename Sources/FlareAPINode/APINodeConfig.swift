@@ -1,3 +1,4 @@
+import FlareHTTP
 import FlareIO
 import Glibc
 
@@ -19,6 +20,9 @@ public struct APINodeConfig: Sendable {
     public var deletionGraceSeconds = 30
     /// How long one data-node exchange (connect, send, each wait for a reply) may take.
     public var dataNodeTimeoutSeconds = 10
+    /// What the HTTP server accepts from clients, and how long it waits on them (idle,
+    /// head and body timeouts).
+    public var httpLimits = HTTPLimits()
 
     public init() {}
 }

@@ -50,7 +50,7 @@ public final class APINodeService: @unchecked Sendable {
         describeMetrics()
         let routes = APIRoutes(contexts: contexts, placement: Placement(nodes: config.dataNodes), metadata: metadata,
                                config: config, metrics: metrics, engine: resolved.kind)
-        server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops,
+        server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
         deletions = DeletionWorker(context: contexts[ObjectIdentifier(loops[0])]!, metadata: metadata, logger: logger)

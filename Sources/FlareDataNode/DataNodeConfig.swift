@@ -1,3 +1,4 @@
+import FlareHTTP
 import FlareIO
 import Glibc
 
@@ -13,6 +14,9 @@ public struct DataNodeConfig: Sendable {
     public var chunkSizeMaxBytes = 64 << 20
     /// Total bytes of chunk buffers, split over the loops.
     public var bufferPoolBytes = 256 << 20
+    /// What the HTTP server accepts from clients, and how long it waits on them (idle,
+    /// head and body timeouts).
+    public var httpLimits = HTTPLimits()
 
     public init() {}
 }

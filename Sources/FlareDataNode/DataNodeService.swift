@@ -55,7 +55,7 @@ public final class DataNodeService: @unchecked Sendable {
         let address = try SocketAddress(host: config.host, port: config.port)
         let logger = self.logger
         let metrics = self.metrics
-        server = try HTTPServer(address: address, loops: loops,
+        server = try HTTPServer(address: address, loops: loops, limits: config.httpLimits,
                                 onExchange: DataNodeRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
         logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop")

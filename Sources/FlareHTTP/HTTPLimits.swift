@@ -14,8 +14,13 @@ public struct HTTPLimits: Sendable {
     public var idleTimeoutSeconds = 60
     /// How long a started request head may take to arrive → 408.
     public var headTimeoutSeconds = 10
-    /// Longest wait for the next piece of a body → 408 (or a body error on the client).
+    /// Longest wait for the next piece of a body → 408 (or a body error on the client); also
+    /// the longest a response may wait to be sent.
     public var bodyTimeoutSeconds = 30
+
+    /// What the three timeouts may be set to: at least a second (a shorter one would cut off
+    /// clients on any real network), at most an hour (a peer silent for longer is gone).
+    public static let timeoutSecondsRange = 1...3600
 
     public init() {}
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlareAPINode
+import FlareCommandLine
 import FlareCore
 import FlareIO
 import Logging
@@ -38,20 +39,15 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("buffer-pool"), help: "Total bytes of chunk buffers; requests wait when it is used up.")
     var bufferPool = "512MiB"
 
-    @Option(help: "I/O engine: auto (io_uring if it works here, else epoll), uring or epoll. Overrides FLARE_IO.")
-    var io: String?
-
-    @Option(help: "Event-loop threads (default: one per core).")
-    var threads: Int?
-
     @Option(name: .customLong("gc-grace"), help: "Seconds a replaced or deleted object's chunks are kept for reads in progress.")
     var gcGrace = 30
 
     @Option(name: .customLong("datanode-timeout"), help: "Seconds a data node may take to connect (2 at most), accept a chunk or answer, before the next replica or node is tried.")
     var datanodeTimeout = 10
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var runtime: RuntimeOptions
+
+    @OptionGroup var http: HTTPTimeoutOptions
 
     func validate() throws {
         guard let datanodes, !datanodes.isEmpty else {
@@ -73,19 +69,12 @@ struct APICommand: AsyncParsableCommand {
         guard let pool = ByteSize.parse(bufferPool), pool >= size * (window + 1) else {
             throw ValidationError("--buffer-pool must hold at least window+1 chunks (\(ByteSize.format(size * (window + 1))))")
         }
-        if let io, IOEngineKind(parsing: io) == nil { throw ValidationError("--io must be auto, uring or epoll, not '\(io)'") }
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1…256") }
         guard gcGrace >= 0 else { throw ValidationError("--gc-grace must be ≥ 0") }
         guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            return handler
-        }
+        runtime.bootstrapLogging()
         let logger = Logger(label: "api:\(port)")
         ProcessSignals.ignoreBrokenPipes()
         var config = APINodeConfig()
@@ -98,12 +87,9 @@ struct APICommand: AsyncParsableCommand {
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
         config.deletionGraceSeconds = gcGrace
         config.dataNodeTimeoutSeconds = datanodeTimeout
-        do {
-            config.engine = try io.map { IOEngineKind(parsing: $0)! } ?? IOEngineKind.fromEnvironment()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if let threads { config.threads = threads }
+        config.engine = try runtime.engine()
+        if let threads = runtime.threads { config.threads = threads }
+        config.httpLimits = http.limits()
         let service: APINodeService
         do {
             service = try await APINodeService(config: config, logger: logger)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlareCommandLine
 import FlareCore
 import FlareDataNode
 import FlareIO
@@ -24,51 +25,36 @@ struct DataNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for chunks, used by this node alone (default: ./data/datanode-<port>).")
     var dataDirectory: String?
 
-    @Option(help: "I/O engine: auto (io_uring if it works here, else epoll), uring or epoll. Overrides FLARE_IO.")
-    var io: String?
-
-    @Option(help: "Event-loop threads (default: one per core).")
-    var threads: Int?
-
     @Option(name: .customLong("chunk-size-max"), help: "Largest chunk accepted, e.g. 64MiB.")
     var chunkSizeMax = "64MiB"
 
     @Option(name: .customLong("buffer-pool"), help: "Total bytes of 4 MiB chunk buffers, e.g. 256MiB.")
     var bufferPool = "256MiB"
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var runtime: RuntimeOptions
+
+    @OptionGroup var http: HTTPTimeoutOptions
 
     func validate() throws {
-        if let io, IOEngineKind(parsing: io) == nil { throw ValidationError("--io must be auto, uring or epoll, not '\(io)'") }
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1…256") }
         guard let max = ByteSize.parse(chunkSizeMax), max > 0, ChunkFormat.segmentCount(max) <= ChunkFormat.segmentsMax else {
             throw ValidationError("--chunk-size-max must be a size like 64MiB, at most \(ChunkFormat.segmentsMax * 4) MiB")
         }
         guard let pool = ByteSize.parse(bufferPool), pool >= 8 << 20 else {
             throw ValidationError("--buffer-pool must be a size of at least 8MiB, like 256MiB")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            return handler
-        }
+        runtime.bootstrapLogging()
         let logger = Logger(label: "datanode:\(port)")
         ProcessSignals.ignoreBrokenPipes()
         var config = DataNodeConfig()
         config.host = host
         config.port = port
         config.dataDirectory = dataDirectory ?? "./data/datanode-\(port)"
-        do {
-            config.engine = try io.map { IOEngineKind(parsing: $0)! } ?? IOEngineKind.fromEnvironment()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if let threads { config.threads = threads }
+        config.engine = try runtime.engine()
+        if let threads = runtime.threads { config.threads = threads }
+        config.httpLimits = http.limits()
         config.chunkSizeMaxBytes = ByteSize.parse(chunkSizeMax)!
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
         let service: DataNodeService

@@ -53,6 +53,7 @@ struct CommandLineTests {
     @Test("api refuses other malformed flags", arguments: [
         ["--chunk-size", "100"], ["--chunk-size", "3KiB"], ["--window", "0"], ["--io", "kqueue"],
         ["--threads", "0"], ["--gc-grace", "-1"], ["--buffer-pool", "1MiB"], ["--log-level", "loud"],
+        ["--idle-timeout", "0"], ["--head-timeout", "3601"], ["--body-timeout", "soon"],
     ])
     func badFlags(flags: [String]) async throws {
         let result = try await Self.run("api", ["--datanodes", "127.0.0.1:9001", "--port", "0",
@@ -61,12 +62,23 @@ struct CommandLineTests {
         #expect(!result.stderr.isEmpty, "\(flags): nothing on stderr")
     }
 
+    @Test("datanode refuses malformed flags, naming the flag", arguments: [
+        ["--io", "kqueue"], ["--threads", "300"], ["--log-level", "loud"], ["--buffer-pool", "1MiB"],
+        ["--idle-timeout", "0"], ["--idle-timeout", "-5"], ["--head-timeout", "0"], ["--body-timeout", "99999"],
+    ])
+    func dataNodeBadFlags(flags: [String]) async throws {
+        let result = try await Self.run("datanode", ["--port", "0", "--data-dir", "/tmp/flare-cli-never/datanode"] + flags)
+        #expect(result.status != nil && result.status != 0, "\(flags): exit \(result.status.map(String.init) ?? "none")")
+        #expect(result.stderr.contains(flags[0]), "\(flags): stderr: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/flare-cli-never"), "a refused start created the data directory")
+    }
+
     @Test("api --help exits 0 and names every flag")
     func apiHelp() async throws {
         let result = try await Self.run("api", ["--help"])
         #expect(result.status == 0)
         for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
-                     "--threads", "--gc-grace", "--log-level"] {
+                     "--threads", "--gc-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout"] {
             #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
         }
     }
@@ -75,7 +87,8 @@ struct CommandLineTests {
     func dataNodeHelp() async throws {
         let result = try await Self.run("datanode", ["--help"])
         #expect(result.status == 0)
-        for flag in ["--host", "--port", "--data-dir", "--io", "--threads", "--chunk-size-max", "--buffer-pool", "--log-level"] {
+        for flag in ["--host", "--port", "--data-dir", "--io", "--threads", "--chunk-size-max", "--buffer-pool", "--log-level",
+                     "--idle-timeout", "--head-timeout", "--body-timeout"] {
             #expect(result.stdout.contains(flag), "datanode --help does not mention \(flag)")
         }
     }

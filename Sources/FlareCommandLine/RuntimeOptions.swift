@@ -1,0 +1,47 @@
+import ArgumentParser
+import FlareIO
+import Logging
+
+/// The flags every Flare node takes for its runtime: the I/O engine, the event-loop
+/// threads and the log level. `api` and `datanode` include them with `@OptionGroup`.
+public struct RuntimeOptions: ParsableArguments {
+    @Option(help: "I/O engine: auto (io_uring if it works here, else epoll), uring or epoll. Overrides FLARE_IO.")
+    public var io: String?
+
+    @Option(help: "Event-loop threads (default: one per core).")
+    public var threads: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    public var logLevel = "info"
+
+    public init() {}
+
+    public func validate() throws {
+        if let io, IOEngineKind(parsing: io) == nil { throw ValidationError("--io must be auto, uring or epoll, not '\(io)'") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1…256") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    /// The engine `--io` names, else the one `FLARE_IO` names, else `auto`.
+    /// - Throws: `ValidationError` when `FLARE_IO` names no engine (`--io` is checked by
+    ///   ``validate()``), so the process exits with usage text like any bad flag.
+    public func engine() throws -> IOEngineKind {
+        if let io, let kind = IOEngineKind(parsing: io) { return kind }
+        do {
+            return try IOEngineKind.fromEnvironment()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Sends every logger's lines to standard error at `--log-level`. Call once, first thing
+    /// in `run()`: swift-log allows one bootstrap per process.
+    public func bootstrapLogging() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
