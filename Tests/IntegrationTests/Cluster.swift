@@ -12,11 +12,13 @@ final class Cluster: @unchecked Sendable {
     let dataNodes: [ServerProcess]
     let api: ServerProcess
     let apiOptions: [String]
+    let dataNodeOptions: [String]
 
-    init(engine: IOEngineKind, scratch: Scratch, dataNodeCount: Int, apiOptions: [String]) throws {
+    init(engine: IOEngineKind, scratch: Scratch, dataNodeCount: Int, apiOptions: [String], dataNodeOptions: [String] = []) throws {
         self.engine = engine
         self.scratch = scratch
         self.apiOptions = apiOptions
+        self.dataNodeOptions = dataNodeOptions
         let datanode = try builtExecutable("datanode")
         dataNodes = (0..<dataNodeCount).map {
             ServerProcess(name: "datanode \($0 + 1)", executable: datanode, logPath: "\(scratch.path)/datanode-\($0 + 1).log")
@@ -39,7 +41,7 @@ final class Cluster: @unchecked Sendable {
     /// the port the API node knows it by).
     func startDataNode(_ index: Int, port: UInt16 = 0) async throws {
         try await dataNodes[index].start(["--io", engine.rawValue, "--data-dir", "\(scratch.path)/datanode-\(index + 1)",
-                                          "--threads", "1", "--buffer-pool", "32MiB"], scratch: scratch.tmp, port: port)
+                                          "--threads", "1", "--buffer-pool", "32MiB"] + dataNodeOptions, scratch: scratch.tmp, port: port)
     }
 
     /// Starts (or restarts) the API node on the same metadata file and data nodes.
@@ -172,14 +174,15 @@ enum Upload: CaseIterable, CustomStringConvertible {
 /// Runs `body` with a fresh cluster of `engine`. Every process is killed by its pid and the
 /// scratch directory removed afterwards, also when the body throws (logs are printed then).
 /// `busy: false` is for tests that mostly wait: they do not count against ``clusterSlots``.
-func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] = [], dataNodeCount: Int = 3,
-                 busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
+func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] = [], dataNodeOptions: [String] = [],
+                 dataNodeCount: Int = 3, busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
     let slots = busy ? clusterSlots : Slots(1)
     await slots.acquire()
     let scratch = try Scratch("\(label)-\(engine)")
     let cluster: Cluster
     do {
-        cluster = try Cluster(engine: engine, scratch: scratch, dataNodeCount: dataNodeCount, apiOptions: apiOptions)
+        cluster = try Cluster(engine: engine, scratch: scratch, dataNodeCount: dataNodeCount, apiOptions: apiOptions,
+                              dataNodeOptions: dataNodeOptions)
     } catch {
         scratch.remove()
         await slots.release()
