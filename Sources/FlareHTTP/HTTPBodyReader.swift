@@ -16,7 +16,6 @@ public final class HTTPBodyReader: @unchecked Sendable {
     private let stream: HTTPStream
     private var remaining: Int
     private var chunked: ChunkedBodyDecoder
-    private let timeout: Duration
     /// Runs before the first read: the server sends `100 Continue` here, so a client that
     /// asked for it is told to send the body only when the handler really wants it.
     var beforeFirstRead: (() async throws(HTTPError) -> Void)?
@@ -25,7 +24,6 @@ public final class HTTPBodyReader: @unchecked Sendable {
         self.stream = stream
         self.framing = framing
         self.chunked = ChunkedBodyDecoder(limits: stream.limits)
-        self.timeout = .seconds(stream.limits.bodyTimeoutSeconds)
         switch framing {
         case .length(let count):
             remaining = count
@@ -133,6 +131,7 @@ public final class HTTPBodyReader: @unchecked Sendable {
             return count
         }
         let got: Int
+        let timeout = try stream.bodyReceiveTimeout()
         do {
             got = try await stream.connection.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<wanted]), timeout: timeout)
         } catch {
@@ -145,6 +144,7 @@ public final class HTTPBodyReader: @unchecked Sendable {
     }
 
     private func fillStream() async throws(HTTPError) -> Int {
+        let timeout = try stream.bodyReceiveTimeout()
         do {
             return try await stream.fill(timeout: timeout)
         } catch {

@@ -29,7 +29,6 @@ final class HTTPServerConnection: @unchecked Sendable {
         let limits = stream.limits
         while !registry.stopping {
             let head: HTTPRequestHead
-            let waitStarted = ContinuousClock.now
             registry.setIdle(self, true)
             do {
                 defer { registry.setIdle(self, false) }
@@ -38,12 +37,10 @@ final class HTTPServerConnection: @unchecked Sendable {
                     parse: { HTTPHeadParser.parseRequest($0, limits: limits) }) else { break }
                 head = next
             } catch {
-                // From the head's first byte; a failure before any (a reset) counts from the wait.
-                if !registry.stopping { await refuse(error, started: max(waitStarted, stream.headStartedAt)) }
+                if !registry.stopping { await refuse(error, started: stream.requestStartedAt) }
                 break
             }
-            // A request's time starts at its first byte, not when a kept-alive connection began waiting.
-            guard await serve(head, started: stream.headStartedAt) else { break }
+            guard await serve(head, started: stream.requestStartedAt) else { break }
         }
         await stream.connection.close()
         isFinished = true

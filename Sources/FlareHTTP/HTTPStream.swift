@@ -11,14 +11,18 @@ final class HTTPStream: @unchecked Sendable {
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
-    /// When the first byte of the head that ``readHead(idleTimeout:headTimeout:parse:)`` last
-    /// returned was seen: where a request's time starts (not when a keep-alive connection
-    /// began waiting for it).
-    private(set) var headStartedAt = ContinuousClock.now
+    /// How long each receive may wait, and what running out means.
+    private(set) var timer: HTTPConnectionTimer<ContinuousClock>
+
+    /// Where the current request's time starts: the first byte of the head that
+    /// ``readHead(idleTimeout:headTimeout:parse:)`` is reading or last returned, or when the
+    /// wait began if no byte has come yet (a kept-alive connection's silence is not the request's).
+    var requestStartedAt: ContinuousClock.Instant { timer.requestStartedAt }
 
     init(connection: TCPConnection, limits: HTTPLimits) {
         self.connection = connection
         self.limits = limits
+        timer = HTTPConnectionTimer(clock: ContinuousClock(), bodyTimeout: .seconds(limits.bodyTimeoutSeconds))
         // Room for the largest head plus a little of what follows it.
         buffer = .allocate(byteCount: limits.headBytesMax + 4096, alignment: 64)
     }
@@ -50,18 +54,18 @@ final class HTTPStream: @unchecked Sendable {
 
     /// Reads and parses the next head. Returns `nil` when the peer closes cleanly, or stays
     /// silent past `idleTimeout`, before sending a byte of it.
+    /// - Throws: ``HTTPError`` — `.timedOut` when the head is not complete `headTimeout`
+    ///   after its first byte, `.malformed`, `.connectionClosed` in the middle of it.
     func readHead<Head>(idleTimeout: Duration?, headTimeout: Duration,
                         parse: (UnsafeRawBufferPointer) -> HTTPHeadParser.Result<Head>) async throws(HTTPError) -> Head? {
-        var deadline: ContinuousClock.Instant?
+        timer.awaitHead(idleTimeout: idleTimeout, headTimeout: headTimeout)
         while true {
             if end > start {
-                if deadline == nil {
-                    headStartedAt = .now
-                    deadline = headStartedAt + headTimeout
-                }
+                timer.headBytesArrived()
                 switch parse(buffered) {
                 case .complete(let head, let consumed):
                     consume(consumed)
+                    timer.headComplete()
                     return head
                 case .failed(let error):
                     throw .malformed(error)
@@ -69,20 +73,33 @@ final class HTTPStream: @unchecked Sendable {
                     break
                 }
             }
-            let timeout = deadline.map { $0 - .now } ?? idleTimeout
-            if let timeout, timeout <= .zero { throw .timedOut("waiting for the head") }
+            let timeout: Duration?
+            switch timer.nextWait() {
+            case .receive(let wait): timeout = wait
+            case .expired(.idle): return nil
+            case .expired: throw .timedOut("waiting for the head")
+            }
             let got: Int
             do {
                 got = try await fill(timeout: timeout)
             } catch {
-                if error.kind == .timedOut && deadline == nil { return nil }
-                if error.kind == .connectionReset && deadline == nil { return nil }
+                // Before a byte of the head, a silent or vanished peer owed nothing.
+                if timer.isIdle && (error.kind == .timedOut || error.kind == .connectionReset) { return nil }
                 throw .from(error, "waiting for the head")
             }
             if got == 0 {
-                if deadline == nil { return nil }
+                if timer.isIdle { return nil }
                 throw .connectionClosed("in the middle of a head")
             }
+        }
+    }
+
+    /// How long the next receive of a body may wait.
+    /// - Throws: ``HTTPError/timedOut(_:)`` when the time is already up.
+    func bodyReceiveTimeout() throws(HTTPError) -> Duration? {
+        switch timer.nextWait() {
+        case .receive(let timeout): return timeout
+        case .expired: throw .timedOut("waiting for the body")
         }
     }
 
