@@ -47,9 +47,11 @@ public final class HTTPClient: @unchecked Sendable {
     public var idleTimeout: Duration = .seconds(20)
 
     private final class Peer {
-        var idle: [(stream: HTTPStream, since: ContinuousClock.Instant)] = []
+        var idle: IdleConnections<HTTPStream, ContinuousClock>
         var open = 0
         var waiters: [UnsafeContinuation<Void, Never>] = []
+
+        init(idleMax: Int) { idle = IdleConnections(clock: ContinuousClock(), countMax: idleMax) }
     }
 
     private var peers: [SocketAddress: Peer] = [:]
@@ -129,12 +131,10 @@ public final class HTTPClient: @unchecked Sendable {
     /// Closes the idle connections to one peer.
     private func closeIdle(_ address: SocketAddress) async {
         guard let peer = peers[address] else { return }
-        let idle = peer.idle
-        peer.idle.removeAll()
-        for entry in idle {
+        for stream in peer.idle.removeAll() {
             peer.open -= 1
             wakeWaiter(peer)
-            await entry.stream.connection.close()
+            await stream.connection.close()
         }
     }
 
@@ -188,12 +188,15 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private func checkOut(_ address: SocketAddress, fresh: Bool) async throws(HTTPError) -> (HTTPStream, reused: Bool) {
-        let peer = peers[address] ?? { let fresh = Peer(); peers[address] = fresh; return fresh }()
+        let peer = peers[address] ?? { let fresh = Peer(idleMax: idlePerPeerMax); peers[address] = fresh; return fresh }()
         while true {
-            while !fresh, let entry = peer.idle.popLast() {
-                if ContinuousClock.now - entry.since < idleTimeout { return (entry.stream, true) }
-                peer.open -= 1
-                await entry.stream.connection.close()
+            if !fresh {
+                let (reusable, expired) = peer.idle.take(idleTimeout: idleTimeout)
+                for stream in expired {
+                    peer.open -= 1
+                    await stream.connection.close()
+                }
+                if let reusable { return (reusable, true) }
             }
             if peer.open < connectionsPerPeerMax { break }
             await withUnsafeContinuation { peer.waiters.append($0) }
@@ -211,8 +214,7 @@ public final class HTTPClient: @unchecked Sendable {
 
     private func checkIn(_ stream: HTTPStream, _ address: SocketAddress) {
         guard let peer = peers[address] else { return }
-        if peer.idle.count < idlePerPeerMax && stream.buffered.isEmpty {
-            peer.idle.append((stream, .now))
+        if stream.buffered.isEmpty && peer.idle.park(stream) {
             wakeWaiter(peer)
         } else {
             peer.open -= 1
