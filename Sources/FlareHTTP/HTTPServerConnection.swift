@@ -117,7 +117,8 @@ final class HTTPServerConnection: @unchecked Sendable {
             let writer = HTTPResponseWriter(stream: stream, isHead: false, keepAlive: false, requestID: requestID)
             await Self.answerBeforeClosing(writer, error.status, "\(error)")
             onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: error.status,
-                                           bytesIn: 0, bytesOut: writer.bytesSent, duration: .now - started, error: "\(error)"))
+                                           bytesIn: 0, bytesOut: writer.bytesSent, started: started, duration: .now - started,
+                                           error: "\(error)"))
         case .connectionClosed, .io:
             break
         }
@@ -127,7 +128,7 @@ final class HTTPServerConnection: @unchecked Sendable {
                         _ body: HTTPBodyReader, _ started: ContinuousClock.Instant, error: String?) {
         onExchange?(HTTPExchangeRecord(requestID: requestID, method: head.method, target: head.target,
                                        status: writer.status ?? 0, bytesIn: body.bytesRead, bytesOut: writer.bytesSent,
-                                       duration: .now - started, error: error))
+                                       started: started, duration: .now - started, error: error))
     }
 
     /// Sends an error response on a connection that is closed next. If the peer is already

@@ -33,18 +33,22 @@ public struct HTTPExchangeRecord: Sendable {
     public var status: Int
     public var bytesIn: Int
     public var bytesOut: Int
+    /// When the request began: its head's first byte (not when a kept-alive connection
+    /// began waiting for it).
+    public var started: ContinuousClock.Instant
     public var duration: Duration
     /// Set when the exchange failed in the codec or the connection, not in the handler.
     public var error: String?
 
     public init(requestID: String, method: String, target: String, status: Int, bytesIn: Int, bytesOut: Int,
-                duration: Duration, error: String?) {
+                started: ContinuousClock.Instant, duration: Duration, error: String?) {
         self.requestID = requestID
         self.method = method
         self.target = target
         self.status = status
         self.bytesIn = bytesIn
         self.bytesOut = bytesOut
+        self.started = started
         self.duration = duration
         self.error = error
     }

@@ -31,7 +31,7 @@ struct CapturingLogHandler: LogHandler {
 struct ExchangeRecorderTests {
     static func exchange(_ method: String, _ target: String, status: Int, error: String? = nil) -> HTTPExchangeRecord {
         HTTPExchangeRecord(requestID: "ab-1", method: method, target: target, status: status, bytesIn: 4096, bytesOut: 17,
-                           duration: .microseconds(1234_567), error: error)
+                           started: .now, duration: .microseconds(1234_567), error: error)
     }
 
     static func recorder(prefix: String, countsErrors: Bool, into captured: CapturedLines) -> (HTTPExchangeRecorder, Metrics) {
