@@ -1,4 +1,5 @@
 import FlareHTTP
+import FlareMetadata
 
 /// Why an upload failed, with the status to answer.
 enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
@@ -14,7 +15,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .body(let error): return error.status
         case .storage: return 503
-        case .metadata: return 500
+        case .metadata(_, let error): return error is MetadataBusy ? 503 : 500
         }
     }
 
