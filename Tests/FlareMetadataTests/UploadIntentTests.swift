@@ -1,11 +1,12 @@
 import FlareCore
 import FlareMetadata
+import FlareTestSupport
 import Foundation
 import Testing
 
 @Suite("Upload intents")
 struct UploadIntentTests {
-    typealias M = ObjectManifestTests
+    typealias M = ManifestFixtures
 
     @Test("a commit keeps the manifest's copies and queues the upload's other attempts")
     func commitEndsIntents() async throws {
