@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "FlareIOTests", dependencies: ["FlareIO", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareHTTPTests", dependencies: ["FlareHTTP", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
-        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
+        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers.
         .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),

@@ -125,8 +125,8 @@ struct NoSpaceTests {
     func tmpfs(engine: IOEngineKind) async throws {
         let directory = try TestDirectory("tmpfs-\(engine)")
         defer { directory.remove() }
+        let node = try DataNode(engine: engine, directory: directory)  // before the mount: a throw here (or a skip) leaves no tmpfs behind
         if let failure = Tmpfs.mount(at: directory.data, sizeBytes: 2 << 20) { Issue.record(Comment(rawValue: failure)); return }
-        let node = try DataNode(engine: engine, directory: directory)
         do {
             try await fillUp(node, directory)
         } catch {
