@@ -1,6 +1,7 @@
 @testable import FlareAPINode
 import FlareCore
 import FlareHTTP
+import FlareTestSupport
 import Testing
 
 /// The actions as short strings, so a whole step reads as one expectation.

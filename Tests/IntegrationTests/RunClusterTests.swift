@@ -115,6 +115,7 @@ struct RunClusterTests {
     /// Starts the cluster (through `make run` when `viaMake`), runs `body` on it, and leaves no
     /// process of it behind, also when `body` throws.
     static func withCluster(_ engine: IOEngineKind, viaMake: Bool, _ body: (Launch) async throws -> Void) async throws {
+        try skipIfUnavailable(engine)
         await clusterSlots.acquire()
         let scratch: Scratch
         do {

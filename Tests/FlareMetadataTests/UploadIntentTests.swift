@@ -1,11 +1,12 @@
 import FlareCore
 @testable import FlareMetadata
+import FlareTestSupport
 import Foundation
 import Testing
 
 @Suite("Reserved chunk ids: every copy an upload may leave is recorded before it is sent")
 struct UploadIntentTests {
-    typealias M = ObjectManifestTests
+    typealias M = ManifestFixtures
 
     @Test("a commit ends its chunks' reservations and queues the upload's stray copies")
     func commitEndsReservations() async throws {
