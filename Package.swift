@@ -60,14 +60,15 @@ let package = Package(
         .testTarget(name: "FlareHTTPTests", dependencies: [
             "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore"], swiftSettings: strict),
-        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench"], swiftSettings: strict),
+        .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers.
         .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
         .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareMetadata"], swiftSettings: strict),
+        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareMetadataTests", dependencies: ["FlareMetadata", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
     ]
 )

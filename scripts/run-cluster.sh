@@ -12,12 +12,15 @@ read -r -a DATANODE_PORTS <<<"${FLARE_DATANODE_PORTS:-9001 9002 9003}"
 mkdir -p "$DATA/logs"
 pids=()
 stop() {
-  trap - INT TERM HUP EXIT
+  # Ignored, not reset to their defaults: more signals come while the nodes stop (make forwards
+  # the SIGTERM it gets, a supervisor signals the whole group, Ctrl-C is pressed again), and
+  # none may kill this script halfway and leave nodes running on their ports.
+  trap '' INT TERM HUP PIPE
+  trap - EXIT
   # The signals first: the nodes run in sessions of their own, so nothing else stops them, and
   # the output may be gone (a closed terminal, a pipe into a killed `tee`): a failed echo must
   # not end this function early.
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  trap '' PIPE
   { echo; echo "stopping Flare (pids ${pids[*]})"; } 2>/dev/null || true
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }

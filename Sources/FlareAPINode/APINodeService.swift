@@ -14,6 +14,8 @@ public final class APINodeService: @unchecked Sendable {
     private let metadata: SQLiteMetadataStore
     private var server: HTTPServer!
     private var deletions: DeletionWorker!
+    private var contexts: [LoopContext] = []
+    private let logger: Logger
 
     /// The address bound (the real port when 0 was asked for).
     public var localAddress: SocketAddress { server.localAddress }
@@ -25,6 +27,8 @@ public final class APINodeService: @unchecked Sendable {
         let directory = config.metadataPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !directory.isEmpty { try FileSystem.makeDirectories(directory) }
         metadata = try SQLiteMetadataStore(path: config.metadataPath, deletionGraceSeconds: config.deletionGraceSeconds)
+        let reclaimed = try await metadata.reclaimReservations(onNodes: config.dataNodes)
+        if reclaimed > 0 { logger.notice("\(reclaimed) chunk id(s) reserved by unfinished uploads of a previous run: their copies are queued for deletion") }
         let resolved = config.engine.resolved()
         if let reason = resolved.fallbackReason { logger.notice("io_uring unavailable (\(reason)); using epoll") }
         var loops: [EventLoop] = []
@@ -32,20 +36,25 @@ public final class APINodeService: @unchecked Sendable {
             loops.append(try EventLoop.start(engine: resolved.kind, name: "api-\(index)"))
         }
         self.loops = loops
+        self.logger = logger
         let buffersPerLoop = max(config.windowChunks + 1, config.bufferPoolBytes / config.chunkSizeBytes / loops.count)
         var contexts: [ObjectIdentifier: LoopContext] = [:]
         let metrics = self.metrics
         for loop in loops {
-            let context = try await loop.run { [config, addresses] in
+            let context = try await loop.run { [config, addresses, metadata] in
                 // Only a window's worth is touched up front; the rest on first use (the pool
                 // hands out warm buffers first), so an idle node stays small.
                 LoopContext(loop: loop,
                             pool: BufferPool(bufferBytes: config.chunkSizeBytes, bufferCount: buffersPerLoop, loop: loop,
                                              prefaultCount: config.windowChunks * 2),
                             dataNodes: DataNodeClient(loop: loop, addresses: addresses, metrics: metrics,
-                                                      timeout: .seconds(config.dataNodeTimeoutSeconds)))
+                                                      timeout: .seconds(config.dataNodeTimeoutSeconds)),
+                            reservations: ChunkIDReservations(metadata: metadata, batchCount: Self.reservedIDsPerBatch(config)) { body in
+                                loop.spawn { await body() }
+                            })
             }
             contexts[ObjectIdentifier(loop)] = context
+            self.contexts.append(context)
         }
         describeMetrics()
         let routes = APIRoutes(contexts: contexts, placement: Placement(nodes: config.dataNodes), metadata: metadata,
@@ -67,10 +76,21 @@ public final class APINodeService: @unchecked Sendable {
         metrics.set("flare_api_requests_in_flight", 0)
     }
 
+    /// Chunk ids reserved in one metadata write: enough for a few windows of one large
+    /// upload, or one chunk each of many small ones, per write.
+    static func reservedIDsPerBatch(_ config: APINodeConfig) -> Int { max(64, 4 * config.windowChunks) }
+
     /// Stops accepting, stops the deletion worker, the loops and the metadata threads.
     public func stop() async {
         await server.stop()
         await deletions.stop()
+        for context in contexts {
+            do {
+                try await context.loop.run { try await context.reservations.releaseStock() }
+            } catch {
+                logger.warning("unused chunk ids stay reserved (\(error)); the next start queues them for deletion")
+            }
+        }
         for loop in loops { loop.shutdown() }
         metadata.close()
     }

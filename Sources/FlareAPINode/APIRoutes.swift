@@ -52,11 +52,13 @@ struct APIRoutes: Sendable {
     }
 
     private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
-        let writer = ObjectWriter(context: context, placement: placement, metadata: metadata,
+        let writer = ObjectWriter(pool: context.pool, transport: context.dataNodes, reservations: context.reservations,
+                                  placement: placement, metadata: metadata, metrics: metrics,
                                   chunkSize: config.chunkSizeBytes, window: config.windowChunks)
         let manifest: ObjectManifest
+        let source = request.body
         do {
-            manifest = try await writer.write(key: key, body: request.body)
+            manifest = try await writer.write(key: key) { buffer throws(HTTPError) in try await source.readFully(into: buffer) }
         } catch {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
             return try await response.respondError(error.status, error.description)
@@ -96,7 +98,7 @@ struct APIRoutes: Sendable {
         if request.method == "HEAD" {
             return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
         }
-        let reader = ObjectReader(context: context, window: config.windowChunks)
+        let reader = ObjectReader(pool: context.pool, transport: context.dataNodes, metrics: metrics, window: config.windowChunks)
         let contentLength = range.count
         let headHeaders = headers
         do {
@@ -109,8 +111,7 @@ struct APIRoutes: Sendable {
             // After the head, the only honest signal left is a short body: close.
             guard !response.headSent else { throw error }
             if let http = error as? HTTPError { throw http }
-            let status = (error as? DataNodeClient.Failure).map { if case .corrupt = $0 { 500 } else { 503 } } ?? 503
-            try await response.respondError(status, "\(error)")
+            try await response.respondError(503, "\(error)")
         }
     }
 

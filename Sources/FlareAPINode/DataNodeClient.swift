@@ -2,22 +2,9 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 
-/// Talks to data nodes from one event loop, over that loop's keep-alive pool.
-final class DataNodeClient: @unchecked Sendable {
-    /// Why a chunk could not be stored or fetched.
-    enum Failure: Error, CustomStringConvertible {
-        /// Every node was tried; the last error of each is kept.
-        case unavailable([String])
-        case corrupt(String)
-
-        var description: String {
-            switch self {
-            case .unavailable(let reasons): return "no data node could serve the chunk: " + reasons.joined(separator: "; ")
-            case .corrupt(let reason): return reason
-            }
-        }
-    }
-
+/// The chunk transport over HTTP: talks to data nodes from one event loop, over that loop's
+/// keep-alive pool.
+final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     let client: HTTPClient
     let addresses: [String: SocketAddress]
     let metrics: Metrics
@@ -31,87 +18,62 @@ final class DataNodeClient: @unchecked Sendable {
         self.timeout = timeout
     }
 
-    /// Stores a chunk on the first node of `candidates` that accepts it; returns that node.
-    /// `attempting` is told every node a copy is about to be sent to, before it is sent (and
-    /// may refuse by throwing), so a failed upload can delete whatever may have landed.
-    func put(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, crc32c: UInt32, candidates: [String],
-             attempting: (String) async throws -> Void) async throws -> String {
-        var reasons: [String] = []
-        for node in candidates {
-            try await attempting(node)
-            let started = ContinuousClock.now
-            do {
-                let status = try await client.execute(method: "PUT", target: "/chunk/\(id)",
-                                                      headers: ["X-Flare-Checksum": CRC32C.headerValue(crc32c)],
-                                                      body: bytes, to: addresses[node]!, timeout: timeout) { response in
-                    let status = response.status
+    func put(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, crc32c: UInt32, on node: String) async throws(ChunkTransportError) {
+        let address = try address(of: node)
+        let started = ContinuousClock.now
+        let status: Int
+        do {
+            status = try await client.execute(method: "PUT", target: "/chunk/\(id)",
+                                              headers: ["X-Flare-Checksum": CRC32C.headerValue(crc32c)],
+                                              body: bytes, to: address, timeout: timeout) { response in
+                _ = try await response.body.discard(bytesMax: 64 * 1024)
+                return response.status
+            }
+        } catch {
+            observe(node, "PUT", started, status: 0)
+            throw .failed(node: node, reason: "\(error)")
+        }
+        observe(node, "PUT", started, status: status)
+        if status == 201 { return }
+        // A 4xx means the request itself is wrong, except 409: this node already holds a
+        // chunk of that id (a copy of a failed attempt), which says nothing of the others.
+        if status / 100 == 4 && status != 409 { throw .refused(node: node, status: status) }
+        throw .failed(node: node, reason: "status \(status)")
+    }
+
+    func get(_ id: ChunkID, length: Int, from node: String, into buffer: IOBuffer) async throws(ChunkTransportError) -> UInt32 {
+        precondition(buffer.capacity >= length, "buffer of \(buffer.capacity) bytes for a chunk of \(length)")
+        let address = try address(of: node)
+        let started = ContinuousClock.now
+        var crc = CRC32C()
+        let problem: String?
+        do {
+            problem = try await client.execute(method: "GET", target: "/chunk/\(id)", to: address, timeout: timeout) {
+                response -> String? in
+                crc = CRC32C()  // a retry on a fresh connection starts over
+                guard response.status == 200 else {
                     _ = try await response.body.discard(bytesMax: 64 * 1024)
-                    return status
+                    return "status \(response.status)"
                 }
-                observe(node, "PUT", started, status: status)
-                if status == 201 { return node }
-                reasons.append("\(node): status \(status)")
-                // A 4xx other than a full disk means the request itself is wrong: no node will take it.
-                if status / 100 == 4 && status != 409 { throw Failure.unavailable(reasons) }
-            } catch let failure as Failure {
-                throw failure
-            } catch {
-                observe(node, "PUT", started, status: 0)
-                reasons.append("\(node): \(error)")
+                guard response.body.contentLength == length else {
+                    return "length \(response.body.contentLength ?? -1), manifest says \(length)"
+                }
+                let got = try await response.body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<length])) {
+                    crc.update($0)
+                }
+                return got == length ? nil : "short body"
             }
+        } catch {
+            observe(node, "GET", started, status: 0)
+            throw .failed(node: node, reason: "\(error)")
         }
-        throw Failure.unavailable(reasons)
+        observe(node, "GET", started, status: problem == nil ? 200 : 500)
+        if let problem { throw .failed(node: node, reason: problem) }
+        return crc.value
     }
 
-    /// Fetches a whole chunk into `buffer` from the first replica that has a verified copy.
-    func get(_ chunk: ChunkRecord, into buffer: IOBuffer) async throws {
-        precondition(buffer.capacity >= chunk.length)
-        var reasons: [String] = []
-        for node in chunk.replicas {
-            let started = ContinuousClock.now
-            guard let address = addresses[node] else {
-                reasons.append("\(node): not a configured data node")
-                continue
-            }
-            var crc = CRC32C()
-            do {
-                let outcome = try await client.execute(method: "GET", target: "/chunk/\(chunk.id)", to: address, timeout: timeout) {
-                    response -> String? in
-                    crc = CRC32C()  // a retry on a fresh connection starts over
-                    guard response.status == 200 else {
-                        _ = try await response.body.discard(bytesMax: 64 * 1024)
-                        return "status \(response.status)"
-                    }
-                    guard response.body.contentLength == chunk.length else {
-                        return "length \(response.body.contentLength ?? -1), manifest says \(chunk.length)"
-                    }
-                    let got = try await response.body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunk.length])) {
-                        crc.update($0)
-                    }
-                    guard got == chunk.length else { return "short body" }
-                    return nil
-                }
-                observe(node, "GET", started, status: outcome == nil ? 200 : 500)
-                guard let problem = outcome else {
-                    buffer.count = chunk.length
-                    guard crc.value == chunk.crc32c else {
-                        metrics.increment("flare_api_corrupt_chunks_total", labels: "node=\"\(node)\"")
-                        reasons.append("\(node): checksum mismatch")
-                        continue
-                    }
-                    return
-                }
-                reasons.append("\(node): \(problem)")
-            } catch {
-                observe(node, "GET", started, status: 0)
-                reasons.append("\(node): \(error)")
-            }
-        }
-        throw Failure.unavailable(reasons)
-    }
-
-    /// Deletes a chunk copy; true when it is gone (404 counts as gone).
     func delete(_ id: ChunkID, on node: String) async -> Bool {
+        // A node no longer configured cannot be asked; its copies are not this api's to keep.
         guard let address = addresses[node] else { return true }
         let started = ContinuousClock.now
         do {
@@ -125,6 +87,11 @@ final class DataNodeClient: @unchecked Sendable {
             observe(node, "DELETE", started, status: 0)
             return false
         }
+    }
+
+    private func address(of node: String) throws(ChunkTransportError) -> SocketAddress {
+        guard let address = addresses[node] else { throw .failed(node: node, reason: "not a configured data node") }
+        return address
     }
 
     private func observe(_ node: String, _ method: String, _ started: ContinuousClock.Instant, status: Int) {

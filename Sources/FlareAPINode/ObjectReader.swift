@@ -6,7 +6,9 @@ import FlareIO
 /// `window` at once, into a bounded reorder buffer, each verified against the manifest's
 /// CRC32C, and written to the client strictly in order.
 struct ObjectReader {
-    let context: LoopContext
+    let pool: BufferPool
+    let transport: ChunkTransport
+    let metrics: Metrics
     let window: Int
 
     /// Sends `range` of the object. `start` runs when the first chunk is in hand (send the
@@ -22,14 +24,14 @@ struct ObjectReader {
         let last = (range.upperBound - 1) / chunkSize
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
-        let context = self.context
+        let pool = self.pool, transport = self.transport, metrics = self.metrics
         try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
             func startFetches() {
                 for index in reorder.fetchesToStart() {
                     let chunk = manifest.chunks[index]
                     group.addTask {
-                        let buffer = await context.pool.acquire()
-                        try await context.dataNodes.get(chunk, into: buffer)
+                        let buffer = await pool.acquire()
+                        try await transport.fetch(chunk, into: buffer, metrics: metrics)
                         return (index, buffer)
                     }
                 }

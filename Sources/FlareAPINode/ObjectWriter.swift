@@ -3,129 +3,129 @@ import FlareHTTP
 import FlareIO
 import FlareMetadata
 
-/// Why an upload failed, with the status to answer.
-enum ObjectWriteError: Error, CustomStringConvertible {
-    /// The client's body failed: gone, too slow, malformed.
-    case body(HTTPError)
-    /// No data node could take a chunk.
-    case storage(Error)
-    /// The manifest could not be committed.
-    case metadata(Error)
-
-    var status: Int {
-        switch self {
-        case .body(let error): return error.status
-        case .storage: return 503
-        case .metadata: return 500
-        }
-    }
-
-    var description: String {
-        switch self {
-        case .body(let error): return "request body: \(error)"
-        case .storage(let error): return "\(error)"
-        case .metadata(let error): return "metadata commit failed: \(error)"
-        }
-    }
-}
-
-/// The PUT pipeline: the body streams into chunk buffers; each full chunk gets its CRC32C
-/// and a placement and is sent to its data node while the next one is still arriving, up
-/// to `window` chunks in flight. The manifest is committed after every chunk is stored;
-/// on any failure nothing is committed and every chunk copy sent is deleted.
+/// The PUT pipeline's driver: does what ``PutWindow`` asks — fills chunk buffers from the
+/// body, sends each full chunk (CRC32C computed as it is filled) while the next one is
+/// still arriving, commits the manifest when every chunk is stored — and on any failure
+/// commits nothing and deletes every copy sent (or queues what it cannot delete).
 struct ObjectWriter {
-    let context: LoopContext
+    let pool: BufferPool
+    let transport: ChunkTransport
+    let reservations: ChunkIDReservations
     let placement: Placement
     let metadata: MetadataStore
+    let metrics: Metrics
     let chunkSize: Int
     let window: Int
 
-    /// Stores the body as `key`; returns the committed manifest.
-    func write(key: String, body: HTTPBodyReader) async throws(ObjectWriteError) -> ObjectManifest {
-        let attempted = AttemptedCopies()
-        let upload = "\(ChunkID.random())"
-        let metadata = self.metadata
-        var records: [ChunkRecord] = []
-        var total = CRC32C()
-        var size = 0
-        var failure: ObjectWriteError?
-        let context = self.context, placement = self.placement, chunkSize = self.chunkSize
-        // Children never throw: a failed upload still waits for every chunk in flight, so
-        // the cleanup below knows every copy that may have landed.
-        await withTaskGroup(of: Result<ChunkRecord, Error>.self) { group in
-            var inFlight = 0
-            var index = 0
-            func collect(_ result: Result<ChunkRecord, Error>) {
-                inFlight -= 1
-                switch result {
-                case .success(let record): records.append(record)
-                case .failure(let error): if failure == nil { failure = .storage(error) }
+    /// Fills the buffer completely from the body and returns the byte count: less only when
+    /// the body ended.
+    typealias Fill = (UnsafeMutableRawBufferPointer) async throws(HTTPError) -> Int
+
+    /// Stores the body `fill` reads as `key`; returns the committed manifest.
+    func write(key: String, fill: Fill) async throws(ObjectWriteError) -> ObjectManifest {
+        var state = PutWindow(windowMax: window)
+        var upload = Upload()
+        let transport = self.transport
+        // Sends never throw: a failed upload still hears from every send in flight, so the
+        // clean-up knows every copy that may have landed.
+        let outcome = await withTaskGroup(of: PutWindow.Event.self) { group -> PutWindow.Action in
+            var actions = state.start()
+            while true {
+                guard !actions.isEmpty else {
+                    guard let event = await group.next() else { preconditionFailure("upload waits with nothing in flight") }
+                    actions = state.handle(event)
+                    continue
                 }
-            }
-            while failure == nil {
-                let buffer = await context.pool.acquire()
-                let count: Int
-                do throws(HTTPError) {
-                    count = try await body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))
-                } catch {
-                    failure = .body(error)
-                    break
-                }
-                if count == 0 { break }
-                buffer.count = count
-                let crc = CRC32C.checksum(buffer.bytes)
-                total.update(buffer.bytes)
-                size += count
-                let id = ChunkID.random()
-                let chunkIndex = index
-                let candidates = placement.rank(id).map { placement.nodes[$0] }
-                group.addTask {
-                    do {
-                        let node = try await context.dataNodes.put(id, buffer.bytes, crc32c: crc, candidates: candidates) { node in
-                            // Recorded before the copy exists, so a crash from here on cannot leak it.
-                            try await metadata.recordIntent(upload: upload, chunk: id, node: node)
-                            attempted.add(id, node)
+                let action = actions.removeFirst()
+                switch action {
+                case .fill:
+                    actions += state.handle(await fillNext(&upload, fill))
+                case .send(let send):
+                    let buffer = upload.buffers[send.index]!
+                    group.addTask {
+                        do throws(ChunkTransportError) {
+                            try await transport.put(send.id, buffer.bytes, crc32c: send.crc32c, on: send.node)
+                            return .stored(index: send.index, node: send.node)
+                        } catch {
+                            return .sendFailed(index: send.index, error)
                         }
-                        return .success(ChunkRecord(index: chunkIndex, id: id, length: count, crc32c: crc, replicas: [node]))
-                    } catch {
-                        return .failure(error)
                     }
+                case .release(let index):
+                    upload.buffers[index] = nil
+                case .commit, .abort:
+                    precondition(actions.isEmpty && group.isEmpty, "upload ended with work left")
+                    return action
                 }
-                inFlight += 1
-                index += 1
-                if inFlight >= window, let result = await group.next() { collect(result) }
-                if count < chunkSize { break }
             }
-            while let result = await group.next() { collect(result) }
         }
-        if let failure {
-            await cleanUp(attempted, upload: upload)
+        switch outcome {
+        case .commit(let records, let strays):
+            let manifest = ObjectManifest(key: key, size: upload.size, chunkSize: chunkSize, crc32c: upload.checksum.value,
+                                          createdNanoseconds: wallClockNanoseconds(), chunks: records)
+            do {
+                _ = try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
+            } catch {
+                await cleanUp(strays + records.map { ChunkCopy(chunk: $0.id, node: $0.replicas[0]) }, ids: upload.ids)
+                throw .metadata("commit", error)
+            }
+            return manifest
+        case .abort(let failure, let copies):
+            await cleanUp(copies, ids: upload.ids)
             throw failure
+        default:
+            preconditionFailure("upload ended on \(outcome)")
         }
-        records.sort { $0.index < $1.index }
-        let manifest = ObjectManifest(key: key, size: size, chunkSize: chunkSize, crc32c: total.value,
-                                      createdNanoseconds: wallClockNanoseconds(), chunks: records)
-        do {
-            _ = try await metadata.commit(manifest, upload: upload)
-        } catch {
-            await cleanUp(attempted, upload: upload)
-            throw .metadata(error)
-        }
-        return manifest
     }
 
-    /// Deletes every copy an unfinished upload sent; what cannot be deleted now goes to
-    /// the persisted deletion queue, and the upload's intents end. (If even that fails, the
-    /// intents stay, and the next start of the api queues them.)
-    private func cleanUp(_ attempted: AttemptedCopies, upload: String) async {
+    /// What one upload holds while its window runs.
+    private struct Upload {
+        var buffers: [Int: IOBuffer] = [:]
+        var ids: [ChunkID] = []
+        var checksum = CRC32C()
+        var size = 0
+        var filled = 0
+    }
+
+    /// Reads the next chunk from the body into a fresh buffer.
+    private func fillNext(_ upload: inout Upload, _ fill: Fill) async -> PutWindow.Event {
+        let buffer = await pool.acquire()
+        let count: Int
+        do throws(HTTPError) {
+            count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))
+        } catch {
+            return .fillFailed(.body(error))
+        }
+        if count == 0 { return .bodyEnded }
+        let id: ChunkID
+        do {
+            id = try await reservations.take()
+        } catch {
+            return .fillFailed(.metadata("reserving chunk ids", error))
+        }
+        buffer.count = count
+        let index = upload.filled
+        upload.filled += 1
+        upload.ids.append(id)
+        upload.buffers[index] = buffer
+        upload.checksum.update(buffer.bytes)
+        upload.size += count
+        let candidates = placement.rank(id).map { placement.nodes[$0] }
+        return .filled(index: index, id: id, length: count, crc32c: CRC32C.checksum(buffer.bytes), candidates: candidates,
+                       last: count < chunkSize)
+    }
+
+    /// Deletes every copy an unfinished upload sent; what cannot be deleted now goes to the
+    /// persisted deletion queue, and the upload's chunk ids are released. (If even that
+    /// fails, the ids stay reserved, and the next start of the api queues their copies.)
+    private func cleanUp(_ copies: [ChunkCopy], ids: [ChunkID]) async {
         var left: [(chunk: ChunkID, node: String)] = []
-        for copy in attempted.copies where !(await context.dataNodes.delete(copy.chunk, on: copy.node)) {
-            left.append(copy)
+        for copy in copies where !(await transport.delete(copy.chunk, on: copy.node)) {
+            left.append((copy.chunk, copy.node))
         }
         do {
-            try await metadata.abandonUpload(upload, leftovers: left)
+            try await metadata.releaseChunkIDs(ids, leftovers: left)
         } catch {
-            context.dataNodes.metrics.increment("flare_api_cleanup_deferred_total", by: Double(left.count))
+            metrics.increment("flare_api_cleanup_deferred_total", by: Double(left.count))
         }
     }
 }

@@ -86,6 +86,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// Whether the caller is running on this loop's thread.
     public var inLoop: Bool { pthread_equal(pthread_self(), threadID) != 0 }
 
+    /// Operations submitted to the engine whose completion has not been delivered yet: one
+    /// per task parked in ``perform(_:timeout:)``, ``performChain(_:)`` or ``sleep(for:)``.
+    /// Read-only, for tests that must see operations parked (or all resumed) before going on.
+    /// Loop-confined: read it on the loop.
+    public var operationsInFlight: Int {
+        assertInLoop()
+        return operations.inUse
+    }
+
     /// Traps when called off the loop thread: loop-confined state is touched only here.
     @inline(__always)
     public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {

@@ -27,18 +27,25 @@ public struct PendingDeletion: Sendable, Equatable {
 public protocol MetadataStore: Sendable {
     /// The committed manifest of `key`, if any.
     func manifest(for key: String) async throws -> ObjectManifest?
-    /// Commits a manifest (replacing any previous one) and returns the replaced one. With
-    /// `upload`, that upload's recorded intents end in the same transaction: copies the
-    /// manifest names are kept, the others (failed attempts) are queued for deletion.
-    func commit(_ manifest: ObjectManifest, upload: String?) async throws -> ObjectManifest?
-    /// Records, before a chunk copy is sent, that `upload` may leave it on `node`. If the
-    /// process dies before the upload commits or is abandoned, the next start queues the
-    /// copy for deletion, so a crash mid-upload leaks nothing. Survives a process crash (not
-    /// necessarily a power loss): it is not fsynced, to keep uploads fast.
-    func recordIntent(upload: String, chunk: ChunkID, node: String) async throws
-    /// Ends an upload that will not commit: its intents go, `leftovers` (copies that could
-    /// not be deleted directly) are queued for deletion.
-    func abandonUpload(_ upload: String, leftovers: [(chunk: ChunkID, node: String)]) async throws
+    /// Commits a manifest (replacing any previous one) and returns the replaced one. The
+    /// reservations of the manifest's chunk ids end in the same transaction, and `strays` —
+    /// copies the upload sent that the manifest does not name (attempts that failed over to
+    /// another node) — are queued for deletion.
+    func commit(_ manifest: ObjectManifest, strays: [(chunk: ChunkID, node: String)]) async throws -> ObjectManifest?
+    /// Records chunk ids before any copy of them is sent, all in one write. If the process
+    /// dies before an id is committed or released, ``reclaimReservations(onNodes:)`` at the
+    /// next start queues its copies for deletion, so a crash mid-upload leaks nothing.
+    /// Survives a process crash (not necessarily a power loss): it is not fsynced, to keep
+    /// uploads fast.
+    func reserveChunkIDs(_ ids: [ChunkID]) async throws
+    /// Ends the reservations of ids that will not be committed (an upload that failed, or
+    /// ids never used); `leftovers` (copies that could not be deleted directly) are queued
+    /// for deletion in the same transaction.
+    func releaseChunkIDs(_ ids: [ChunkID], leftovers: [(chunk: ChunkID, node: String)]) async throws
+    /// For a start-up, before any upload: every reservation left (by a process that died)
+    /// becomes a queued deletion of that chunk on each of `nodes`, where a copy may have
+    /// landed. Returns how many ids were reclaimed.
+    func reclaimReservations(onNodes nodes: [String]) async throws -> Int
     /// Removes a key and returns its manifest, or `nil` when it did not exist.
     func delete(key: String) async throws -> ObjectManifest?
     /// Keys starting with `prefix`, after `startAfter`, in byte order.
@@ -52,8 +59,8 @@ public protocol MetadataStore: Sendable {
 }
 
 extension MetadataStore {
-    /// Commits a manifest that no recorded upload produced.
+    /// Commits a manifest whose upload left no stray copies.
     public func commit(_ manifest: ObjectManifest) async throws -> ObjectManifest? {
-        try await commit(manifest, upload: nil)
+        try await commit(manifest, strays: [])
     }
 }

@@ -2,14 +2,14 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Testing
-
-let verificationEngines: [IOEngineKind] = IOEngineKind.auto.resolved().fallbackReason == nil ? [.uring, .epoll] : [.epoll]
 
 /// A data node that answers every chunk GET with 200 and `body`, whatever the chunk: a node
 /// with a bad disk controller, or bytes flipped on the way.
 func withLyingDataNode(_ engine: IOEngineKind, body: [UInt8], _ test: (SocketAddress, EventLoop) async throws -> Void) async throws {
+    try skipIfUnavailable(engine)
     let loop = try EventLoop.start(engine: engine, name: "liar-\(engine)")
     defer { loop.shutdown() }
     let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), loops: [loop]) { _, response in
@@ -25,7 +25,7 @@ func withLyingDataNode(_ engine: IOEngineKind, body: [UInt8], _ test: (SocketAdd
 
 @Suite("API node: every chunk a data node sends is checked against the manifest")
 struct ChunkVerificationTests {
-    @Test("a 200 with wrong bytes is refused and counted; the right bytes pass", arguments: verificationEngines)
+    @Test("a 200 with wrong bytes is refused and counted; the right bytes pass", arguments: testedEngines)
     func wrongBytes(engine: IOEngineKind) async throws {
         let good = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let crc = good.withUnsafeBytes { CRC32C.checksum($0) }
@@ -41,7 +41,7 @@ struct ChunkVerificationTests {
                     let buffer = await pool.acquire()
                     let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: good.count, crc32c: crc, replicas: [node])
                     do {
-                        try await client.get(chunk, into: buffer)
+                        try await client.fetch(chunk, into: buffer, metrics: metrics)
                         #expect(shouldPass, "wrong bytes were accepted")
                         #expect(Array(buffer.bytes) == good)
                     } catch {

@@ -1,4 +1,5 @@
 import FlareAPINode
+import FlareTestSupport
 import Testing
 
 /// The GET reorder buffer as a pure state machine: fetches arrive in any order, sends leave

@@ -1,4 +1,5 @@
 import FlareIO
+import FlareTestSupport
 import Foundation
 import Testing
 
@@ -8,8 +9,6 @@ func binDirectory() -> String {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     return root.appendingPathComponent(".build/debug").path
 }
-
-let smokeEngines: [String] = IOEngineKind.auto.resolved().fallbackReason == nil ? ["uring", "epoll"] : ["epoll"]
 
 /// Runs the built flare-bench with `arguments` to its end and returns its exit status and
 /// output. The wait suspends instead of blocking: every test of the run shares the same two
@@ -54,13 +53,14 @@ func runFlareBench(_ arguments: [String], in work: String,
 // One at a time: each case starts processes of its own and moves hundreds of MiB.
 @Suite("flare-bench smoke run against a real local cluster", .serialized)
 struct SmokeTests {
-    @Test("--quick with a tiny matrix starts a cluster, verifies every byte and prints ratios", arguments: smokeEngines)
-    func quickRun(engine: String) async throws {
+    @Test("--quick with a tiny matrix starts a cluster, verifies every byte and prints ratios", arguments: testedEngines)
+    func quickRun(engine: IOEngineKind) async throws {
+        try skipIfUnavailable(engine)
         let work = NSTemporaryDirectory() + "flare-bench-smoke-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let (status, text) = try await runFlareBench(["--quick", "--sizes", "1MiB,4KiB", "--concurrency", "4", "--duration", "1",
-                                                      "--curl-object", "8MiB", "--no-nginx", "--no-record", "--io", engine], in: work)
+                                                      "--curl-object", "8MiB", "--no-nginx", "--no-record", "--io", engine.rawValue], in: work)
         #expect(status == 0, "\(text.suffix(2000))")
         for workload in ["put-curl-8MiB", "get-curl-8MiB", "put-4x1MiB", "get-4x1MiB", "put-4x4KiB", "get-4x4KiB"] {
             #expect(text.contains("| \(workload) |"), "missing \(workload) in the table")
@@ -70,13 +70,14 @@ struct SmokeTests {
         #expect(text.contains("× odirect-read") || text.contains("× tcp-loopback"), "ratios missing")
     }
 
-    @Test("datanode with two rounds: PUT and GET verified, each round's ratios printed, medians in the table", arguments: smokeEngines)
-    func dataNodeRounds(engine: String) async throws {
+    @Test("datanode with two rounds: PUT and GET verified, each round's ratios printed, medians in the table", arguments: testedEngines)
+    func dataNodeRounds(engine: IOEngineKind) async throws {
+        try skipIfUnavailable(engine)
         let work = NSTemporaryDirectory() + "flare-bench-datanode-smoke-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let (status, text) = try await runFlareBench(["datanode", "--clients", "2", "--chunks-per-client", "2", "--rounds", "2",
-                                                      "--no-record", "--node-log", "\(work)/node.log", "--io", engine], in: work)
+                                                      "--no-record", "--node-log", "\(work)/node.log", "--io", engine.rawValue], in: work)
         #expect(status == 0, "\(text.suffix(2000))")
         #expect(text.contains("| chunk-put-2x4MiB |") && text.contains("| chunk-get-2x4MiB |"), "\(text.suffix(2000))")
         #expect(text.contains("  round 1: ") && text.contains("  round 2: "))
@@ -89,13 +90,14 @@ struct SmokeTests {
         #expect(log.components(separatedBy: "GET /chunk/").count - 1 == 8)
     }
 
-    @Test("SIGTERM in the middle of a run stops every process it started and removes its files", arguments: smokeEngines)
-    func interrupted(engine: String) async throws {
+    @Test("SIGTERM in the middle of a run stops every process it started and removes its files", arguments: testedEngines)
+    func interrupted(engine: IOEngineKind) async throws {
+        try skipIfUnavailable(engine)
         let work = NSTemporaryDirectory() + "flare-bench-interrupt-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         // Interrupted while the cluster runs and the first upload is under way.
-        let (status, text) = try await runFlareBench(["--quick", "--no-nginx", "--no-record", "--io", engine], in: work) {
+        let (status, text) = try await runFlareBench(["--quick", "--no-nginx", "--no-record", "--io", engine.rawValue], in: work) {
             $0.contains("local cluster: api")
         }
         #expect(status == 128 + SIGTERM, "\(text.suffix(2000))")

@@ -44,6 +44,7 @@ final class DataNode: @unchecked Sendable {
     static let startSecondsMax = 30.0
 
     init(engine: IOEngineKind, directory: TestDirectory, arguments: [String] = []) throws {
+        try skipIfUnavailable(engine)
         self.engine = engine
         dataDirectory = directory.data
         self.arguments = arguments

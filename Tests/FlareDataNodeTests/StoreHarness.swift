@@ -1,12 +1,14 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareTestSupport
 import Foundation
 
 /// Runs `body` on a fresh loop of `engine` with a ``ChunkStore`` over a new data directory
 /// (two buffers, its own metrics); the loop stops and the directory goes afterwards.
 func withChunkStore(_ engine: IOEngineKind, _ label: String,
                     _ body: @escaping @Sendable (ChunkStore, ChunkStoreStats, EventLoop, String) async throws -> Void) async throws {
+    try skipIfUnavailable(engine)
     let directory = try TestDirectory("\(label)-\(engine)")
     defer { directory.remove() }
     let report = try DataDirectory.prepare(directory.data)

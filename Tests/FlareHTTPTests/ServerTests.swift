@@ -7,6 +7,7 @@ import Testing
 /// A server with an echo route on one loop of `kind`, for the duration of `body`.
 func withEchoServer(_ kind: IOEngineKind, limits: HTTPLimits = HTTPLimits(),
                     _ body: (SocketAddress, EventLoop) async throws -> Void) async throws {
+    try skipIfUnavailable(kind)
     let loop = try EventLoop.start(engine: kind, name: "http-\(kind)")
     defer { loop.shutdown() }
     let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), loops: [loop], limits: limits) { request, response in

@@ -59,8 +59,21 @@ struct CancellationTests {
         }
     }
 
+    /// Polls `loop`'s ``EventLoop/operationsInFlight`` until `done` holds, for at most 10 s;
+    /// returns the last count read and whether `done` held.
+    static func waitForOperations(on loop: EventLoop, _ done: @Sendable (Int) -> Bool) async throws -> (Int, Bool) {
+        var count = 0
+        for _ in 0..<1000 {
+            count = try await loop.run { loop.operationsInFlight }
+            if done(count) { return (count, true) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return (count, false)
+    }
+
     @Test("cancelling 100 parked operations from another thread resumes every one", arguments: testedEngines)
     func cancelMany(kind: IOEngineKind) async throws {
+        try skipIfUnavailable(kind)
         let loop = try EventLoop.start(engine: kind)
         defer { loop.shutdown() }
         let (client, server, listener) = try await loop.run { try await Self.pair(loop) }
@@ -75,8 +88,13 @@ struct CancellationTests {
                 return await ioError { _ = try await client.receive(into: buffer.pointer) }?.kind == .cancelled
             }
         }
-        try await Task.sleep(for: .milliseconds(50))
+        // Cancelled before they were parked, the tasks would take the already-cancelled path.
+        let (parked, allParked) = try await Self.waitForOperations(on: loop) { $0 == 100 }
+        #expect(allParked, "\(parked) of 100 operations in flight after 10 s")
         for task in tasks { task.cancel() }
+        // Bounded: with cancellation broken the tasks would never resume, and awaiting them would hang.
+        let (left, allResumed) = try await Self.waitForOperations(on: loop) { $0 == 0 }
+        try #require(allResumed, "\(left) operations still in flight 10 s after their tasks were cancelled")
         var resumed = 0
         for task in tasks where try await task.value { resumed += 1 }
         #expect(resumed == 100)

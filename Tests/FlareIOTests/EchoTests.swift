@@ -7,6 +7,7 @@ import Testing
 struct SocketTests {
     /// An echo server on its own loop; stops when `connections` clients have finished.
     static func startEchoServer(kind: IOEngineKind, connections: Int) throws -> (EventLoop, SocketAddress, Task<Void, Error>) {
+        try skipIfUnavailable(kind)
         let loop = try EventLoop.start(engine: kind, name: "echo-\(kind)")
         let listener = try TCPListener(address: SocketAddress(host: "127.0.0.1", port: 0), loop: loop)
         let task = loop.spawn {
@@ -67,6 +68,7 @@ struct SocketTests {
     func oneGiB(kind: IOEngineKind) async throws {
         let totalBytes = 1 << 30
         let blockBytes = 4 << 20
+        try skipIfUnavailable(kind)
         let receiverLoop = try EventLoop.start(engine: kind, name: "recv-\(kind)")
         defer { receiverLoop.shutdown() }
         let listener = try TCPListener(address: SocketAddress(host: "127.0.0.1", port: 0), loop: receiverLoop)

@@ -5,6 +5,7 @@ import Testing
 
 /// Runs `body` on a fresh loop of `kind` and stops the loop afterwards.
 func onLoop<T: Sendable>(_ kind: IOEngineKind, _ body: @escaping @Sendable (EventLoop) async throws -> T) async throws -> T {
+    try skipIfUnavailable(kind)
     let loop = try EventLoop.start(engine: kind, name: "test-\(kind)")
     defer { loop.shutdown() }
     return try await loop.run { try await body(loop) }

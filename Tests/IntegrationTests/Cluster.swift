@@ -176,6 +176,7 @@ enum Upload: CaseIterable, CustomStringConvertible {
 /// `busy: false` is for tests that mostly wait: they do not count against ``clusterSlots``.
 func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] = [], dataNodeOptions: [String] = [],
                  dataNodeCount: Int = 3, busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
+    try skipIfUnavailable(engine)
     let slots = busy ? clusterSlots : Slots(1)
     await slots.acquire()
     let scratch = try Scratch("\(label)-\(engine)")

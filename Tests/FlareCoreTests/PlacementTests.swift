@@ -1,4 +1,5 @@
 @testable import FlareCore
+import FlareTestSupport
 import Testing
 
 /// Rendezvous placement, checked against a naive solver that scores every node by name and

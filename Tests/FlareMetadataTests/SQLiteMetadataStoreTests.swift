@@ -1,5 +1,6 @@
 import FlareCore
 import FlareMetadata
+import FlareTestSupport
 import Foundation
 import Testing
 
@@ -23,7 +24,7 @@ func copies(_ pending: [PendingDeletion]) -> Set<String> { Set(pending.map { "\(
 
 @Suite("SQLiteMetadataStore")
 struct SQLiteMetadataStoreTests {
-    typealias M = ObjectManifestTests
+    typealias M = ManifestFixtures
 
     @Test("commit a new key returns nil; replacing returns the replaced manifest")
     func commitAndReplace() async throws {

@@ -1,28 +1,17 @@
 import FlareCore
+import FlareTestSupport
 import Testing
 
 /// Manifests as the metadata store keeps them: the chunk list as text, and the invariants
 /// a reader relies on.
 @Suite("ObjectManifest")
 struct ObjectManifestTests {
-    /// A valid manifest of `size` bytes in chunks of `chunkSize`, with random ids.
-    static func manifest(key: String = "k", size: Int, chunkSize: Int = 65536, seed: UInt64 = 1,
-                         replicas: [String] = ["127.0.0.1:9001"]) -> ObjectManifest {
-        var generator = SeededGenerator(seed: seed)
-        let count = (size + chunkSize - 1) / chunkSize
-        let chunks = (0..<count).map { index in
-            ChunkRecord(index: index, id: ChunkID(high: generator.next(), low: generator.next()),
-                        length: min(chunkSize, size - index * chunkSize), crc32c: UInt32(truncatingIfNeeded: generator.next()),
-                        replicas: replicas)
-        }
-        return ObjectManifest(key: key, size: size, chunkSize: chunkSize, crc32c: 0xDEAD_BEEF,
-                              createdNanoseconds: 1_700_000_000_123_456_789, chunks: chunks)
-    }
+    typealias M = ManifestFixtures
 
     @Test("encodeChunks / decodeChunks round trip", arguments: [0, 1, 65535, 65536, 65537, 3 * 65536 + 17])
     func roundTrip(size: Int) throws {
         for replicas in [["127.0.0.1:9001"], ["127.0.0.1:9001", "[::1]:9002", "10.0.0.3:9003"]] {
-            let original = Self.manifest(size: size, seed: UInt64(size), replicas: replicas)
+            let original = M.manifest(size: size, seed: UInt64(size), replicas: replicas)
             #expect(original.validate() == nil)
             let decoded = try #require(ObjectManifest.decodeChunks(original.encodeChunks()))
             #expect(decoded == original.chunks)
@@ -31,7 +20,7 @@ struct ObjectManifestTests {
 
     @Test("CRC32C values with leading zeros and the extremes survive encoding")
     func checksumExtremes() throws {
-        var manifest = Self.manifest(size: 4 * 65536)
+        var manifest = M.manifest(size: 4 * 65536)
         for (index, crc) in [UInt32(0), 1, 0x0000_FFFF, UInt32.max].enumerated() { manifest.chunks[index].crc32c = crc }
         #expect(try #require(ObjectManifest.decodeChunks(manifest.encodeChunks())) == manifest.chunks)
     }
@@ -52,13 +41,13 @@ struct ObjectManifestTests {
     @Test("validate accepts what a writer produces")
     func validateAccepts() {
         for size in [0, 1, 65535, 65536, 65537, 10 * 65536, 10 * 65536 + 1] {
-            #expect(Self.manifest(size: size).validate() == nil, "size \(size)")
+            #expect(M.manifest(size: size).validate() == nil, "size \(size)")
         }
     }
 
     @Test("validate refuses broken manifests")
     func validateRefuses() {
-        let good = Self.manifest(size: 3 * 65536 + 17)
+        let good = M.manifest(size: 3 * 65536 + 17)
         var broken: [(String, ObjectManifest)] = []
         var m = good
         m.chunks.swapAt(0, 1)
@@ -82,7 +71,7 @@ struct ObjectManifestTests {
         m = good
         m.size += 1
         broken.append(("size disagrees with the chunks", m))
-        m = Self.manifest(size: 0)
+        m = M.manifest(size: 0)
         m.size = 5
         broken.append(("size without chunks", m))
         for (why, manifest) in broken {
@@ -92,14 +81,14 @@ struct ObjectManifestTests {
 
     @Test("etag changes with content, size and commit time")
     func etag() {
-        let base = Self.manifest(size: 100)
+        let base = M.manifest(size: 100)
         var other = base
         other.crc32c ^= 1
         #expect(other.etag != base.etag)
         other = base
         other.createdNanoseconds += 1
         #expect(other.etag != base.etag)
-        other = Self.manifest(size: 101)
+        other = M.manifest(size: 101)
         #expect(other.etag != base.etag)
         #expect(base.etag.hasPrefix("\"") && base.etag.hasSuffix("\""), "an entity tag is a quoted string")
     }

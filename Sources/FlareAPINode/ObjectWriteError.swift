@@ -1,0 +1,29 @@
+import FlareHTTP
+import FlareMetadata
+
+/// Why an upload failed, with the status to answer.
+enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
+    /// The client's body failed: gone, too slow, malformed.
+    case body(HTTPError)
+    /// No data node could take a chunk.
+    case storage(ChunkUnavailable)
+    /// The metadata store failed: the manifest could not be committed, or chunk ids not
+    /// reserved.
+    case metadata(String, Error)
+
+    var status: Int {
+        switch self {
+        case .body(let error): return error.status
+        case .storage: return 503
+        case .metadata(_, let error): return error is MetadataBusy ? 503 : 500
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .body(let error): return "request body: \(error)"
+        case .storage(let error): return "\(error)"
+        case .metadata(let what, let error): return "metadata: \(what) failed: \(error)"
+        }
+    }
+}

@@ -1,0 +1,50 @@
+extension SQLiteMetadataStore {
+    /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+    static let migrations = [
+        """
+        CREATE TABLE objects(
+            key TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            chunk_size INTEGER NOT NULL,
+            crc32c INTEGER NOT NULL,
+            created_ns INTEGER NOT NULL,
+            chunks TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE deletions(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk TEXT NOT NULL,
+            node TEXT NOT NULL,
+            not_before_ns INTEGER NOT NULL
+        );
+        """,
+        """
+        CREATE TABLE intents(
+            upload TEXT NOT NULL,
+            chunk TEXT NOT NULL,
+            node TEXT NOT NULL
+        );
+        CREATE INDEX intents_by_upload ON intents(upload);
+        """,
+        // Reserved chunk ids replace per-copy intents. A file is migrated when it is opened,
+        // under its lock, so every intent in it was left by a process that died: its copy
+        // is queued for deletion, as that process's next start would have done.
+        """
+        CREATE TABLE reservations(chunk TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT INTO deletions(chunk, node, not_before_ns) SELECT chunk, node, 0 FROM intents;
+        DROP TABLE intents;
+        """,
+    ]
+
+    static func migrate(_ database: SQLiteDatabase) throws {
+        let statement = try database.statement("PRAGMA user_version")
+        _ = try statement.step()
+        let version = Int(statement.int64(0))
+        statement.reset()
+        guard version <= migrations.count else {
+            throw SQLiteError(code: 0, message: "metadata schema version \(version) is newer than this build knows (\(migrations.count))")
+        }
+        for (index, migration) in migrations.enumerated().dropFirst(version) {
+            try database.execute("BEGIN IMMEDIATE; \(migration) PRAGMA user_version=\(index + 1); COMMIT;")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+@testable import FlareAPINode
+import FlareCore
+import FlareMetadata
+import Synchronization
+
+/// A metadata store in memory that records what the pipeline asked of it, and fails
+/// commits on demand.
+final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
+    struct Refused: Error {}
+
+    struct State {
+        var objects: [String: ObjectManifest] = [:]
+        var reserved: Set<ChunkID> = []
+        var queued: [ChunkCopy] = []
+        var reserveWrites = 0
+    }
+
+    let state = Mutex(State())
+    let failCommits: Bool
+    /// Reservation writes that fail before they succeed.
+    private let reservationFailures: Mutex<Int>
+    /// While set, reservation writes wait for ``finishHeldReservations()``.
+    let holdReservations = Mutex(false)
+    private let held = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    /// Reservation writes waiting (while ``holdReservations`` is set).
+    var heldReservations: Int { held.withLock { $0.count } }
+
+    /// Lets every held reservation write finish.
+    func finishHeldReservations() {
+        for writer in held.withLock({ held in defer { held.removeAll() }; return held }) { writer.resume() }
+    }
+
+    init(failCommits: Bool = false, failReservationsFirst: Int = 0) {
+        self.failCommits = failCommits
+        reservationFailures = Mutex(failReservationsFirst)
+    }
+
+    func manifest(for key: String) async throws -> ObjectManifest? { state.withLock { $0.objects[key] } }
+
+    func commit(_ manifest: ObjectManifest, strays: [(chunk: ChunkID, node: String)]) async throws -> ObjectManifest? {
+        if failCommits { throw Refused() }
+        return state.withLock { state in
+            for chunk in manifest.chunks { precondition(state.reserved.remove(chunk.id) != nil, "committed an id never reserved") }
+            state.queued += strays.map { ChunkCopy(chunk: $0.chunk, node: $0.node) }
+            defer { state.objects[manifest.key] = manifest }
+            return state.objects[manifest.key]
+        }
+    }
+
+    func reserveChunkIDs(_ ids: [ChunkID]) async throws {
+        if holdReservations.withLock({ $0 }) {
+            await withCheckedContinuation { writer in held.withLock { $0.append(writer) } }
+        }
+        let fails = reservationFailures.withLock { left in
+            defer { left = max(0, left - 1) }
+            return left > 0
+        }
+        if fails { throw Refused() }
+        state.withLock { state in
+            state.reserveWrites += 1
+            state.reserved.formUnion(ids)
+        }
+    }
+
+    func releaseChunkIDs(_ ids: [ChunkID], leftovers: [(chunk: ChunkID, node: String)]) async throws {
+        state.withLock { state in
+            state.reserved.subtract(ids)
+            state.queued += leftovers.map { ChunkCopy(chunk: $0.chunk, node: $0.node) }
+        }
+    }
+
+    func reclaimReservations(onNodes nodes: [String]) async throws -> Int { 0 }
+
+    func delete(key: String) async throws -> ObjectManifest? { state.withLock { $0.objects.removeValue(forKey: key) } }
+
+    func list(prefix: String, startAfter: String?, limit: Int) async throws -> ObjectListing {
+        preconditionFailure("the PUT pipeline does not list")
+    }
+
+    func enqueueDeletions(_ copies: [(chunk: ChunkID, node: String)]) async throws {
+        state.withLock { $0.queued += copies.map { ChunkCopy(chunk: $0.chunk, node: $0.node) } }
+    }
+
+    func pendingDeletions(limit: Int) async throws -> [PendingDeletion] { [] }
+
+    func finishDeletions(_ sequences: [Int64]) async throws {}
+}
