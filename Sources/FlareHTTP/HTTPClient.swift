@@ -42,8 +42,8 @@ public final class HTTPClient: @unchecked Sendable {
     public var connectTimeout: Duration = .seconds(2)
 
     /// An idle connection older than this is closed instead of reused: servers close idle
-    /// connections themselves (Flare's after 60 s), and a request sent on one that the peer
-    /// is closing fails.
+    /// connections themselves (Flare's after `--idle-timeout`, 60 s by default), and a
+    /// request sent on one the peer is closing fails.
     public var idleTimeout: Duration = .seconds(20)
 
     private final class Peer {
