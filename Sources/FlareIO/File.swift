@@ -175,7 +175,9 @@ public final class File: @unchecked Sendable {
         if result < 0 { throw IOError(errno: -result, operation: "close \(path)") }
     }
 
-    private func checkAlignment(_ pointer: UnsafeRawPointer, _ count: Int, _ offset: UInt64) {
+    /// Traps when an O_DIRECT transfer is misaligned: the kernel would fail it with EINVAL,
+    /// far from the caller that got the arithmetic wrong.
+    func checkAlignment(_ pointer: UnsafeRawPointer, _ count: Int, _ offset: UInt64) {
         guard isDirect else { return }
         precondition(Int(bitPattern: pointer) % Self.directAlignmentBytes == 0, "O_DIRECT buffer not aligned")
         precondition(count % Self.directAlignmentBytes == 0, "O_DIRECT length \(count) not aligned")
