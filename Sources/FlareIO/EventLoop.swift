@@ -149,7 +149,17 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             Glibc.close(fd)
             return
         }
-        handOver { $0.closes.append(fd) }
+        // A stopped loop takes no more work, so its closes would never run: objects that
+        // outlive their loop (a store's cached directories) would leak their descriptors.
+        var stopped = false
+        handOver { state in
+            if state.stopping {
+                stopped = true
+            } else {
+                state.closes.append(fd)
+            }
+        }
+        if stopped { Glibc.close(fd) }
     }
 
     /// Hands work from another thread to the loop, waking it only if it sleeps in the engine.
