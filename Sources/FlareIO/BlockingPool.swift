@@ -1,12 +1,16 @@
 import CLiburing
 import Glibc
 
-/// A small, bounded set of threads that run blocking file system calls for the epoll engine
-/// (regular files are always "ready" to epoll, so they cannot be made asynchronous with it).
+/// A small, bounded set of threads that run blocking file system calls: the epoll engine's
+/// file operations (regular files are always "ready" to epoll, so they cannot be made
+/// asynchronous with it), and, for both engines, the calls neither can submit (see
+/// ``EventLoop/runBlocking(_:)``).
 final class BlockingPool: @unchecked Sendable {
-    struct Job {
-        var ops: [IOOperation]
-        var firstToken: UInt64
+    enum Job {
+        /// One operation or a chain, reported through `deliver`.
+        case operations([IOOperation], firstToken: UInt64)
+        /// A call that reports its own result.
+        case call(@Sendable () -> Void)
     }
 
     private let lock = ConditionLock()
@@ -26,7 +30,16 @@ final class BlockingPool: @unchecked Sendable {
 
     /// Queues one operation, or a chain that stops at the first failure or short transfer.
     func submit(_ ops: [IOOperation], firstToken: UInt64) {
-        lock.withLock { jobs.append(Job(ops: ops, firstToken: firstToken)) }
+        enqueue(.operations(ops, firstToken: firstToken))
+    }
+
+    /// Queues a call; it runs on a pool thread and must hand its result back itself.
+    func run(_ call: @escaping @Sendable () -> Void) {
+        enqueue(.call(call))
+    }
+
+    private func enqueue(_ job: Job) {
+        lock.withLock { jobs.append(job) }
         lock.signal()
     }
 
@@ -46,15 +59,18 @@ final class BlockingPool: @unchecked Sendable {
             head += 1
             if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
             lock.unlock()
-            deliver(Self.run(job))
+            switch job {
+            case let .operations(ops, firstToken): deliver(Self.run(ops, firstToken: firstToken))
+            case .call(let call): call()
+            }
         }
     }
 
-    private static func run(_ job: Job) -> [IOCompletion] {
+    private static func run(_ ops: [IOOperation], firstToken: UInt64) -> [IOCompletion] {
         var completions: [IOCompletion] = []
         var failed = false
-        for (index, op) in job.ops.enumerated() {
-            let token = job.firstToken + UInt64(index)
+        for (index, op) in ops.enumerated() {
+            let token = firstToken + UInt64(index)
             if failed {
                 completions.append(IOCompletion(token: token, result: -ECANCELED))
                 continue

@@ -67,6 +67,54 @@ public enum FileSystem {
         return result != -ENOENT && result != -ENOTDIR
     }
 
+    /// The size in bytes of the file at `path` (a `statx` on the loop's engine, for the same
+    /// reason as ``exists(_:on:)``).
+    public static func size(of path: String, on loop: EventLoop) async throws(IOError) -> Int {
+        let buffer = UnsafeMutablePointer<statx>.allocate(capacity: 1)
+        defer { buffer.deallocate() }
+        let result = await withPinnedPath(path) {
+            await loop.perform(.statx(dirfd: flare_AT_FDCWD, path: $0, flags: 0, mask: STATX_SIZE, buffer: buffer))
+        }
+        if result < 0 { throw IOError(errno: -result, operation: "stat \(path)") }
+        return Int(buffer.pointee.stx_size)
+    }
+
+    /// The names in a directory except `.` and `..`, in no particular order; blocks (for
+    /// start-up, or on a pool thread: see ``names(in:on:)``).
+    public static func names(in path: String) throws(IOError) -> [String] {
+        guard let directory = opendir(path) else { throw IOError(errno: Glibc.errno, operation: "opendir \(path)") }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while true {
+            // readdir reports an error only through errno, with the same nil as at the end.
+            Glibc.errno = 0
+            guard let entry = readdir(directory) else {
+                if Glibc.errno != 0 { throw IOError(errno: Glibc.errno, operation: "readdir \(path)") }
+                return names
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+
+    /// ``names(in:)`` on the blocking pool: neither engine can read a directory, and a
+    /// directory that is not cached is read from disk.
+    public static func names(in path: String, on loop: EventLoop) async throws(IOError) -> [String] {
+        try await loop.runBlocking { () throws(IOError) in try names(in: path) }
+    }
+
+    /// Bytes an unprivileged writer can still use on the file system holding `path`
+    /// (`statvfs` on the blocking pool: it can wait for the file system, e.g. over NFS).
+    public static func availableBytes(in path: String, on loop: EventLoop) async throws(IOError) -> Int {
+        try await loop.runBlocking { () throws(IOError) in
+            var info = statvfs()
+            guard statvfs(path, &info) == 0 else { throw IOError(errno: Glibc.errno, operation: "statvfs \(path)") }
+            return Int(info.f_bavail) * Int(info.f_frsize)
+        }
+    }
+
     /// Runs `body` with a C copy of `path` that stays valid across suspension points (the
     /// kernel may read it after the submitting call returns).
     public static func withPinnedPath<T>(_ path: String, _ body: (UnsafePointer<CChar>) async -> T) async -> T {
