@@ -1,4 +1,3 @@
-import CLiburing
 import FlareCore
 import FlareIO
 import Glibc
@@ -24,8 +23,7 @@ extension ChunkStore {
             throw .from(error)
         }
         do {
-            let footer = try await writeSegments(file, buffer: buffer, id: id, length: length, expectedCRC: expectedCRC,
-                                                 temporary: temporary, fill: fill)
+            let footer = try await writeSegments(file, buffer: buffer, id: id, length: length, expectedCRC: expectedCRC, fill: fill)
             stats.committed(fileBytes: ChunkFormat.fileBytes(length))
             return footer
         } catch {
@@ -38,7 +36,7 @@ extension ChunkStore {
     /// the arrival of the next, instead of the disk waiting for a whole segment.
     static let pieceBytes = 1 << 20
 
-    private func writeSegments(_ file: File, buffer: IOBuffer, id: ChunkID, length: Int, expectedCRC: UInt32, temporary: String,
+    private func writeSegments(_ file: File, buffer: IOBuffer, id: ChunkID, length: Int, expectedCRC: UInt32,
                                fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async throws(ChunkStoreError) -> ChunkFooter {
         var total = CRC32C()
         var segmentCRCs: [UInt32] = []
@@ -70,7 +68,7 @@ extension ChunkStore {
             buffer.space[count..<padded].initializeMemory(as: UInt8.self, repeating: 0)
             footer.encode(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[padded..<(padded + ChunkFormat.footerBytes)]))
             let tail = UnsafeRawBufferPointer(rebasing: buffer.space[received.heldFrom..<(padded + ChunkFormat.footerBytes)])
-            try await commit(file, tail, at: offset + received.heldFrom, id: id, temporary: temporary)
+            try await commit(file, tail, at: offset + received.heldFrom, id: id)
             return footer
         }
         preconditionFailure("a chunk has at least one segment")
@@ -128,62 +126,29 @@ extension ChunkStore {
         }
     }
 
-    /// Writes the last piece, syncs, renames into place and syncs the directory: one linked
-    /// chain. A short write breaks the chain; the rest is then done step by step.
-    private func commit(_ file: File, _ last: UnsafeRawBufferPointer, at offset: Int, id: ChunkID, temporary: String) async throws(ChunkStoreError) {
+    /// Writes the last piece, syncs, renames into place and syncs the shard directory: one
+    /// linked chain in FlareIO. A failed directory sync removes the committed name again: the
+    /// client hears of a failure, so the chunk must not stay.
+    private func commit(_ file: File, _ last: UnsafeRawBufferPointer, at offset: Int, id: ChunkID) async throws(ChunkStoreError) {
         let final = path(of: id)
-        let directoryFD: Int32
+        let shard: File
         do {
-            directoryFD = try shardDirectory(id.shard)
+            shard = try await shardDirectory(id.shard)
         } catch {
             throw .from(error)
         }
-        let results = await FileSystem.withPinnedPath(temporary) { from in
-            await FileSystem.withPinnedPath(final) { to in
-                await loop.performChain([
-                    .write(fd: file.fd, buffer: last.baseAddress!, count: last.count, offset: UInt64(offset)),
-                    .fsync(fd: file.fd, dataOnly: true),
-                    .renameat(oldDirfd: flare_AT_FDCWD, oldPath: from, newDirfd: flare_AT_FDCWD, newPath: to,
-                              flags: IOOperation.renameNoReplace),
-                    .fsync(fd: directoryFD, dataOnly: false),
-                ])
+        do {
+            try await file.commit(last, at: UInt64(offset), renamingTo: final, syncing: shard)
+        } catch {
+            switch error.step {
+            case .rename where error.error.kind == .alreadyExists:
+                throw .alreadyExists(id)
+            case .directorySync:
+                await unlinkCommitted(final)
+                throw .from(error.error)
+            case .write, .dataSync, .rename:
+                throw .from(error.error)
             }
-        }
-        if results[0] >= 0 && results[0] < Int32(last.count) {
-            try await finishStepByStep(file, last, at: offset, written: Int(results[0]), temporary: temporary, final: final,
-                                       id: id, directoryFD: directoryFD)
-            return
-        }
-        if results[0] < 0 { throw .from(IOError(errno: -results[0], operation: "write \(temporary)")) }
-        if results[1] < 0 { throw .from(IOError(errno: -results[1], operation: "fdatasync \(temporary)")) }
-        if results[2] == -EEXIST { throw .alreadyExists(id) }
-        if results[2] < 0 { throw .from(IOError(errno: -results[2], operation: "rename to \(final)")) }
-        if results[3] < 0 {
-            await unlinkCommitted(final)
-            throw .from(IOError(errno: -results[3], operation: "fsync \(directory)/chunks/\(id.shard)"))
-        }
-        do {
-            try await file.close()
-        } catch {
-            throw .from(error)
-        }
-    }
-
-    private func finishStepByStep(_ file: File, _ last: UnsafeRawBufferPointer, at offset: Int, written: Int,
-                                  temporary: String, final: String, id: ChunkID, directoryFD: Int32) async throws(ChunkStoreError) {
-        do {
-            try await file.write(UnsafeRawBufferPointer(rebasing: last[written...]), at: UInt64(offset + written))
-            try await file.sync(dataOnly: true)
-            try await FileSystem.rename(temporary, to: final, noReplace: true, on: loop)
-        } catch where error.kind == .alreadyExists {
-            throw .alreadyExists(id)
-        } catch {
-            throw .from(error)
-        }
-        let synced = await loop.perform(.fsync(fd: directoryFD, dataOnly: false))
-        if synced < 0 {
-            await unlinkCommitted(final)
-            throw .from(IOError(errno: -synced, operation: "fsync \(directory)/chunks/\(id.shard)"))
         }
         do {
             try await file.close()
@@ -200,15 +165,21 @@ extension ChunkStore {
         } catch {
             stats.cleanupFailed()
         }
-        let result = await FileSystem.withPinnedPath(temporary) {
-            await loop.perform(.unlinkat(dirfd: flare_AT_FDCWD, path: $0, flags: 0))
+        do {
+            try await FileSystem.unlink(temporary, on: loop)
+        } catch where error.kind == .notFound {
+            // Renamed away before the failure (a failed directory sync), or never created.
+        } catch {
+            stats.cleanupFailed()
         }
-        if result < 0 && result != -ENOENT { stats.cleanupFailed() }
     }
 
     private func unlinkCommitted(_ final: String) async {
-        let result = await FileSystem.withPinnedPath(final) { await loop.perform(.unlinkat(dirfd: flare_AT_FDCWD, path: $0, flags: 0)) }
-        if result < 0 { stats.cleanupFailed() }
+        do {
+            try await FileSystem.unlink(final, on: loop)
+        } catch {
+            stats.cleanupFailed()
+        }
     }
 }
 

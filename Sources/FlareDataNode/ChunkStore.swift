@@ -6,9 +6,9 @@ import Glibc
 /// its own store object over the same directory, with its own buffers).
 ///
 /// Layout: `chunks/<2 hex>/<id>` for committed chunks, `tmp/` for chunks being written.
-/// A write is `write → fdatasync → rename(RENAME_NOREPLACE) → fsync(directory)`, submitted
-/// as one linked chain, so a crash leaves no chunk or a whole one, and an id can be
-/// committed once only.
+/// A write ends with `write → fdatasync → rename(RENAME_NOREPLACE) → fsync(directory)`
+/// (``File/commit(_:at:renamingTo:syncing:)``), so a crash leaves no chunk or a whole one,
+/// and an id can be committed once only.
 ///
 /// The concerns live in `ChunkStore+Write.swift` (receive and commit), `ChunkStore+Open.swift`
 /// (open a committed chunk for reading), `ChunkStore+Delete.swift` and `ChunkStore+List.swift`.
@@ -22,7 +22,8 @@ public final class ChunkStore: @unchecked Sendable {
     /// Buffers of one segment plus a footer block.
     public let pool: BufferPool
     let stats: ChunkStoreStats
-    var shardDirectories: [String: Int32] = [:]
+    /// Shard directories opened for their `fsync` after a commit, kept open (256 at most).
+    var shardDirectories: [String: File] = [:]
     var temporaryCounter: UInt64 = 0
     /// Makes temporary names unique across processes and loops sharing the directory.
     lazy var temporaryPrefix = "\(getpid()).\(ObjectIdentifier(self).hashValue & 0xffff)"
@@ -37,10 +38,6 @@ public final class ChunkStore: @unchecked Sendable {
         self.stats = stats
     }
 
-    deinit {
-        for fd in shardDirectories.values { Glibc.close(fd) }
-    }
-
     /// The committed path of a chunk.
     public func path(of id: ChunkID) -> String { "\(directory)/chunks/\(id.shard)/\(id)" }
 
@@ -49,13 +46,15 @@ public final class ChunkStore: @unchecked Sendable {
     /// shard directory that is not cached reads the disk, and that must not stall the loop.
     public func exists(_ id: ChunkID) async -> Bool { await FileSystem.exists(path(of: id), on: loop) }
 
-    func shardDirectory(_ shard: String) throws(IOError) -> Int32 {
-        if let fd = shardDirectories[shard] { return fd }
-        let path = "\(directory)/chunks/\(shard)"
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { throw IOError(errno: Glibc.errno, operation: "open \(path)") }
-        shardDirectories[shard] = fd
-        return fd
+    /// The directory of a shard, opened through the engine on first use (the lookup may
+    /// read the disk) and kept for the store's life.
+    func shardDirectory(_ shard: String) async throws(IOError) -> File {
+        if let directory = shardDirectories[shard] { return directory }
+        let opened = try await File.open("\(directory)/chunks/\(shard)", flags: O_RDONLY | O_DIRECTORY, on: loop)
+        // Another commit may have opened it meanwhile; keeping the first lets this one close.
+        if let first = shardDirectories[shard] { return first }
+        shardDirectories[shard] = opened
+        return opened
     }
 }
 

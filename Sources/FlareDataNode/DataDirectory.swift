@@ -45,7 +45,7 @@ public enum DataDirectory {
         for shard in 0..<256 { try FileSystem.makeDirectories("\(directory)/chunks/\(shardName(shard))") }
         var removed = 0
         var kept: [String] = []
-        for name in DirectoryListing.names(in: "\(directory)/tmp") {
+        for name in try FileSystem.names(in: "\(directory)/tmp") {
             let path = "\(directory)/tmp/\(name)"
             var temporary = stat()
             guard lstat(path, &temporary) == 0 else { continue }
@@ -66,13 +66,20 @@ public enum DataDirectory {
         var bytes = 0
         for shard in 0..<256 {
             let path = "\(directory)/chunks/\(shardName(shard))"
-            for name in DirectoryListing.names(in: path) where ChunkID(name) != nil {
+            for name in try FileSystem.names(in: path) where ChunkID(name) != nil {
                 count += 1
-                bytes += DirectoryListing.fileSize("\(path)/\(name)") ?? 0
+                bytes += fileSize("\(path)/\(name)") ?? 0
             }
         }
         return Report(removedTemporaryFiles: removed, keptTemporaryFiles: kept, chunkCount: count, bytesStored: bytes,
                       usesDirectIO: FileSystem.supportsDirectIO(in: "\(directory)/tmp"))
+    }
+
+    /// The size of a file, or `nil` when it cannot be stat'ed (gone since the listing).
+    private static func fileSize(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
     }
 
     private static func fsyncDirectory(_ path: String) {

@@ -1,7 +1,6 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
-import Glibc
 import Logging
 
 extension HTTPError: StatusCarrying {}
@@ -34,7 +33,7 @@ struct DataNodeRoutes: Sendable {
             let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"directIO\":\(store.usesDirectIO)}\n"
             try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
         case ("GET", "/metrics"):
-            refreshGauges(store)
+            await refreshGauges(store)
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case ("GET", "/chunks"):
             try await list(store, response)
@@ -145,9 +144,16 @@ struct DataNodeRoutes: Sendable {
 
     /// `id length` per line; `id corrupt: reason` for chunks whose footer fails its checks.
     private func list(_ store: ChunkStore, _ response: HTTPResponseWriter) async throws {
+        let ids: [ChunkID]
+        do {
+            ids = try await store.ids()
+        } catch {
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            return try await response.respondError(error.status, error.description)
+        }
         try await response.writeHead(status: 200, headers: ["Content-Type": "text/plain"], contentLength: nil)
         var text = ""
-        for id in store.ids() {
+        for id in ids {
             do {
                 let reader = try await store.open(id)
                 text += "\(id) \(reader.footer.length)\n"
@@ -180,10 +186,13 @@ struct DataNodeRoutes: Sendable {
         }
     }
 
-    private func refreshGauges(_ store: ChunkStore) {
-        var info = statvfs()
-        if statvfs(config.dataDirectory, &info) == 0 {
-            metrics.set("flare_datanode_free_bytes", Double(info.f_bavail) * Double(info.f_frsize))
+    private func refreshGauges(_ store: ChunkStore) async {
+        do {
+            let available = try await FileSystem.availableBytes(in: config.dataDirectory, on: store.loop)
+            metrics.set("flare_datanode_free_bytes", Double(available))
+        } catch {
+            // The gauge keeps its last value; the failure is counted rather than hidden.
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"io_\(error.name)\"")
         }
         metrics.set("flare_datanode_buffers_in_use", labels: "loop=\"\(store.loop.name)\"", Double(store.pool.inUse))
     }
