@@ -30,7 +30,7 @@ struct ObjectReader {
                 for index in reorder.fetchesToStart() {
                     let chunk = manifest.chunks[index]
                     group.addTask {
-                        let buffer = await pool.acquire()
+                        let buffer = try await pool.acquire()
                         try await transport.fetch(chunk, into: buffer, metrics: metrics)
                         return (index, buffer)
                     }

@@ -1,4 +1,5 @@
 import FlareHTTP
+import FlareIO
 import FlareMetadata
 
 /// Why an upload failed, with the status to answer.
@@ -7,6 +8,8 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
     case body(HTTPError)
     /// No data node could take a chunk.
     case storage(ChunkUnavailable)
+    /// Every chunk buffer of the loop is in use and the line waiting for one is full.
+    case busy(BufferPoolBusy)
     /// The metadata store failed: the manifest could not be committed, or chunk ids not
     /// reserved.
     case metadata(String, Error)
@@ -14,7 +17,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
     var status: Int {
         switch self {
         case .body(let error): return error.status
-        case .storage: return 503
+        case .storage, .busy: return 503
         case .metadata(_, let error): return error is MetadataBusy ? 503 : 500
         }
     }
@@ -23,6 +26,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .body(let error): return "request body: \(error)"
         case .storage(let error): return "\(error)"
+        case .busy(let error): return "busy: \(error)"
         case .metadata(let what, let error): return "metadata: \(what) failed: \(error)"
         }
     }

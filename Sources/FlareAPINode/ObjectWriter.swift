@@ -88,7 +88,12 @@ struct ObjectWriter {
 
     /// Reads the next chunk from the body into a fresh buffer.
     private func fillNext(_ upload: inout Upload, _ fill: Fill) async -> PutWindow.Event {
-        let buffer = await pool.acquire()
+        let buffer: IOBuffer
+        do throws(BufferPoolBusy) {
+            buffer = try await pool.acquire()
+        } catch {
+            return .fillFailed(.busy(error))
+        }
         let count: Int
         do throws(HTTPError) {
             count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))

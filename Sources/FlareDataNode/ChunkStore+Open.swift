@@ -32,7 +32,13 @@ extension ChunkStore {
             throw .corrupt(id, ChunkCorruption("file size \(size) is not a chunk file size"))
         }
         let paddedData = size - ChunkFormat.footerBytes
-        let buffer = await pool.acquire()
+        let buffer: IOBuffer
+        do {
+            buffer = try await pool.acquire()
+        } catch {
+            // The file closes itself as it goes: nothing was read, so there is nothing to report.
+            throw .busy(error)
+        }
         // Where the footer lands in the buffer: after a prefetched last segment (one contiguous
         // read to the end of the file), else in the block past the segment area.
         var footerAt = ChunkFormat.segmentBytes

@@ -13,7 +13,12 @@ extension ChunkStore {
     public func put(id: ChunkID, length: Int, expectedCRC: UInt32,
                     fill: (UnsafeMutableRawBufferPointer) async throws -> Int) async throws(ChunkStoreError) -> ChunkFooter {
         precondition(length >= 0 && ChunkFormat.segmentCount(length) <= ChunkFormat.segmentsMax)
-        let buffer = await pool.acquire()
+        let buffer: IOBuffer
+        do {
+            buffer = try await pool.acquire()
+        } catch {
+            throw .busy(error)
+        }
         temporaryCounter += 1
         let temporary = "\(directory)/tmp/\(id).\(temporaryPrefix).\(temporaryCounter)"
         let file: File

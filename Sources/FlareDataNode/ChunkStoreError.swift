@@ -9,6 +9,8 @@ public enum ChunkStoreError: Error, CustomStringConvertible {
     case corrupt(ChunkID, ChunkCorruption)
     case noSpace(IOError)
     case io(IOError)
+    /// Every chunk buffer of the loop is in use and the line waiting for one is full.
+    case busy(BufferPoolBusy)
     /// The body source failed or ended early (client gone, timeout).
     case source(Error)
 
@@ -21,6 +23,7 @@ public enum ChunkStoreError: Error, CustomStringConvertible {
         case .corrupt: return 500
         case .noSpace: return 507
         case .io: return 500
+        case .busy: return 503
         case .source(let error): return (error as? StatusCarrying)?.status ?? 400
         }
     }
@@ -34,6 +37,7 @@ public enum ChunkStoreError: Error, CustomStringConvertible {
         case let .corrupt(id, corruption): return "corrupt chunk \(id): \(corruption.reason)"
         case .noSpace(let error): return "insufficient storage: \(error.name) (\(error.operation))"
         case .io(let error): return "I/O error \(error.name): \(error.operation)"
+        case .busy(let error): return "busy: \(error)"
         case .source(let error): return "request body: \(error)"
         }
     }

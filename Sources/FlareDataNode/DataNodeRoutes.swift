@@ -182,6 +182,7 @@ struct DataNodeRoutes: Sendable {
         case .corrupt: return "corrupt"
         case .noSpace: return "no_space"
         case .io(let io): return "io_\(io.name)"
+        case .busy: return "busy"
         case .source: return "client"
         }
     }

@@ -5,7 +5,9 @@ import Glibc
 /// First writes to fresh pages are slow on these machines (~3 µs per 4 KiB page, see
 /// shared/notes), so every page is written once here and the memory is never handed back
 /// to the OS. ``acquire()`` waits when the pool is empty; that wait is what pushes back on a
-/// client through TCP instead of growing the heap.
+/// client through TCP instead of growing the heap. The line of waiters is bounded too
+/// (``waitersMax``): past it ``acquire()`` refuses at once with ``BufferPoolBusy``, which
+/// callers answer as 503, instead of parking tasks without limit.
 ///
 /// Loop-confined: one pool per event loop, used only from that loop's thread.
 public final class BufferPool: @unchecked Sendable {
@@ -18,6 +20,11 @@ public final class BufferPool: @unchecked Sendable {
     public let bufferBytes: Int
     /// Buffers in the pool.
     public let bufferCount: Int
+    /// Tasks that may wait in ``acquire()`` at once.
+    public let waitersMax: Int
+    /// The default for ``waitersMax``. Generous: under load the line is a few tasks per
+    /// buffer; a thousand waiting is an overload that waiting longer will not cure.
+    public static let waitersMaxDefault = 1024
 
     private let memory: UnsafeMutableRawPointer
     private var free: [Int]
@@ -28,6 +35,7 @@ public final class BufferPool: @unchecked Sendable {
     /// Creates `bufferCount` buffers of `bufferBytes` (rounded up to whole pages).
     /// - Parameters:
     ///   - loop: the loop the pool belongs to, checked on every call when given.
+    ///   - waitersMax: tasks that may wait for a buffer at once (see ``acquire()``).
     ///   - prefaultCount: buffers whose pages are written now (default: all). The rest are
     ///     touched on first use; buffers are handed out most-recently-returned first, so a
     ///     large pool that is mostly idle stays mostly unresident.
@@ -35,11 +43,13 @@ public final class BufferPool: @unchecked Sendable {
     ///     (`madvise`). For O_DIRECT: the device then gets a few physically contiguous
     ///     segments per read or write instead of one per 4 KiB page, and a request is no
     ///     longer cut at the device's segment limit (254 pages, under 1 MiB, on virtio-blk).
-    public init(bufferBytes: Int, bufferCount: Int, loop: EventLoop? = nil, prefaultCount: Int? = nil, hugePages: Bool = false) {
-        precondition(bufferBytes > 0 && bufferCount > 0)
+    public init(bufferBytes: Int, bufferCount: Int, loop: EventLoop? = nil, waitersMax: Int = BufferPool.waitersMaxDefault,
+                prefaultCount: Int? = nil, hugePages: Bool = false) {
+        precondition(bufferBytes > 0 && bufferCount > 0 && waitersMax >= 0)
         let rounded = (bufferBytes + Self.alignmentBytes - 1) / Self.alignmentBytes * Self.alignmentBytes
         self.bufferBytes = rounded
         self.bufferCount = bufferCount
+        self.waitersMax = waitersMax
         self.loop = loop
         var raw: UnsafeMutableRawPointer?
         let alignment = hugePages ? Self.hugePageBytes : Self.alignmentBytes
@@ -72,8 +82,12 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// A buffer, waiting (first come, first served) until one is returned.
-    public func acquire() async -> IOBuffer {
+    /// - Throws: ``BufferPoolBusy`` at once when ``waitersMax`` tasks already wait.
+    public func acquire() async throws(BufferPoolBusy) -> IOBuffer {
         if waiting == 0, let buffer = tryAcquire() { return buffer }
+        guard waiting < waitersMax else {
+            throw BufferPoolBusy(bufferCount: bufferCount, waitersMax: waitersMax)
+        }
         return await withUnsafeContinuation { waiters.append($0) }
     }
 
@@ -91,5 +105,18 @@ public final class BufferPool: @unchecked Sendable {
 
     private func makeBuffer(_ index: Int) -> IOBuffer {
         IOBuffer(base: memory + index * bufferBytes, capacity: bufferBytes, pool: self, index: index)
+    }
+}
+
+/// Every buffer of a pool is in use and ``BufferPool/waitersMax`` tasks already wait for
+/// one: the process is overloaded, and the request should be refused (503) and retried.
+public struct BufferPoolBusy: Error, CustomStringConvertible, Sendable {
+    /// Buffers in the pool, all in use.
+    public let bufferCount: Int
+    /// The waiters already in line.
+    public let waitersMax: Int
+
+    public var description: String {
+        "all \(bufferCount) buffers in use and \(waitersMax) requests already waiting for one"
     }
 }

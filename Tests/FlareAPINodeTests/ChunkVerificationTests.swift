@@ -38,7 +38,7 @@ struct ChunkVerificationTests {
                     let node = "127.0.0.1:\(address.port)"
                     let client = DataNodeClient(loop: loop, addresses: [node: address], metrics: metrics, timeout: .seconds(5))
                     let pool = BufferPool(bufferBytes: 1 << 20, bufferCount: 1, loop: loop)
-                    let buffer = await pool.acquire()
+                    let buffer = try await pool.acquire()
                     let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: good.count, crc32c: crc, replicas: [node])
                     do {
                         try await client.fetch(chunk, into: buffer, metrics: metrics)

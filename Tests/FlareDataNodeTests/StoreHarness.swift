@@ -5,8 +5,9 @@ import FlareTestSupport
 import Foundation
 
 /// Runs `body` on a fresh loop of `engine` with a ``ChunkStore`` over a new data directory
-/// (two buffers, its own metrics); the loop stops and the directory goes afterwards.
-func withChunkStore(_ engine: IOEngineKind, _ label: String,
+/// (two buffers, at most `waitersMax` tasks waiting for one, its own metrics); the loop stops
+/// and the directory goes afterwards.
+func withChunkStore(_ engine: IOEngineKind, _ label: String, waitersMax: Int = BufferPool.waitersMaxDefault,
                     _ body: @escaping @Sendable (ChunkStore, ChunkStoreStats, EventLoop, String) async throws -> Void) async throws {
     try skipIfUnavailable(engine)
     let directory = try TestDirectory("\(label)-\(engine)")
@@ -17,7 +18,8 @@ func withChunkStore(_ engine: IOEngineKind, _ label: String,
     let data = directory.data
     try await loop.run {
         let stats = ChunkStoreStats(metrics: Metrics(), chunkCount: 0, bytesStored: 0)
-        let pool = BufferPool(bufferBytes: ChunkFormat.segmentBytes + ChunkFormat.footerBytes, bufferCount: 2, loop: loop)
+        let pool = BufferPool(bufferBytes: ChunkFormat.segmentBytes + ChunkFormat.footerBytes, bufferCount: 2, loop: loop,
+                              waitersMax: waitersMax)
         let chunks = ChunkStore(directory: data, usesDirectIO: report.usesDirectIO, loop: loop, pool: pool, stats: stats)
         try await body(chunks, stats, loop, data)
     }

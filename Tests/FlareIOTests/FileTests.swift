@@ -153,11 +153,11 @@ struct BufferPoolTests {
         try await onLoop(kind) { loop in
             let pool = BufferPool(bufferBytes: 10_000, bufferCount: 2, loop: loop)
             #expect(pool.bufferBytes == 12_288)
-            var first: IOBuffer? = await pool.acquire()
-            let second = await pool.acquire()
+            var first: IOBuffer? = try await pool.acquire()
+            let second = try await pool.acquire()
             #expect(Int(bitPattern: first!.base) % 4096 == 0 && Int(bitPattern: second.base) % 4096 == 0)
             #expect(pool.tryAcquire() == nil)
-            let waiter = loop.spawn { Int(bitPattern: await pool.acquire().base) }
+            let waiter = loop.spawn { Int(bitPattern: try await pool.acquire().base) }
             try await loop.sleep(for: .milliseconds(10))
             #expect(pool.waiting == 1)
             let firstBase = Int(bitPattern: first!.base)

@@ -31,7 +31,7 @@ func registerBufferPoolBenchmarks() {
             let pool = fixture.pool!
             measurement.benchmark.startMeasurement()
             for _ in measurement.benchmark.scaledIterations {
-                blackHole(await pool.acquire())
+                blackHole(try await pool.acquire())
             }
             measurement.benchmark.stopMeasurement()
             precondition(pool.inUse == 0, "a buffer was not given back")
