@@ -30,7 +30,7 @@ let package = Package(
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore"], swiftSettings: strict),
+        .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

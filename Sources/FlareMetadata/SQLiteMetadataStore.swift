@@ -1,5 +1,6 @@
 import CSQLite
 import FlareCore
+import FlareIO
 import Glibc
 import Synchronization
 

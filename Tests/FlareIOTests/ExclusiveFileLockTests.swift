@@ -1,4 +1,4 @@
-import FlareCore
+import FlareIO
 import Foundation
 import Testing
 

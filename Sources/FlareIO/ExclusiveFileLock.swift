@@ -2,6 +2,8 @@ import Glibc
 
 /// An exclusive `flock` on a file, held until this object goes or the process ends (kill -9
 /// included): how a process claims a data directory or a metadata file for itself.
+///
+/// Taking it blocks (an `open` and a sleeping retry loop): for start-up, never on a loop thread.
 public final class ExclusiveFileLock: Sendable {
     public let path: String
     private let fd: Int32
