@@ -48,7 +48,7 @@ let package = Package(
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .executableTarget(name: "flare-bench", dependencies: [
-            "FlareBench", "FlareCore", "FlareIO",
+            "FlareBench", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "datanode", dependencies: [
@@ -61,13 +61,13 @@ let package = Package(
             "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
-        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers.
         .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
-        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport"],
+        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareTestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareMetadataTests", dependencies: ["FlareMetadata", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
     ]

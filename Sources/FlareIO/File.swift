@@ -9,6 +9,9 @@ import Glibc
 public final class File: @unchecked Sendable {
     /// O_DIRECT alignment for buffers, offsets and lengths.
     public static let directAlignmentBytes = 4096
+    /// The `O_DIRECT` open flag, which Glibc does not export to Swift (it is GNU-only); for
+    /// fault injectors that recognise direct opens. ``open(_:flags:mode:direct:on:)`` adds it.
+    public static let directFlag: Int32 = flare_O_DIRECT
 
     /// The descriptor.
     public let fd: Int32

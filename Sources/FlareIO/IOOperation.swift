@@ -28,6 +28,10 @@ public enum IOOperation: @unchecked Sendable {
     /// renameat2's RENAME_NOREPLACE: fail with EEXIST instead of replacing the target.
     public static let renameNoReplace: UInt32 = flare_RENAME_NOREPLACE
 
+    /// `AT_FDCWD`, for the `dirfd` of path operations: paths relative to the working
+    /// directory (absolute paths ignore it). Glibc does not export it to Swift.
+    public static let currentDirectory: Int32 = flare_AT_FDCWD
+
     /// Whether the operation acts on a socket and so can wait for readiness in the epoll engine.
     var isSocketReadiness: Bool {
         switch self {

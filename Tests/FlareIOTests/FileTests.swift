@@ -1,4 +1,3 @@
-import CLiburing
 import FlareIO
 import FlareTestSupport
 import Glibc
@@ -64,7 +63,7 @@ struct FileTests {
         try await onLoop(kind) { loop in
             // Stand in for tmpfs on old kernels, or overlay setups: O_DIRECT opens fail EINVAL.
             loop.faultInjector = { op in
-                if case let .openat(_, _, flags, _) = op, flags & flare_O_DIRECT != 0 { return -EINVAL }
+                if case let .openat(_, _, flags, _) = op, flags & File.directFlag != 0 { return -EINVAL }
                 return nil
             }
             let file = try await File.openPreferringDirect("\(directory)/f", flags: O_CREAT | O_RDWR, on: loop)
@@ -90,7 +89,7 @@ struct FileTests {
             let results = await loop.performChain([
                 .write(fd: file.fd, buffer: bytes.bytes.baseAddress!, count: 8192, offset: 0),
                 .fsync(fd: file.fd, dataOnly: true),
-                .renameat(oldDirfd: flare_AT_FDCWD, oldPath: from, newDirfd: flare_AT_FDCWD, newPath: to),
+                .renameat(oldDirfd: IOOperation.currentDirectory, oldPath: from, newDirfd: IOOperation.currentDirectory, newPath: to),
             ])
             #expect(results[0] == 8192 && results[1] == 0 && results[2] == 0)
             #expect(access("\(directory)/final", F_OK) == 0)
