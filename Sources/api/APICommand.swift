@@ -90,15 +90,7 @@ struct APICommand: AsyncParsableCommand {
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()
-        let service: APINodeService
-        do {
-            service = try await APINodeService(config: config, logger: logger)
-        } catch {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        }
-        let signal = await ProcessSignals.waitForTermination()
-        logger.info("signal \(signal): stopping")
-        await service.stop()
+        try await serveUntilTerminated(logger: logger, start: { try await APINodeService(config: config, logger: logger) },
+                                       stop: { await $0.stop() })
     }
 }

@@ -57,15 +57,7 @@ struct DataNodeCommand: AsyncParsableCommand {
         config.httpLimits = http.limits()
         config.chunkSizeMaxBytes = ByteSize.parse(chunkSizeMax)!
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
-        let service: DataNodeService
-        do {
-            service = try await DataNodeService(config: config, logger: logger)
-        } catch {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
-        }
-        let signal = await ProcessSignals.waitForTermination()
-        logger.info("signal \(signal): stopping")
-        await service.stop()
+        try await serveUntilTerminated(logger: logger, start: { try await DataNodeService(config: config, logger: logger) },
+                                       stop: { await $0.stop() })
     }
 }

@@ -1,0 +1,20 @@
+import ArgumentParser
+import FlareIO
+import Logging
+
+/// What `api` and `datanode` do once their flags are parsed: start the service (a start
+/// that fails is logged and exits 1, not a crash with a stack), serve until SIGINT or
+/// SIGTERM, then stop it in order.
+public func serveUntilTerminated<Service>(logger: Logger, start: () async throws -> Service,
+                                          stop: (Service) async -> Void) async throws {
+    let service: Service
+    do {
+        service = try await start()
+    } catch {
+        logger.critical("cannot start: \(error)")
+        throw ExitCode(1)
+    }
+    let signal = await ProcessSignals.waitForTermination()
+    logger.info("signal \(signal): stopping")
+    await stop(service)
+}
