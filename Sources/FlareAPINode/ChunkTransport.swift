@@ -18,6 +18,13 @@ enum ChunkTransportError: Error, Sendable, CustomStringConvertible {
     /// body — so another node may.
     case failed(node: String, reason: String)
 
+    /// The node the exchange was with.
+    var node: String {
+        switch self {
+        case .refused(let node, _), .failed(let node, _): return node
+        }
+    }
+
     var description: String {
         switch self {
         case .refused(let node, let status): return "\(node): status \(status)"
