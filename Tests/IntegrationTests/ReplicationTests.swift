@@ -82,4 +82,55 @@ struct ReplicationTests {
             #expect(cleaned, "copies of the refused upload are left on the live nodes: \(left)")
         }
     }
+
+    @Test("replicas 2: kill -9 one of three nodes while 32 clients PUT and GET: no failed GET, every PUT acknowledged, all identical",
+          arguments: testedEngines)
+    func killUnderLoad(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "killload", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2"]) { cluster in
+            let clients = 32, rounds = 3
+            var files: [String] = []
+            for index in 0..<clients { files.append(try await cluster.randomFile("load-\(index)", size: 1 + index * 37_003)) }
+            let started = Counter()
+            let failures = try await withThrowingTaskGroup(of: [String].self) { group in
+                for (index, file) in files.enumerated() {
+                    group.addTask {
+                        var problems: [String] = []
+                        for round in 0..<rounds {
+                            let key = "load/\(index)/\(round)"
+                            await started.increment()
+                            let put = try await cluster.put(key, file: file)
+                            guard put.status == 201 else { problems.append("PUT \(key): \(put)"); continue }
+                            let get = try await cluster.get(key, to: "\(file).\(round).out")
+                            guard get.status == 200, get.curlExit == 0 else { problems.append("GET \(key): \(get)"); continue }
+                            if !(try await sameBytes(file, "\(file).\(round).out", scratch: cluster.scratch.tmp)) {
+                                problems.append("\(key) came back different")
+                            }
+                        }
+                        return problems
+                    }
+                }
+                // The kill lands while the clients are busy: after a third of the uploads began.
+                let busy = try await cluster.poll(seconds: 30) { await started.value >= clients * rounds / 3 }
+                #expect(busy, "the clients never got going")
+                await cluster.dataNodes[1].stop(SIGKILL, withinSeconds: 5)
+                var failures: [String] = []
+                for try await problems in group { failures += problems }
+                return failures
+            }
+            #expect(failures.isEmpty, "\(failures.count) failures with a node killed:\n\(failures.joined(separator: "\n"))")
+            for (index, file) in files.enumerated() {
+                for round in 0..<rounds {
+                    let get = try await cluster.get("load/\(index)/\(round)", to: file + ".again")
+                    #expect(get.status == 200 && get.curlExit == 0, "load/\(index)/\(round) afterwards: \(get)")
+                    #expect(try await sameBytes(file, file + ".again", scratch: cluster.scratch.tmp))
+                }
+            }
+        }
+    }
+}
+
+/// A count shared by concurrent clients.
+actor Counter {
+    private(set) var value = 0
+    func increment() { value += 1 }
 }
