@@ -26,6 +26,8 @@ let package = Package(
         ], swiftSettings: strict),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "FlareCore", dependencies: ["CISAL"], swiftSettings: strict),
+        // Placement over node ids (weighted, zone-aware) and node health states: no HTTP, no I/O.
+        .target(name: "FlareCluster", dependencies: ["FlareCore"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
