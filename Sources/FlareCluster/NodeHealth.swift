@@ -30,6 +30,12 @@ public struct NodeHealthTransition: Sendable, Hashable {
     public let to: NodeState
     /// The failure that caused it, nil for a recovery.
     public let failure: NodeFailure?
+
+    public init(from: NodeState, to: NodeState, failure: NodeFailure?) {
+        self.from = from
+        self.to = to
+        self.failure = failure
+    }
 }
 
 /// The health of one node: a pure state machine over the instants it is told about.
