@@ -14,6 +14,7 @@ struct ReplicaPlacementTests {
             let nodes = ClusterFixtures.cluster(Int.random(in: 1...12, using: &generator), zonesMax: 4, &generator)
             let placement = try ReplicaPlacement(nodes: nodes)
             let reversed = try ReplicaPlacement(nodes: nodes.reversed())
+            #expect(placement.nodes == reversed.nodes && placement.nodes.map(\.id) == nodes.map(\.id).sorted())
             for chunk in ClusterFixtures.chunks(200, seed: UInt64(round)) {
                 let ranked = placement.ranked(chunk)
                 #expect(Set(ranked) == Set(nodes) && ranked.count == nodes.count)
