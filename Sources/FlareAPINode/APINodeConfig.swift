@@ -22,6 +22,8 @@ public struct APINodeConfig: Sendable {
     public var dataNodeTimeoutSeconds = 10
     /// Copies of every chunk, on distinct data nodes.
     public var replicas = 2
+    /// Seconds a data node may keep failing (probes and exchanges) before it is `down`.
+    public var nodeDownAfterSeconds = 5.0
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

@@ -1,3 +1,4 @@
+import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -15,6 +16,8 @@ public final class APINodeService: @unchecked Sendable {
     private var server: HTTPServer!
     private var deletions: DeletionWorker!
     private var contexts: [LoopContext] = []
+    private let nodes: NodeDirectory
+    private let prober: NodeProber
     private let logger: Logger
 
     /// The address bound (the real port when 0 was asked for).
@@ -25,13 +28,10 @@ public final class APINodeService: @unchecked Sendable {
         guard (1...max(1, config.dataNodes.count)).contains(config.replicas) else {
             throw APINodeConfigError("replicas \(config.replicas) needs as many data nodes, and \(config.dataNodes.count) are configured")
         }
-        var addresses: [String: SocketAddress] = [:]
-        for node in config.dataNodes { addresses[node] = try SocketAddress(parsing: node) }
+        let configured = try config.dataNodes.map { (text: $0, address: try SocketAddress(parsing: $0)) }
         let directory = config.metadataPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !directory.isEmpty { try FileSystem.makeDirectories(directory) }
         metadata = try SQLiteMetadataStore(path: config.metadataPath, deletionGraceSeconds: config.deletionGraceSeconds)
-        let reclaimed = try await metadata.reclaimReservations(onNodes: config.dataNodes)
-        if reclaimed > 0 { logger.notice("\(reclaimed) chunk id(s) reserved by unfinished uploads of a previous run: their copies are queued for deletion") }
         let resolved = config.engine.resolved()
         if let reason = resolved.fallbackReason { logger.notice("io_uring unavailable (\(reason)); using epoll") }
         var loops: [EventLoop] = []
@@ -40,18 +40,37 @@ public final class APINodeService: @unchecked Sendable {
         }
         self.loops = loops
         self.logger = logger
+        // Nodes known from earlier runs at the addresses given now: their chunks resolve even
+        // while they are down; the first probe below finds who is where now.
+        let nodes = NodeDirectory(policy: NodeHealthPolicy(downAfterSeconds: config.nodeDownAfterSeconds))
+        for known in try await metadata.knownNodes() {
+            guard let at = configured.first(where: { $0.text == known.address }) else { continue }
+            nodes.upsert(NodeDirectory.Node(id: known.id, address: known.address, socketAddress: at.address, zone: known.zone,
+                                            capacityBytes: known.capacityBytes))
+        }
+        self.nodes = nodes
+        prober = NodeProber(loop: loops[0], configured: configured, directory: nodes, metadata: metadata, logger: logger)
+        try await loops[0].run { [prober] in await prober.probeAll() }
+        let reached = nodes.nodes.count
+        if reached < config.replicas {
+            logger.warning("\(reached) of \(configured.count) data nodes known, fewer than --replicas \(config.replicas): PUTs are refused until more answer")
+        }
+        let reclaimed = try await metadata.reclaimReservations(onNodes: nodes.nodes.map(\.id))
+        if reclaimed > 0 { logger.notice("\(reclaimed) chunk id(s) reserved by unfinished uploads of a previous run: their copies are queued for deletion") }
         let buffersPerLoop = max(config.windowChunks + 1, config.bufferPoolBytes / config.chunkSizeBytes / loops.count)
         var contexts: [ObjectIdentifier: LoopContext] = [:]
         let metrics = self.metrics
         for loop in loops {
-            let context = try await loop.run { [config, addresses, metadata] in
+            let context = try await loop.run { [config, nodes, metadata, logger] in
                 // Only a window's worth is touched up front; the rest on first use (the pool
                 // hands out warm buffers first), so an idle node stays small.
                 LoopContext(loop: loop,
                             pool: BufferPool(bufferBytes: config.chunkSizeBytes, bufferCount: buffersPerLoop, loop: loop,
                                              prefaultCount: config.windowChunks * 2),
-                            dataNodes: DataNodeClient(loop: loop, addresses: addresses, metrics: metrics,
-                                                      timeout: .seconds(config.dataNodeTimeoutSeconds)),
+                            dataNodes: DataNodeClient(loop: loop, directory: nodes, metrics: metrics,
+                                                      timeout: .seconds(config.dataNodeTimeoutSeconds)) { node, change in
+                                logger.warning("data node \(node) is \(change.to.rawValue) (was \(change.from.rawValue))\(change.failure.map { ": \($0)" } ?? "")")
+                            },
                             reservations: ChunkIDReservations(metadata: metadata, batchCount: Self.reservedIDsPerBatch(config)) { body in
                                 loop.spawn { await body() }
                             })
@@ -60,13 +79,14 @@ public final class APINodeService: @unchecked Sendable {
             self.contexts.append(context)
         }
         describeMetrics()
-        let routes = APIRoutes(contexts: contexts, placement: Placement(nodes: config.dataNodes), metadata: metadata,
+        let routes = APIRoutes(contexts: contexts, nodes: nodes, metadata: metadata,
                                config: config, metrics: metrics, engine: resolved.kind)
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
         deletions = DeletionWorker(context: contexts[ObjectIdentifier(loops[0])]!, metadata: metadata, logger: logger)
         deletions.start()
+        prober.start()
         logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")
     }
 
@@ -87,6 +107,7 @@ public final class APINodeService: @unchecked Sendable {
     public func stop() async {
         await server.stop()
         await deletions.stop()
+        await prober.stop()
         for context in contexts {
             do {
                 try await context.loop.run { try await context.reservations.releaseStock() }

@@ -8,7 +8,7 @@ import Logging
 /// `/health`, `/metrics`.
 struct APIRoutes: Sendable {
     let contexts: [ObjectIdentifier: LoopContext]
-    let placement: Placement
+    let nodes: NodeDirectory
     let metadata: MetadataStore
     let config: APINodeConfig
     let metrics: Metrics
@@ -38,7 +38,7 @@ struct APIRoutes: Sendable {
         case ("GET", "/objects"):
             try await list(request, response)
         case ("GET", "/health"), ("HEAD", "/health"):
-            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"dataNodes\":\(config.dataNodes.count),\"replicas\":\(config.replicas)}\n"
+            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"dataNodes\":\(config.dataNodes.count),\"replicas\":\(config.replicas),\"nodes\":[\(nodesJSON())]}\n"
             try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
         case ("GET", "/metrics"):
             metrics.set("flare_api_buffers_in_use", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.inUse))
@@ -53,7 +53,7 @@ struct APIRoutes: Sendable {
 
     private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let writer = ObjectWriter(pool: context.pool, transport: context.dataNodes, reservations: context.reservations,
-                                  placement: placement, replicas: config.replicas, metadata: metadata, metrics: metrics,
+                                  candidates: nodes.candidates, replicas: config.replicas, metadata: metadata, metrics: metrics,
                                   chunkSize: config.chunkSizeBytes, window: config.windowChunks)
         let manifest: ObjectManifest
         let source = request.body
@@ -98,7 +98,8 @@ struct APIRoutes: Sendable {
         if request.method == "HEAD" {
             return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
         }
-        let reader = ObjectReader(pool: context.pool, transport: context.dataNodes, metrics: metrics, window: config.windowChunks)
+        let reader = ObjectReader(pool: context.pool, transport: context.dataNodes, metrics: metrics, window: config.windowChunks,
+                                  readOrder: nodes.readOrder)
         let contentLength = range.count
         let headHeaders = headers
         do {
@@ -124,6 +125,15 @@ struct APIRoutes: Sendable {
         }
         guard removed != nil else { return try await response.respondError(404, "no object with key \(key)") }
         try await response.writeHead(status: 204, contentLength: nil)
+    }
+
+    /// Each data node known, with its health, as JSON objects.
+    private func nodesJSON() -> String {
+        nodes.snapshot().map { entry in
+            let lastError = entry.health.lastFailure.map { HTTPErrorBody.quote("\($0)") } ?? "null"
+            return "{\"id\":\"\(entry.node.id)\",\"address\":\(HTTPErrorBody.quote(entry.node.address)),\"zone\":\(HTTPErrorBody.quote(entry.node.zone)),"
+                + "\"capacityBytes\":\(entry.node.capacityBytes),\"state\":\"\(entry.health.state.rawValue)\",\"lastError\":\(lastError)}"
+        }.joined(separator: ",")
     }
 
     /// `GET /objects?prefix=&start-after=&limit=` → JSON page of keys.

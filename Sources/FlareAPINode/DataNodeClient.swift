@@ -1,3 +1,4 @@
+import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -6,14 +7,19 @@ import FlareIO
 /// keep-alive pool.
 final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     let client: HTTPClient
-    let addresses: [String: SocketAddress]
+    /// Where each node id is now, and where its exchanges' outcomes go.
+    let directory: NodeDirectory
     let metrics: Metrics
     let timeout: Duration
+    /// Told when an exchange moved a node's health state (for the log).
+    let onHealthChange: @Sendable (String, NodeHealthTransition) -> Void
 
-    init(loop: EventLoop, addresses: [String: SocketAddress], metrics: Metrics, timeout: Duration) {
+    init(loop: EventLoop, directory: NodeDirectory, metrics: Metrics, timeout: Duration,
+         onHealthChange: @escaping @Sendable (String, NodeHealthTransition) -> Void = { _, _ in }) {
+        self.onHealthChange = onHealthChange
         client = HTTPClient(loop: loop, connectionsPerPeerMax: 64, idlePerPeerMax: 32)
         client.connectTimeout = .seconds(2)
-        self.addresses = addresses
+        self.directory = directory
         self.metrics = metrics
         self.timeout = timeout
     }
@@ -73,8 +79,8 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     }
 
     func delete(_ id: ChunkID, on node: String) async -> Bool {
-        // A node no longer configured cannot be asked; its copies are not this api's to keep.
-        guard let address = addresses[node] else { return true }
+        // A node not reachable now keeps its deletion queued until it is back.
+        guard let address = directory.address(of: node) else { return false }
         let started = ContinuousClock.now
         do {
             let status = try await client.execute(method: "DELETE", target: "/chunk/\(id)", to: address, timeout: timeout) { response in
@@ -90,7 +96,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     }
 
     private func address(of node: String) throws(ChunkTransportError) -> SocketAddress {
-        guard let address = addresses[node] else { throw .failed(node: node, reason: "not a configured data node") }
+        guard let address = directory.address(of: node) else { throw .failed(node: node, reason: "not a data node this api can reach") }
         return address
     }
 
@@ -100,5 +106,9 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         if status == 0 || status >= 500 {
             metrics.increment("flare_api_datanode_errors_total", labels: "node=\"\(node)\",method=\"\(method)\"")
         }
+        // An exchange that failed below HTTP (refused, reset, timed out) makes the node
+        // suspect at once, so the rest of an object's chunks go elsewhere.
+        let event: NodeHealthEvent = status == 0 ? .dataPathFailed(NodeFailure(.connection, "\(method) exchange failed")) : .dataPathSucceeded
+        if let change = directory.record(event, node: node) { onHealthChange(node, change) }
     }
 }

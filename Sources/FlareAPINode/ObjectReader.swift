@@ -10,6 +10,8 @@ struct ObjectReader {
     let transport: ChunkTransport
     let metrics: Metrics
     let window: Int
+    /// A chunk's replicas in the order to try them (suspect and down nodes last).
+    var readOrder: @Sendable ([String]) -> [String] = { $0 }
 
     /// Sends `range` of the object. `start` runs when the first chunk is in hand (send the
     /// head there): a failure before it can still become an error response.
@@ -24,11 +26,12 @@ struct ObjectReader {
         let last = (range.upperBound - 1) / chunkSize
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
-        let pool = self.pool, transport = self.transport, metrics = self.metrics
+        let pool = self.pool, transport = self.transport, metrics = self.metrics, readOrder = self.readOrder
         try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
             func startFetches() {
                 for index in reorder.fetchesToStart() {
-                    let chunk = manifest.chunks[index]
+                    var chunk = manifest.chunks[index]
+                    chunk.replicas = readOrder(chunk.replicas)
                     group.addTask {
                         let buffer = try await pool.acquire()
                         try await transport.fetch(chunk, into: buffer, metrics: metrics)

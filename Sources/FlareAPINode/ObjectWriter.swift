@@ -11,9 +11,8 @@ struct ObjectWriter {
     let pool: BufferPool
     let transport: ChunkTransport
     let reservations: ChunkIDReservations
-    let placement: Placement
-    /// Each node's zone (a node not named is in zone `default`).
-    var zones: [String: String] = [:]
+    /// Where a new chunk may go, in the order to try (``NodeDirectory/candidates(for:)``).
+    let candidates: @Sendable (ChunkID) -> [PutWindow.Candidate]
     /// Copies of every chunk.
     var replicas = 1
     let metadata: MetadataStore
@@ -118,10 +117,7 @@ struct ObjectWriter {
         upload.buffers[index] = buffer
         upload.checksum.update(buffer.bytes)
         upload.size += count
-        let candidates = placement.rank(id).map { placement.nodes[$0] }.map { node in
-            PutWindow.Candidate(node: node, zone: zones[node] ?? "default")
-        }
-        return .filled(index: index, id: id, length: count, crc32c: CRC32C.checksum(buffer.bytes), candidates: candidates,
+        return .filled(index: index, id: id, length: count, crc32c: CRC32C.checksum(buffer.bytes), candidates: candidates(id),
                        last: count < chunkSize)
     }
 

@@ -12,12 +12,16 @@ import FlareCore
 ///
 /// Where a chunk's copies go: its candidates in rendezvous order, taking each next one
 /// whose zone holds no copy of the chunk yet; only when no candidate left is in a new zone
-/// does a zone get a second copy (fewer zones than replicas, or zones out of nodes).
+/// does a zone get a second copy (fewer zones than replicas, or zones out of nodes). Healthy
+/// candidates come first: a suspect or down node gets a copy only when the healthy ones
+/// cannot make up the replicas.
 struct PutWindow: Sendable {
     /// A node a chunk may go to.
     struct Candidate: Sendable, Equatable {
         var node: String
         var zone: String
+        /// Not suspect or down: tried before any node that is.
+        var healthy = true
     }
 
     /// What happened.
@@ -109,14 +113,19 @@ struct PutWindow: Sendable {
         switch event {
         case .filled(let index, let id, let length, let crc32c, let candidates, let last):
             precondition(filling && index == nextIndex, "chunk \(index) filled out of turn (next is \(nextIndex))")
-            precondition(candidates.count >= replicas, "chunk \(index) has \(candidates.count) candidates for \(replicas) copies")
             filling = false
             nextIndex += 1
             bodyEnded = last
             guard failure == nil else { return [.release(index: index)] + finishIfDone() }
             pending[index] = Pending(id: id, length: length, crc32c: crc32c, candidates: candidates)
             let sends = (0..<replicas).compactMap { _ in sendToNextCandidate(index) }
-            precondition(sends.count == replicas)
+            guard sends.count == replicas else {
+                // Fewer nodes known than copies (nodes not reached since the api started).
+                fail(.storage(ChunkUnavailable(reasons: ["chunk \(index) needs \(replicas) copies, and \(candidates.count) data node(s) are known"])))
+                guard sends.isEmpty else { return sends }  // those answer, then the chunk settles
+                pending.removeValue(forKey: index)
+                return [.release(index: index)] + finishIfDone()
+            }
             return sends + fillIfRoom()
         case .bodyEnded:
             precondition(filling, "body ended while no fill was asked for")
@@ -175,13 +184,17 @@ struct PutWindow: Sendable {
         if failure == nil { failure = error }
     }
 
-    /// The next copy of chunk `index`: the first untried candidate in a zone without a copy,
-    /// else the first untried one; `nil` when every candidate was tried.
+    /// The next copy of chunk `index`: the first untried healthy candidate in a zone without
+    /// a copy, else the first untried healthy one, else the same among the others; `nil`
+    /// when every candidate was tried.
     private mutating func sendToNextCandidate(_ index: Int) -> Action? {
         let chunk = pending[index]!
         let untried = chunk.candidates.indices.filter { !chunk.tried.contains($0) }
         let zones = chunk.zonesInUse(failed: chunk.failed)
-        guard let position = untried.first(where: { !zones.contains(chunk.candidates[$0].zone) }) ?? untried.first else { return nil }
+        let healthy = untried.filter { chunk.candidates[$0].healthy }
+        let inNewZone = { (position: Int) in !zones.contains(chunk.candidates[position].zone) }
+        guard let position = healthy.first(where: inNewZone) ?? healthy.first ?? untried.first(where: inNewZone) ?? untried.first
+        else { return nil }
         pending[index]!.tried.append(position)
         pending[index]!.sending += 1
         let node = chunk.candidates[position].node

@@ -1,4 +1,5 @@
 @testable import FlareAPINode
+import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -23,6 +24,15 @@ func withLyingDataNode(_ engine: IOEngineKind, body: [UInt8], _ test: (SocketAdd
     await server.stop()
 }
 
+extension NodeDirectory {
+    /// A directory of one node, named `name`, at `address`.
+    static func single(_ name: String, at address: SocketAddress) -> NodeDirectory {
+        let directory = NodeDirectory(policy: NodeHealthPolicy())
+        directory.upsert(Node(id: name, address: name, socketAddress: address, zone: "default", capacityBytes: 1 << 30))
+        return directory
+    }
+}
+
 @Suite("API node: every chunk a data node sends is checked against the manifest")
 struct ChunkVerificationTests {
     @Test("a 200 with wrong bytes is refused and counted; the right bytes pass", arguments: testedEngines)
@@ -36,7 +46,7 @@ struct ChunkVerificationTests {
                 try await loop.run {
                     let metrics = Metrics()
                     let node = "127.0.0.1:\(address.port)"
-                    let client = DataNodeClient(loop: loop, addresses: [node: address], metrics: metrics, timeout: .seconds(5))
+                    let client = DataNodeClient(loop: loop, directory: .single(node, at: address), metrics: metrics, timeout: .seconds(5))
                     let pool = BufferPool(bufferBytes: 1 << 20, bufferCount: 1, loop: loop)
                     let buffer = try await pool.acquire()
                     let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: good.count, crc32c: crc, replicas: [node])

@@ -30,7 +30,9 @@ struct ObjectWriterTests {
         return try await loop.run {
             let pool = BufferPool(bufferBytes: chunkSize, bufferCount: window + 1, loop: loop)
             let reservations = ChunkIDReservations(metadata: metadata, batchCount: 4) { body in loop.spawn { await body() } }
-            let writer = ObjectWriter(pool: pool, transport: transport, reservations: reservations, placement: Placement(nodes: nodes),
+            let placement = Placement(nodes: nodes)
+            let writer = ObjectWriter(pool: pool, transport: transport, reservations: reservations,
+                                      candidates: { id in placement.rank(id).map { PutWindow.Candidate(node: nodes[$0], zone: "default") } },
                                       metadata: metadata, metrics: Metrics(), chunkSize: chunkSize, window: window)
             var offset = 0
             let result: Result<ObjectManifest, ObjectWriteError>

@@ -23,8 +23,7 @@ struct ReplicationTests {
     @Test("--replicas 1, 2, 3 on three nodes: every chunk on exactly N nodes; awkward sizes round-trip byte for byte",
           arguments: testedEngines, [1, 2, 3])
     func exactlyNCopies(engine: IOEngineKind, replicas: Int) async throws {
-        try await withCluster(engine, "replicas\(replicas)", apiOptions: ["--chunk-size", "64KiB", "--replicas", "\(replicas)"],
-                              busy: false) { cluster in
+        try await withCluster(engine, "replicas\(replicas)", apiOptions: ["--chunk-size", "64KiB", "--replicas", "\(replicas)"]) { cluster in
             for size in Self.sizes {
                 let file = try await cluster.randomFile("size-\(size)", size: size)
                 #expect(try await cluster.put("s/\(size)", file: file).status == 201)
@@ -68,7 +67,7 @@ struct ReplicationTests {
     @Test("replicas 3 with one of three nodes dead: 503 naming the missing copies, nothing committed, no chunk left behind",
           arguments: testedEngines)
     func tooFewNodes(engine: IOEngineKind) async throws {
-        try await withCluster(engine, "toofew", apiOptions: ["--chunk-size", "64KiB", "--replicas", "3"], busy: false) { cluster in
+        try await withCluster(engine, "toofew", apiOptions: ["--chunk-size", "64KiB", "--replicas", "3"]) { cluster in
             await cluster.dataNodes[2].stop(SIGKILL, withinSeconds: 5)
             let file = try await cluster.randomFile("big", size: 4 * 65536)
             let put = try await cluster.put("refused", file: file)
@@ -124,6 +123,70 @@ struct ReplicationTests {
                     #expect(get.status == 200 && get.curlExit == 0, "load/\(index)/\(round) afterwards: \(get)")
                     #expect(try await sameBytes(file, file + ".again", scratch: cluster.scratch.tmp))
                 }
+            }
+        }
+    }
+
+    /// The api's view of its data nodes (`GET /health`): id → address and state.
+    static func apiNodes(_ cluster: Cluster) async throws -> [String: (address: String, state: String)] {
+        let health = try await curl(["--max-time", "5", "\(cluster.base)/health"], scratch: cluster.scratch.tmp)
+        var nodes: [String: (address: String, state: String)] = [:]
+        for node in (health.json?["nodes"] as? [[String: Any]]) ?? [] {
+            if let id = node["id"] as? String, let address = node["address"] as? String, let state = node["state"] as? String {
+                nodes[id] = (address, state)
+            }
+        }
+        return nodes
+    }
+
+    @Test("manifests name nodes by id: a data node restarted on another port, given to the api there, serves its chunks again",
+          arguments: testedEngines)
+    func nodeMovesPort(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "moved", apiOptions: ["--chunk-size", "64KiB", "--replicas", "1"]) { cluster in
+            let file = try await cluster.randomFile("moved", size: 9 * 65536 + 5)
+            #expect(try await cluster.put("moved", file: file).status == 201)
+            let before = try await Self.apiNodes(cluster)
+            #expect(before.count == 3 && before.keys.allSatisfy { $0.count == 32 }, "\(before)")
+            _ = await cluster.api.stop(SIGTERM)
+            let oldAddress = cluster.dataNodes[0].address
+            _ = await cluster.dataNodes[0].stop(SIGTERM)
+            try await cluster.startDataNode(0)  // the kernel picks another port
+            #expect(cluster.dataNodes[0].address != oldAddress)
+            try await cluster.startAPI()
+            let get = try await cluster.get("moved", to: file + ".out")
+            #expect(get.status == 200 && get.curlExit == 0, "\(get)")
+            #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp))
+            let after = try await Self.apiNodes(cluster)
+            #expect(Set(after.keys) == Set(before.keys), "the same three ids: \(after)")
+            #expect(after.values.contains { $0.address == cluster.dataNodes[0].address })
+        }
+    }
+
+    @Test("a data node whose directory was wiped comes back with a new id; it is not taken for the old one, and reads use the other copy",
+          arguments: testedEngines)
+    func wipedNodeIsNew(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "wiped", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2"]) { cluster in
+            var files: [String: String] = [:]
+            for index in 0..<6 {
+                files["w/\(index)"] = try await cluster.randomFile("w-\(index)", size: 3 * 65536 + index)
+                #expect(try await cluster.put("w/\(index)", file: files["w/\(index)"]!).status == 201)
+            }
+            let before = try await Self.apiNodes(cluster)
+            let port = cluster.dataNodes[0].port
+            let oldID = try #require(before.first { $0.value.address == cluster.dataNodes[0].address }?.key)
+            _ = await cluster.dataNodes[0].stop(SIGTERM)
+            try FileManager.default.removeItem(atPath: "\(cluster.scratch.path)/datanode-1")
+            try await cluster.startDataNode(0, port: port)
+            let relearned = try await cluster.poll(seconds: 10) {
+                let nodes = try await Self.apiNodes(cluster)
+                return nodes[oldID] == nil && nodes.values.contains { $0.address == cluster.dataNodes[0].address }
+            }
+            let now = try await Self.apiNodes(cluster)
+            #expect(relearned, "the api still takes the wiped node for \(oldID): \(now)")
+            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
+                let get = try await cluster.get(key, to: file + ".out")
+                #expect(get.status == 200 && get.curlExit == 0, "\(key): \(get)")
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
             }
         }
     }

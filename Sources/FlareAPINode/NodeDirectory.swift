@@ -1,0 +1,94 @@
+import FlareCluster
+import FlareCore
+import FlareIO
+import Synchronization
+
+/// The data nodes this api writes to and reads from, by id: where each is now, its zone
+/// and weight, and its health. Shared by every loop (a probe on one loop, data-path errors
+/// on all), so its state sits behind a lock; each call holds it for a few dictionary
+/// operations only.
+final class NodeDirectory: Sendable {
+    /// One data node as the directory knows it.
+    struct Node: Sendable, Equatable {
+        var id: String
+        var address: String
+        var socketAddress: SocketAddress
+        var zone: String
+        var capacityBytes: Int
+    }
+
+    private struct State {
+        var nodes: [String: Node] = [:]
+        var health: NodeHealthTable<ContinuousClock.Instant>
+        var placement: ReplicaPlacement?
+    }
+
+    private let state: Mutex<State>
+
+    init(policy: NodeHealthPolicy) {
+        // An empty table cannot fail: its only errors are about the ids given.
+        state = Mutex(State(health: try! NodeHealthTable(nodeIDs: [], at: .now, policy: policy)))
+    }
+
+    /// Every node known, by id.
+    var nodes: [Node] { state.withLock { Array($0.nodes.values).sorted { $0.id < $1.id } } }
+
+    func address(of id: String) -> SocketAddress? { state.withLock { $0.nodes[id]?.socketAddress } }
+
+    func node(at address: String) -> Node? { state.withLock { $0.nodes.values.first { $0.address == address } } }
+
+    /// Adds a node, or moves a known one (a node restarted on another address keeps its id,
+    /// and so its chunks). A node whose address another id held replaces it there: that
+    /// old id (a data directory that was wiped) is no longer reachable anywhere.
+    func upsert(_ node: Node) {
+        state.withLock { state in
+            for (id, other) in state.nodes where other.address == node.address && id != node.id {
+                state.nodes.removeValue(forKey: id)
+            }
+            state.nodes[node.id] = node
+            Self.rebuild(&state)
+        }
+    }
+
+    /// Reports what a probe or a data-path exchange found; returns a change of state to log.
+    @discardableResult
+    func record(_ event: NodeHealthEvent, node id: String) -> NodeHealthTransition? {
+        state.withLock { $0.health.record(event, node: id, at: .now) }
+    }
+
+    /// Where a new chunk may go: every node in rendezvous order, each marked healthy or not
+    /// (suspect and down nodes are tried only when healthy ones are not enough).
+    func candidates(for chunk: ChunkID) -> [PutWindow.Candidate] {
+        state.withLock { state in
+            guard let placement = state.placement else { return [] }
+            let unavailable = state.health.unavailable
+            return placement.ranked(chunk).map {
+                PutWindow.Candidate(node: $0.id, zone: $0.zone, healthy: !unavailable.contains($0.id))
+            }
+        }
+    }
+
+    /// A chunk's replicas in the order to read them: the manifest's, suspect and down last.
+    func readOrder(_ replicas: [String]) -> [String] {
+        let states = state.withLock { $0.health.states }
+        return ReplicaPlacement.readOrder(replicas: replicas, health: states)
+    }
+
+    /// Each node with its health, for `/health` and `/metrics`.
+    func snapshot() -> [(node: Node, health: NodeHealthSnapshot<ContinuousClock.Instant>)] {
+        state.withLock { state in
+            state.health.snapshot(at: .now).compactMap { health in state.nodes[health.id].map { ($0, health) } }
+        }
+    }
+
+    private static func rebuild(_ state: inout State) {
+        let nodes = state.nodes.values.map { ClusterNode(id: $0.id, zone: $0.zone, weight: max(1, $0.capacityBytes >> 30)) }
+        do {
+            try state.health.setNodes(state.nodes.keys, at: .now)
+            state.placement = nodes.isEmpty ? nil : try ReplicaPlacement(nodes: nodes)
+        } catch {
+            // Ids come from NodeID's parser and are unique keys here: nothing to refuse.
+            preconditionFailure("node table refused: \(error)")
+        }
+    }
+}
