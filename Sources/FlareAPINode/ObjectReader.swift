@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import Logging
 
 /// The GET pipeline: the manifest gives the order; chunks are fetched in parallel, up to
 /// `window` at once, into a bounded reorder buffer, each verified against the manifest's
@@ -10,6 +11,8 @@ struct ObjectReader {
     let transport: ChunkTransport
     let metrics: Metrics
     let window: Int
+    /// Where a bad replica is reported (chunk id, node, what was wrong) before the next is tried.
+    let logger: Logger
 
     /// Sends `range` of the object. `start` runs when the first chunk is in hand (send the
     /// head there): a failure before it can still become an error response.
@@ -24,14 +27,16 @@ struct ObjectReader {
         let last = (range.upperBound - 1) / chunkSize
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
-        let pool = self.pool, transport = self.transport, metrics = self.metrics
+        let pool = self.pool, transport = self.transport, metrics = self.metrics, logger = self.logger
         try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
             func startFetches() {
                 for index in reorder.fetchesToStart() {
                     let chunk = manifest.chunks[index]
                     group.addTask {
                         let buffer = try await pool.acquire()
-                        try await transport.fetch(chunk, into: buffer, metrics: metrics)
+                        try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
+                            logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
+                        }
                         return (index, buffer)
                     }
                 }

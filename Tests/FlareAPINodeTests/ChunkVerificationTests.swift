@@ -41,7 +41,7 @@ struct ChunkVerificationTests {
                     let buffer = try await pool.acquire()
                     let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: good.count, crc32c: crc, replicas: [node])
                     do {
-                        try await client.fetch(chunk, into: buffer, metrics: metrics)
+                        try await client.fetch(chunk, into: buffer, metrics: metrics) { _ in }
                         #expect(shouldPass, "wrong bytes were accepted")
                         #expect(Array(buffer.bytes) == good)
                     } catch {
