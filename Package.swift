@@ -26,6 +26,8 @@ let package = Package(
         ], swiftSettings: strict),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "FlareCore", dependencies: ["CISAL"], swiftSettings: strict),
+        // Placement over node ids (weighted, zone-aware) and node health states: no HTTP, no I/O.
+        .target(name: "FlareCluster", dependencies: ["FlareCore"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -61,6 +63,7 @@ let package = Package(
             "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers.

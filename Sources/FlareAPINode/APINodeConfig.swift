@@ -20,6 +20,8 @@ public struct APINodeConfig: Sendable {
     public var deletionGraceSeconds = 30
     /// How long one data-node exchange (connect, send, each wait for a reply) may take.
     public var dataNodeTimeoutSeconds = 10
+    /// Copies of every chunk, on distinct data nodes.
+    public var replicas = 2
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

@@ -22,6 +22,9 @@ public final class APINodeService: @unchecked Sendable {
 
     public init(config: APINodeConfig, logger: Logger) async throws {
         self.config = config
+        guard (1...max(1, config.dataNodes.count)).contains(config.replicas) else {
+            throw APINodeConfigError("replicas \(config.replicas) needs as many data nodes, and \(config.dataNodes.count) are configured")
+        }
         var addresses: [String: SocketAddress] = [:]
         for node in config.dataNodes { addresses[node] = try SocketAddress(parsing: node) }
         let directory = config.metadataPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
@@ -94,4 +97,10 @@ public final class APINodeService: @unchecked Sendable {
         for loop in loops { loop.shutdown() }
         metadata.close()
     }
+}
+
+/// A configuration the API node cannot run with.
+public struct APINodeConfigError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

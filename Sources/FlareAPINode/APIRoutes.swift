@@ -40,7 +40,7 @@ struct APIRoutes: Sendable {
         case ("GET", "/objects"):
             try await list(request, response)
         case ("GET", "/health"), ("HEAD", "/health"):
-            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"dataNodes\":\(config.dataNodes.count)}\n"
+            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"dataNodes\":\(config.dataNodes.count),\"replicas\":\(config.replicas)}\n"
             try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
         case ("GET", "/metrics"):
             metrics.set("flare_api_buffers_in_use", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.inUse))
@@ -55,7 +55,7 @@ struct APIRoutes: Sendable {
 
     private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let writer = ObjectWriter(pool: context.pool, transport: context.dataNodes, reservations: context.reservations,
-                                  placement: placement, metadata: metadata, metrics: metrics,
+                                  placement: placement, replicas: config.replicas, metadata: metadata, metrics: metrics,
                                   chunkSize: config.chunkSizeBytes, window: config.windowChunks)
         let manifest: ObjectManifest
         let source = request.body

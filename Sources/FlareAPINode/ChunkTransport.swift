@@ -21,6 +21,13 @@ enum ChunkTransportError: Error, Sendable, CustomStringConvertible {
     /// replica may.
     case unreadable(node: String, fault: ReplicaFault, reason: String)
 
+    /// The node the exchange was with.
+    var node: String {
+        switch self {
+        case .refused(let node, _), .failed(let node, _), .unreadable(let node, _, _): return node
+        }
+    }
+
     var description: String {
         switch self {
         case .refused(let node, let status): return "\(node): status \(status)"

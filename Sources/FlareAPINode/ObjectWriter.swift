@@ -12,6 +12,10 @@ struct ObjectWriter {
     let transport: ChunkTransport
     let reservations: ChunkIDReservations
     let placement: Placement
+    /// Each node's zone (a node not named is in zone `default`).
+    var zones: [String: String] = [:]
+    /// Copies of every chunk.
+    var replicas = 1
     let metadata: MetadataStore
     let metrics: Metrics
     let chunkSize: Int
@@ -23,7 +27,7 @@ struct ObjectWriter {
 
     /// Stores the body `fill` reads as `key`; returns the committed manifest.
     func write(key: String, fill: Fill) async throws(ObjectWriteError) -> ObjectManifest {
-        var state = PutWindow(windowMax: window)
+        var state = PutWindow(windowMax: window, replicas: replicas)
         var upload = Upload()
         let transport = self.transport
         // Sends never throw: a failed upload still hears from every send in flight, so the
@@ -66,8 +70,8 @@ struct ObjectWriter {
             do {
                 _ = try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
             } catch {
-                await cleanUp(strays + records.map { ChunkCopy(chunk: $0.id, node: $0.replicas[0]) }, ids: upload.ids,
-                              failedNodes: upload.failedNodes)
+                await cleanUp(strays + records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } },
+                              ids: upload.ids, failedNodes: upload.failedNodes)
                 throw .metadata("commit", error)
             }
             return manifest
@@ -118,7 +122,9 @@ struct ObjectWriter {
         upload.buffers[index] = buffer
         upload.checksum.update(buffer.bytes)
         upload.size += count
-        let candidates = placement.rank(id).map { placement.nodes[$0] }
+        let candidates = placement.rank(id).map { placement.nodes[$0] }.map { node in
+            PutWindow.Candidate(node: node, zone: zones[node] ?? "default")
+        }
         return .filled(index: index, id: id, length: count, crc32c: CRC32C.checksum(buffer.bytes), candidates: candidates,
                        last: count < chunkSize)
     }

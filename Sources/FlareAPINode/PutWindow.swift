@@ -1,18 +1,29 @@
 import FlareCore
 
-/// The bookkeeping of a pipelined upload: when to read the next chunk from the body, where
-/// to send each chunk and where to send it next when a node fails it, and when the upload is
-/// over — committed, or aborted with every copy that may have landed. Pure: the driver
-/// (``ObjectWriter``) does the I/O and reports what happened, so every path is tested
-/// without sockets.
+/// The bookkeeping of a pipelined upload: when to read the next chunk from the body, which
+/// `replicas` nodes each chunk goes to and which node replaces one that fails it, and when
+/// the upload is over — committed, or aborted with every copy that may have landed. Pure:
+/// the driver (``ObjectWriter``) does the I/O and reports what happened, so every path is
+/// tested without sockets.
 ///
-/// At most `windowMax` chunks are ever held — filled and not yet stored — so an upload
-/// holds at most `windowMax` buffers, and a slow node holds back the body's reading.
+/// At most `windowMax` chunks are ever held — filled and not yet stored `replicas` times —
+/// so an upload holds at most `windowMax` buffers (a chunk's copies are all sent from its
+/// one buffer), and a slow node holds back the body's reading.
+///
+/// Where a chunk's copies go: its candidates in rendezvous order, taking each next one
+/// whose zone holds no copy of the chunk yet; only when no candidate left is in a new zone
+/// does a zone get a second copy (fewer zones than replicas, or zones out of nodes).
 struct PutWindow: Sendable {
+    /// A node a chunk may go to.
+    struct Candidate: Sendable, Equatable {
+        var node: String
+        var zone: String
+    }
+
     /// What happened.
     enum Event: Sendable {
         /// The body filled chunk `index` (the next one); `last` when the body ended with it.
-        case filled(index: Int, id: ChunkID, length: Int, crc32c: UInt32, candidates: [String], last: Bool)
+        case filled(index: Int, id: ChunkID, length: Int, crc32c: UInt32, candidates: [Candidate], last: Bool)
         /// The body ended on a chunk boundary (or was empty).
         case bodyEnded
         /// Reading the next chunk failed (the body, or getting it an id).
@@ -49,12 +60,26 @@ struct PutWindow: Sendable {
         var id: ChunkID
         var length: Int
         var crc32c: UInt32
-        var candidates: [String]
-        var tried = 0
+        var candidates: [Candidate]
+        /// Candidates (by position) a copy was sent to, in order.
+        var tried: [Int] = []
+        /// Positions of the candidates that stored it.
+        var stored: [Int] = []
+        /// Positions whose send has answered, and of those the ones that failed.
+        var answered: Set<Int> = []
+        var failed: Set<Int> = []
+        var sending = 0
         var reasons: [String] = []
+
+        /// Zones holding a copy or about to.
+        func zonesInUse(failed: Set<Int>) -> Set<String> {
+            Set(tried.filter { !failed.contains($0) }.map { candidates[$0].zone })
+        }
     }
 
     let windowMax: Int
+    /// Copies of every chunk before the upload may commit.
+    let replicas: Int
     private var pending: [Int: Pending] = [:]
     private var records: [ChunkRecord] = []
     private var sent: [ChunkCopy] = []
@@ -64,9 +89,10 @@ struct PutWindow: Sendable {
     private var failure: ObjectWriteError?
     private(set) var isFinished = false
 
-    init(windowMax: Int) {
-        precondition(windowMax > 0)
+    init(windowMax: Int, replicas: Int = 1) {
+        precondition(windowMax > 0 && replicas > 0)
         self.windowMax = windowMax
+        self.replicas = replicas
     }
 
     /// Chunks filled and not yet stored (their buffers are held).
@@ -83,13 +109,15 @@ struct PutWindow: Sendable {
         switch event {
         case .filled(let index, let id, let length, let crc32c, let candidates, let last):
             precondition(filling && index == nextIndex, "chunk \(index) filled out of turn (next is \(nextIndex))")
-            precondition(!candidates.isEmpty, "chunk \(index) has no candidate node")
+            precondition(candidates.count >= replicas, "chunk \(index) has \(candidates.count) candidates for \(replicas) copies")
             filling = false
             nextIndex += 1
             bodyEnded = last
             guard failure == nil else { return [.release(index: index)] + finishIfDone() }
             pending[index] = Pending(id: id, length: length, crc32c: crc32c, candidates: candidates)
-            return [sendToNextCandidate(index)] + fillIfRoom()
+            let sends = (0..<replicas).compactMap { _ in sendToNextCandidate(index) }
+            precondition(sends.count == replicas)
+            return sends + fillIfRoom()
         case .bodyEnded:
             precondition(filling, "body ended while no fill was asked for")
             filling = false
@@ -101,36 +129,62 @@ struct PutWindow: Sendable {
             fail(error)
             return finishIfDone()
         case .stored(let index, let node):
-            let chunk = taken(index)
-            records.append(ChunkRecord(index: index, id: chunk.id, length: chunk.length, crc32c: chunk.crc32c, replicas: [node]))
-            return [.release(index: index)] + fillIfRoom() + finishIfDone()
+            let position = answered(index, by: node)
+            pending[index]!.stored.append(position)
+            return settle(index)
         case .sendFailed(let index, let error):
-            precondition(pending[index] != nil, "chunk \(index) failed but is not in flight")
+            let position = answered(index, by: error.node)
             pending[index]!.reasons.append(error.description)
-            let chunk = pending[index]!
-            let refused = if case .refused = error { true } else { false }
-            if failure == nil && !refused && chunk.tried < chunk.candidates.count {
-                return [sendToNextCandidate(index)]
-            }
-            _ = taken(index)
-            fail(.storage(ChunkUnavailable(reasons: chunk.reasons)))
-            return [.release(index: index)] + finishIfDone()
+            pending[index]!.failed.insert(position)
+            if case .refused = error { fail(.storage(ChunkUnavailable(reasons: pending[index]!.reasons))) }
+            if failure == nil, let send = sendToNextCandidate(index) { return [send] }
+            return settle(index)
         }
     }
 
-    private mutating func taken(_ index: Int) -> Pending {
-        guard let chunk = pending.removeValue(forKey: index) else { preconditionFailure("chunk \(index) is not in flight") }
-        return chunk
+    /// Marks the copy of chunk `index` sent to `node` as answered; returns its candidate position.
+    private mutating func answered(_ index: Int, by node: String) -> Int {
+        guard let chunk = pending[index] else { preconditionFailure("chunk \(index) answered but is not in flight") }
+        guard let position = chunk.tried.first(where: { chunk.candidates[$0].node == node && !chunk.answered.contains($0) }) else {
+            preconditionFailure("chunk \(index) answered by \(node), which it was not sent to")
+        }
+        pending[index]!.answered.insert(position)
+        pending[index]!.sending -= 1
+        return position
+    }
+
+    /// Once no copy of chunk `index` is in flight: stored `replicas` times, it is recorded;
+    /// else the upload fails. Either way its buffer goes back.
+    private mutating func settle(_ index: Int) -> [Action] {
+        let chunk = pending[index]!
+        guard chunk.sending == 0 else { return [] }
+        pending.removeValue(forKey: index)
+        if chunk.stored.count >= replicas {
+            let nodes = chunk.stored.sorted().map { chunk.candidates[$0].node }
+            records.append(ChunkRecord(index: index, id: chunk.id, length: chunk.length, crc32c: chunk.crc32c, replicas: nodes))
+        } else {
+            let have = chunk.stored.map { chunk.candidates[$0].node }
+            let reasons = ["chunk \(index) needs \(replicas) copies, \(have.isEmpty ? "no node" : "only " + have.joined(separator: ", ")) could take it"]
+                + chunk.reasons
+            fail(.storage(ChunkUnavailable(reasons: reasons)))
+        }
+        return [.release(index: index)] + fillIfRoom() + finishIfDone()
     }
 
     private mutating func fail(_ error: ObjectWriteError) {
         if failure == nil { failure = error }
     }
 
-    private mutating func sendToNextCandidate(_ index: Int) -> Action {
+    /// The next copy of chunk `index`: the first untried candidate in a zone without a copy,
+    /// else the first untried one; `nil` when every candidate was tried.
+    private mutating func sendToNextCandidate(_ index: Int) -> Action? {
         let chunk = pending[index]!
-        let node = chunk.candidates[chunk.tried]
-        pending[index]!.tried += 1
+        let untried = chunk.candidates.indices.filter { !chunk.tried.contains($0) }
+        let zones = chunk.zonesInUse(failed: chunk.failed)
+        guard let position = untried.first(where: { !zones.contains(chunk.candidates[$0].zone) }) ?? untried.first else { return nil }
+        pending[index]!.tried.append(position)
+        pending[index]!.sending += 1
+        let node = chunk.candidates[position].node
         sent.append(ChunkCopy(chunk: chunk.id, node: node))
         return .send(Send(index: index, id: chunk.id, crc32c: chunk.crc32c, node: node))
     }
@@ -151,7 +205,7 @@ struct PutWindow: Sendable {
         guard bodyEnded else { return [] }
         isFinished = true
         records.sort { $0.index < $1.index }
-        let kept = Set(records.map { ChunkCopy(chunk: $0.id, node: $0.replicas[0]) })
+        let kept = Set(records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } })
         return [.commit(records, strays: sent.filter { !kept.contains($0) })]
     }
 }

@@ -84,6 +84,9 @@ public struct MachineDescription: Codable, Sendable {
     public var engine: String
     public var chunkSizeBytes: Int
     public var windowChunks: Int
+    /// Copies per chunk of the cluster flare-bench started (`nil`: a `--target`, or a run
+    /// from before replicas).
+    public var replicas: Int?
     public var gitCommit: String
     public var date: String
 }

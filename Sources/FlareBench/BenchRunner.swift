@@ -19,6 +19,8 @@ public struct BenchRunner {
         /// Rounds of Flare, nginx and the machine baselines back to back (order alternating);
         /// the report shows medians. One round is the plain run.
         public var rounds = 1
+        /// Copies of every chunk in the cluster it starts (1: the committed baseline's setting).
+        public var replicas = 1
 
         public init(matrix: BenchMatrix, quick: Bool, target: String?, binDirectory: String, workDirectory: String) {
             self.matrix = matrix
@@ -41,6 +43,7 @@ public struct BenchRunner {
         let apiURL: String
         var clusterOptions = LocalCluster.Options(binDirectory: options.binDirectory, workDirectory: options.workDirectory)
         clusterOptions.engine = options.engine
+        clusterOptions.replicas = options.replicas
         if let target = options.target {
             apiURL = target
         } else {
@@ -98,7 +101,7 @@ public struct BenchRunner {
         let workloads = RoundSummary.medianWorkloads(rounds)
         let baselines = RoundSummary.medianBaselines(rounds)
         let machine = MachineFacts.describe(engine: options.engine, chunkSizeBytes: ByteSize.parse(clusterOptions.chunkSize) ?? 0,
-                                            windowChunks: clusterOptions.window)
+                                            windowChunks: clusterOptions.window, replicas: options.target == nil ? options.replicas : nil)
         return BenchReport(machine: machine, quick: options.quick, workloads: workloads, baselines: baselines,
                            ratios: RatioRules.ratios(workloads: workloads, baselines: baselines),
                            rounds: rounds.count > 1 ? rounds : nil)

@@ -13,6 +13,8 @@ public final class LocalCluster: @unchecked Sendable {
         public var chunkSize = "4MiB"
         public var window = 8
         public var bufferPool = "512MiB"
+        /// Copies of every chunk the api keeps.
+        public var replicas = 1
         /// A directory on the disk to measure (the data directories go under it).
         public var workDirectory: String
 
@@ -49,7 +51,8 @@ public final class LocalCluster: @unchecked Sendable {
         let nodes = dataNodePorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
         let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
                                      "--chunk-size", options.chunkSize, "--window", "\(options.window)",
-                                     "--buffer-pool", options.bufferPool, "--io", options.engine, "--log-level", "warning"],
+                                     "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
+                                     "--io", options.engine, "--log-level", "warning"],
                              log: "\(root)/api.log")
         try waitForHealth(port: apiPort, process: api)
         apiProcess = api

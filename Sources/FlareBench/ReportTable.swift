@@ -7,7 +7,7 @@ public enum ReportTable {
         let machine = report.machine
         var out = "### \(machine.date) · \(machine.hostname) · \(machine.engine)\(report.quick ? " · quick" : "")\n\n"
         out += "\(machine.cpuModel), \(machine.cores) cores, kernel \(machine.kernel), chunk \(machine.chunkSizeBytes / 1024) KiB, "
-        out += "window \(machine.windowChunks), commit \(machine.gitCommit)\n\n"
+        out += "window \(machine.windowChunks), \(machine.replicas.map { "replicas \($0), " } ?? "")commit \(machine.gitCommit)\n\n"
         out += "| workload | Flare | p50 ms | p90 ms | p99 ms | max ms | errors | verified | ratios |\n"
         out += "|---|--:|--:|--:|--:|--:|--:|:-:|---|\n"
         for workload in report.workloads {
@@ -42,7 +42,7 @@ public enum ReportTable {
 
 /// Facts about this machine and checkout for the report.
 public enum MachineFacts {
-    public static func describe(engine: String, chunkSizeBytes: Int, windowChunks: Int) -> MachineDescription {
+    public static func describe(engine: String, chunkSizeBytes: Int, windowChunks: Int, replicas: Int? = nil) -> MachineDescription {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)) } ?? "unknown CPU"
@@ -52,7 +52,7 @@ public enum MachineFacts {
         let formatter = ISO8601DateFormatter()
         return MachineDescription(hostname: ProcessInfo.processInfo.hostName, cpuModel: model,
                                   cores: ProcessInfo.processInfo.activeProcessorCount, kernel: kernel, engine: engine,
-                                  chunkSizeBytes: chunkSizeBytes, windowChunks: windowChunks,
+                                  chunkSizeBytes: chunkSizeBytes, windowChunks: windowChunks, replicas: replicas,
                                   gitCommit: commit.isEmpty ? "unknown" : commit, date: formatter.string(from: Date()))
     }
 }

@@ -19,11 +19,7 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Comparable {
 
     /// Parses exactly 32 lowercase hex characters.
     public init?(_ text: some StringProtocol) {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 32,
-              utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }),
-              let high = UInt64(String(decoding: utf8[0..<16], as: UTF8.self), radix: 16),
-              let low = UInt64(String(decoding: utf8[16..<32], as: UTF8.self), radix: 16) else { return nil }
+        guard let (high, low) = parseLowercaseHex128(text) else { return nil }
         self.high = high
         self.low = low
     }
@@ -46,6 +42,18 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Comparable {
     }
 
     public static func < (lhs: ChunkID, rhs: ChunkID) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
+}
+
+/// The two halves of exactly 32 lowercase hex characters (the form of chunk and node ids),
+/// or `nil` for anything else: upper case, signs, spaces and other lengths are refused, so
+/// each id has one spelling.
+func parseLowercaseHex128(_ text: some StringProtocol) -> (high: UInt64, low: UInt64)? {
+    let utf8 = Array(text.utf8)
+    guard utf8.count == 32,
+          utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }),
+          let high = UInt64(String(decoding: utf8[0..<16], as: UTF8.self), radix: 16),
+          let low = UInt64(String(decoding: utf8[16..<32], as: UTF8.self), radix: 16) else { return nil }
+    return (high, low)
 }
 
 func hex16(_ value: UInt64) -> String {

@@ -22,8 +22,12 @@ public struct Placement: Sendable {
         return scored.map(\.index)
     }
 
-    /// The score of a node for a chunk: a 64-bit mix (splitmix64 finaliser) of both.
-    static func score(_ id: ChunkID, _ nodeHash: UInt64) -> UInt64 {
+    /// The hash of a node's name (or id) that `score` takes; compute it once per node.
+    public static func nodeHash(_ node: String) -> UInt64 { fnv1a(node.utf8) }
+
+    /// The score of a node for a chunk: a 64-bit mix (splitmix64 finaliser) of both. Public so
+    /// that weighted placement (FlareCluster) builds on the same hash instead of a second one.
+    public static func score(_ id: ChunkID, _ nodeHash: UInt64) -> UInt64 {
         mix(id.high ^ mix(id.low ^ nodeHash))
     }
 

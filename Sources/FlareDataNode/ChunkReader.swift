@@ -105,6 +105,10 @@ public final class ChunkStoreStats: Sendable {
         metrics.increment("flare_datanode_corrupt_chunks_total", by: 0)
     }
 
+    /// Bytes of committed chunk files (data, padding and footers), as counted at start-up
+    /// and kept up to date by every commit and delete.
+    public var bytesStored: Int { Int(metrics.value("flare_datanode_stored_bytes") ?? 0) }
+
     func committed(fileBytes: Int) {
         metrics.add("flare_datanode_chunks", 1)
         metrics.add("flare_datanode_stored_bytes", Double(fileBytes))

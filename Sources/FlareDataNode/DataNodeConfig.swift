@@ -1,3 +1,4 @@
+import FlareCore
 import FlareHTTP
 import FlareIO
 import Glibc
@@ -7,6 +8,11 @@ public struct DataNodeConfig: Sendable {
     public var host = "127.0.0.1"
     public var port: UInt16 = 9001
     public var dataDirectory = "./data/datanode-9001"
+    /// The zone this node reports (``NodeZone/isValid(_:)``).
+    public var zone = NodeZone.defaultName
+    /// The bytes this node offers for chunks, as reported to the api nodes; `nil`: the size
+    /// of the file system holding ``dataDirectory``.
+    public var capacityBytes: Int?
     public var engine = IOEngineKind.auto
     /// Event loops (one thread each); default: one per core.
     public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

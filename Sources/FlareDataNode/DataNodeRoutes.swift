@@ -12,6 +12,8 @@ struct DataNodeRoutes: Sendable {
     let config: DataNodeConfig
     let metrics: Metrics
     let engine: IOEngineKind
+    let nodeID: NodeID
+    let capacityBytes: Int
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let path = request.path
@@ -30,8 +32,7 @@ struct DataNodeRoutes: Sendable {
         }
         switch (request.method, path) {
         case ("GET", "/health"), ("HEAD", "/health"):
-            let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"directIO\":\(store.usesDirectIO)}\n"
-            try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
+            try await health(store, response)
         case ("GET", "/metrics"):
             await refreshGauges(store)
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
@@ -42,6 +43,23 @@ struct DataNodeRoutes: Sendable {
         default:
             try await response.respondError(404, "no route for \(request.method) \(path)")
         }
+    }
+
+    /// `{"status","engine","directIO","id","zone","capacityBytes","usedBytes","availableBytes"}`:
+    /// who this node is and how full, for the api's node table and placement weights.
+    /// `availableBytes` (free space on the file system) is left out when `statvfs` fails.
+    private func health(_ store: ChunkStore, _ response: HTTPResponseWriter) async throws {
+        var body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"directIO\":\(store.usesDirectIO)"
+        // The zone needs no escaping: NodeZone admits only letters, digits, dot, dash and underscore.
+        body += ",\"id\":\"\(nodeID)\",\"zone\":\"\(config.zone)\",\"capacityBytes\":\(capacityBytes),\"usedBytes\":\(store.stats.bytesStored)"
+        do {
+            let available = try await FileSystem.availableBytes(in: config.dataDirectory, on: store.loop)
+            body += ",\"availableBytes\":\(available)"
+        } catch {
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"io_\(error.name)\"")
+        }
+        body += "}\n"
+        try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
     }
 
     private func put(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {

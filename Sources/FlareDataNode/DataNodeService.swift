@@ -9,6 +9,10 @@ public final class DataNodeService: @unchecked Sendable {
     public let metrics = Metrics()
     public let loops: [EventLoop]
     public let report: DataDirectory.Report
+    /// This node's persistent id (``NodeIdentity``).
+    public let nodeID: NodeID
+    /// The bytes this node offers: `--capacity`, or the size of its file system.
+    public let capacityBytes: Int
     /// Held while the node runs: one node per data directory.
     private let directoryLock: DataDirectoryLock
     private var server: HTTPServer!
@@ -22,8 +26,12 @@ public final class DataNodeService: @unchecked Sendable {
         self.config = config
         self.logger = logger
         directoryLock = try DataDirectoryLock(config.dataDirectory)
+        // Read before anything else touches the directory: a bad id file stops the start.
+        let storedID = try NodeIdentity.read(in: config.dataDirectory)
         report = try DataDirectory.prepare(config.dataDirectory)
         logger.info("data directory \(config.dataDirectory): \(report.chunkCount) chunks, \(ByteSize.format(report.bytesStored)) stored, removed \(report.removedTemporaryFiles) unfinished writes from tmp/")
+        nodeID = try Self.establishIdentity(storedID, config.dataDirectory, chunkCount: report.chunkCount, logger: logger)
+        capacityBytes = try Self.capacity(config, logger: logger)
         for name in report.keptTemporaryFiles {
             logger.warning("tmp/\(name) is a committed chunk under a second name with one link counted (a crash on a file system without a journal): kept, since removing it would free the chunk; check the file system (fsck) and restart")
         }
@@ -51,14 +59,40 @@ public final class DataNodeService: @unchecked Sendable {
             }
             stores[ObjectIdentifier(loop)] = store
         }
-        let routes = DataNodeRoutes(stores: stores, config: config, metrics: metrics, engine: resolved.kind)
+        let routes = DataNodeRoutes(stores: stores, config: config, metrics: metrics, engine: resolved.kind,
+                                    nodeID: nodeID, capacityBytes: capacityBytes)
         let address = try SocketAddress(host: config.host, port: config.port)
         let logger = self.logger
         let metrics = self.metrics
         server = try HTTPServer(address: address, loops: loops, limits: config.httpLimits,
                                 onExchange: DataNodeRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
-        logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop")
+        logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop; node \(nodeID), zone \(config.zone), capacity \(ByteSize.format(capacityBytes))")
+    }
+
+    /// The id read from the directory, or a new one written there on a first start (or in a
+    /// directory an older datanode filled, which had no ids).
+    private static func establishIdentity(_ stored: NodeID?, _ directory: String, chunkCount: Int,
+                                          logger: Logger) throws -> NodeID {
+        if let stored { return stored }
+        let created = try NodeIdentity.create(in: directory)
+        let path = NodeIdentity.path(in: directory)
+        if chunkCount > 0 {
+            logger.notice("data directory \(directory) holds \(chunkCount) chunks but no node id (written by a datanode without ids): created node id \(created) in \(path)")
+        } else {
+            logger.info("first start on \(directory): created node id \(created) in \(path)")
+        }
+        return created
+    }
+
+    /// `--capacity`, or the size of the data directory's file system.
+    private static func capacity(_ config: DataNodeConfig, logger: Logger) throws -> Int {
+        let fileSystemBytes = try FileSystem.totalBytes(in: config.dataDirectory)
+        guard let capacity = config.capacityBytes else { return fileSystemBytes }
+        if capacity > fileSystemBytes {
+            logger.warning("--capacity \(ByteSize.format(capacity)) is more than the file system under \(config.dataDirectory) holds (\(ByteSize.format(fileSystemBytes)))")
+        }
+        return capacity
     }
 
     /// Stops accepting and stops the loops.

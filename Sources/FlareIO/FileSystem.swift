@@ -115,6 +115,14 @@ public enum FileSystem {
         }
     }
 
+    /// The size in bytes of the file system holding `path` (`statvfs`: `f_blocks × f_frsize`);
+    /// blocks (for start-up).
+    public static func totalBytes(in path: String) throws(IOError) -> Int {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { throw IOError(errno: Glibc.errno, operation: "statvfs \(path)") }
+        return Int(info.f_blocks) * Int(info.f_frsize)
+    }
+
     /// Runs `body` with a C copy of `path` that stays valid across suspension points (the
     /// kernel may read it after the submitting call returns).
     public static func withPinnedPath<T>(_ path: String, _ body: (UnsafePointer<CChar>) async -> T) async -> T {

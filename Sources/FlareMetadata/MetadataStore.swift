@@ -21,6 +21,26 @@ public struct PendingDeletion: Sendable, Equatable {
     public var node: String
 }
 
+/// A data node as the api last saw it.
+public struct KnownNode: Sendable, Equatable {
+    /// The id the node keeps in its data directory (32 hex).
+    public var id: String
+    /// `host:port` it was last reached at.
+    public var address: String
+    public var zone: String
+    public var capacityBytes: Int
+    /// Wall-clock nanoseconds of the last time it answered.
+    public var seenNanoseconds: Int64
+
+    public init(id: String, address: String, zone: String, capacityBytes: Int, seenNanoseconds: Int64) {
+        self.id = id
+        self.address = address
+        self.zone = zone
+        self.capacityBytes = capacityBytes
+        self.seenNanoseconds = seenNanoseconds
+    }
+}
+
 /// Where manifests live. Implementations make a commit durable before returning, replace
 /// an existing key atomically, and queue the chunks of replaced and deleted objects for
 /// deletion in the same transaction, so a crash never leaks them.
@@ -46,6 +66,13 @@ public protocol MetadataStore: Sendable {
     /// becomes a queued deletion of that chunk on each of `nodes`, where a copy may have
     /// landed. Returns how many ids were reclaimed.
     func reclaimReservations(onNodes nodes: [String]) async throws -> Int
+    /// Every data node known, by id.
+    func knownNodes() async throws -> [KnownNode]
+    /// Records a node as seen (inserted, or its address, zone and capacity updated).
+    func recordNode(_ node: KnownNode) async throws
+    /// Renames replicas recorded as `address` (by a build before node ids) to `id`, in
+    /// manifests and in the deletion queue, in one transaction; returns the manifests changed.
+    func renameReplicas(address: String, to id: String) async throws -> Int
     /// Removes a key and returns its manifest, or `nil` when it did not exist.
     func delete(key: String) async throws -> ObjectManifest?
     /// Keys starting with `prefix`, after `startAfter`, in byte order.

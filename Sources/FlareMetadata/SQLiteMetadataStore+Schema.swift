@@ -33,6 +33,17 @@ extension SQLiteMetadataStore {
         INSERT INTO deletions(chunk, node, not_before_ns) SELECT chunk, node, 0 FROM intents;
         DROP TABLE intents;
         """,
+        // The data nodes the api has known, by the id each keeps in its data directory;
+        // manifests name replicas by these ids (older files by host:port, renamed at start).
+        """
+        CREATE TABLE nodes(
+            id TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            capacity_bytes INTEGER NOT NULL,
+            seen_ns INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static func migrate(_ database: SQLiteDatabase) throws {

@@ -45,6 +45,9 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("datanode-timeout"), help: "Seconds a data node may take to connect (2 at most), accept a chunk or answer, before the next replica or node is tried.")
     var datanodeTimeout = 10
 
+    @Option(help: "Copies of every chunk, each on a different data node (and zone, while there are enough zones); a PUT is answered only when all are durable. At most the number of --datanodes.")
+    var replicas = 2
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -62,6 +65,9 @@ struct APICommand: AsyncParsableCommand {
             }
         }
         guard Set(nodes).count == nodes.count else { throw ValidationError("--datanodes lists a node twice") }
+        guard replicas >= 1, replicas <= nodes.count else {
+            throw ValidationError("--replicas \(replicas) needs at least \(max(replicas, 1)) data nodes, and --datanodes names \(nodes.count); give more nodes or fewer --replicas (1 keeps one copy: a lost disk loses data)")
+        }
         guard let size = ByteSize.parse(chunkSize), size >= 4096, size % 4096 == 0, size <= 1 << 30 else {
             throw ValidationError("--chunk-size must be a multiple of 4KiB between 4KiB and 1GiB, like 4MiB")
         }
@@ -87,6 +93,7 @@ struct APICommand: AsyncParsableCommand {
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
         config.deletionGraceSeconds = gcGrace
         config.dataNodeTimeoutSeconds = datanodeTimeout
+        config.replicas = replicas
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

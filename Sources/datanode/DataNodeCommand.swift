@@ -13,7 +13,10 @@ struct DataNodeCommand: AsyncParsableCommand {
         discussion: """
         API: PUT /chunk/{id} (Content-Length and X-Flare-Checksum: crc32c=<hex> required), \
         GET /chunk/{id} (Range supported), HEAD, DELETE, GET /chunks, GET /health, GET /metrics.
-        Chunk ids are 32 lowercase hex characters. Stop with Ctrl-C or SIGTERM.
+        Chunk ids are 32 lowercase hex characters. On its first start over a data directory the \
+        node creates its id (32 lowercase hex) in <data-dir>/node-id and keeps it from then on; \
+        /health reports it with the zone, the capacity and the bytes used. A node-id file that \
+        cannot be read or holds no id stops the start. Stop with Ctrl-C or SIGTERM.
         """)
 
     @Option(help: "Address to listen on.")
@@ -24,6 +27,14 @@ struct DataNodeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Directory for chunks, used by this node alone (default: ./data/datanode-<port>).")
     var dataDirectory: String?
+
+    @Option(help: ArgumentHelp("The zone this node is in (a rack, a room, an availability zone): 1-64 characters of A-Z a-z 0-9 . _ -. Reported in /health; placement keeps a chunk's replicas in different zones where it can.",
+                               valueName: "name"))
+    var zone = NodeZone.defaultName
+
+    @Option(help: ArgumentHelp("Bytes this node offers for chunks, e.g. 500GiB, reported in /health with the bytes used (default: the size of the file system holding --data-dir).",
+                               valueName: "size"))
+    var capacity: String?
 
     @Option(name: .customLong("chunk-size-max"), help: "Largest chunk accepted, e.g. 64MiB.")
     var chunkSizeMax = "64MiB"
@@ -36,6 +47,14 @@ struct DataNodeCommand: AsyncParsableCommand {
     @OptionGroup var http: HTTPTimeoutOptions
 
     func validate() throws {
+        guard NodeZone.isValid(zone) else {
+            throw ValidationError("--zone must be 1-\(NodeZone.nameBytesMax) characters of A-Z a-z 0-9 . _ - (got \(zone.debugDescription))")
+        }
+        if let capacity {
+            guard let bytes = ByteSize.parse(capacity), bytes > 0 else {
+                throw ValidationError("--capacity must be a size above 0 like 500GiB or 2TiB (got \(capacity.debugDescription))")
+            }
+        }
         guard let max = ByteSize.parse(chunkSizeMax), max > 0, ChunkFormat.segmentCount(max) <= ChunkFormat.segmentsMax else {
             throw ValidationError("--chunk-size-max must be a size like 64MiB, at most \(ChunkFormat.segmentsMax * 4) MiB")
         }
@@ -52,6 +71,8 @@ struct DataNodeCommand: AsyncParsableCommand {
         config.host = host
         config.port = port
         config.dataDirectory = dataDirectory ?? "./data/datanode-\(port)"
+        config.zone = zone
+        config.capacityBytes = capacity.flatMap(ByteSize.parse)
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

@@ -74,6 +74,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Rounds of Flare, nginx and the machine baselines back to back, order alternating; the report shows medians and each round's ratios.")
     var rounds = 1
 
+    @Option(help: "Copies of every chunk in the cluster it starts (1, as the committed baseline was measured; the README's replicas 2 figures use 2).")
+    var replicas = 1
+
     @Flag(name: .customLong("no-nginx"), help: "Skip the nginx comparison.")
     var noNginx = false
 
@@ -100,6 +103,7 @@ struct Run: AsyncParsableCommand {
         options.engine = common.io
         options.includeNginx = !noNginx
         options.rounds = rounds
+        options.replicas = replicas
         let report = try await BenchRunner(options: options).run()
         try publish(report, common: common)
         let failed = report.workloads.filter { !$0.verified }

@@ -72,6 +72,12 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func reclaimReservations(onNodes nodes: [String]) async throws -> Int { 0 }
 
+    func knownNodes() async throws -> [KnownNode] { [] }
+
+    func recordNode(_ node: KnownNode) async throws {}
+
+    func renameReplicas(address: String, to id: String) async throws -> Int { 0 }
+
     func delete(key: String) async throws -> ObjectManifest? { state.withLock { $0.objects.removeValue(forKey: key) } }
 
     func list(prefix: String, startAfter: String?, limit: Int) async throws -> ObjectListing {

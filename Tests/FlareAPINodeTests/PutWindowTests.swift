@@ -24,8 +24,13 @@ func describe(_ actions: [PutWindow.Action]) -> [String] {
 struct PutWindowTests {
     static let ids = (0..<64).map { _ in ChunkID.random() }
 
+    /// Chunk `index` filled; candidates as `node` (zone `default`) or `node/zone`.
     static func filled(_ index: Int, _ candidates: [String] = ["a", "b", "c"], last: Bool = false) -> PutWindow.Event {
-        .filled(index: index, id: ids[index], length: 10, crc32c: UInt32(index), candidates: candidates, last: last)
+        let parsed = candidates.map { text in
+            let parts = text.split(separator: "/").map(String.init)
+            return PutWindow.Candidate(node: parts[0], zone: parts.count > 1 ? parts[1] : "default")
+        }
+        return .filled(index: index, id: ids[index], length: 10, crc32c: UInt32(index), candidates: parsed, last: last)
     }
 
     @Test("chunks are sent while the next is filled; the window bounds the chunks held")
@@ -94,13 +99,60 @@ struct PutWindowTests {
         #expect(describe(window.handle(.stored(index: 0, node: "a"))) == ["release 0", "abort 400 copies a"])
     }
 
+    @Test("two replicas: both sends go out at once from the chunk's one buffer; the chunk is done when both are stored")
+    func twoReplicas() {
+        var window = PutWindow(windowMax: 2, replicas: 2)
+        _ = window.start()
+        #expect(describe(window.handle(Self.filled(0, last: true))) == ["send 0 a", "send 0 b"])
+        #expect(describe(window.handle(.stored(index: 0, node: "b"))) == [])  // the buffer is still being sent to a
+        #expect(describe(window.handle(.stored(index: 0, node: "a"))) == ["release 0", "commit 0@a+b"])
+    }
+
+    @Test("copies go to distinct zones while there are enough; a failed copy is replaced in a zone without one")
+    func zones() {
+        var window = PutWindow(windowMax: 2, replicas: 2)
+        _ = window.start()
+        // Rendezvous order a, b, c, d; a and b share zone 1.
+        #expect(describe(window.handle(Self.filled(0, ["a/z1", "b/z1", "c/z2", "d/z2"], last: true))) == ["send 0 a", "send 0 c"])
+        // c fails: d (zone 2) replaces it, not b (zone 1 already holds a copy).
+        #expect(describe(window.handle(.sendFailed(index: 0, .failed(node: "c", reason: "timed out")))) == ["send 0 d"])
+        _ = window.handle(.stored(index: 0, node: "d"))
+        #expect(describe(window.handle(.stored(index: 0, node: "a"))) == ["release 0", "commit 0@a+d strays c"])
+    }
+
+    @Test("zones out of nodes: the second copy shares a zone rather than not being made")
+    func zoneRuleRelaxed() {
+        var window = PutWindow(windowMax: 2, replicas: 2)
+        _ = window.start()
+        _ = window.handle(Self.filled(0, ["a/z1", "c/z2", "b/z1"], last: true))
+        #expect(describe(window.handle(.sendFailed(index: 0, .failed(node: "c", reason: "refused connection")))) == ["send 0 b"])
+        _ = window.handle(.stored(index: 0, node: "a"))
+        #expect(describe(window.handle(.stored(index: 0, node: "b"))) == ["release 0", "commit 0@a+b strays c"])
+    }
+
+    @Test("fewer nodes than replicas can take a chunk: 503 naming what is missing, every copy sent in the abort")
+    func tooFewNodes() {
+        var window = PutWindow(windowMax: 2, replicas: 2)
+        _ = window.start()
+        _ = window.handle(Self.filled(0, ["a", "b", "c"], last: true))
+        _ = window.handle(.stored(index: 0, node: "a"))
+        #expect(describe(window.handle(.sendFailed(index: 0, .failed(node: "b", reason: "status 507")))) == ["send 0 c"])
+        let end = window.handle(.sendFailed(index: 0, .failed(node: "c", reason: "timed out")))
+        #expect(describe(end) == ["release 0", "abort 503 copies a,b,c"])
+        if case .abort(let error, _) = end.last {
+            #expect("\(error)".contains("chunk 0 needs 2 copies, only a could take it"), "\(error)")
+            #expect("\(error)".contains("b: status 507") && "\(error)".contains("c: timed out"), "\(error)")
+        }
+    }
+
     @Test("random runs: never more than windowMax held, every chunk sent once at a time, every copy sent accounted for",
           arguments: 0..<200)
     func randomRuns(seed: UInt64) {
         var random = SeededGenerator(seed: seed)
         let windowMax = Int.random(in: 1...4, using: &random)
         let chunks = Int.random(in: 0...12, using: &random)
-        var window = PutWindow(windowMax: windowMax)
+        let replicas = Int.random(in: 1...3, using: &random)
+        var window = PutWindow(windowMax: windowMax, replicas: replicas)
         var actions = window.start()
         var inFlight: [PutWindow.Send] = []
         var sent: [ChunkCopy] = []
@@ -110,14 +162,16 @@ struct PutWindowTests {
             for action in actions {
                 switch action {
                 case .send(let send):
-                    #expect(!inFlight.contains { $0.index == send.index }, "chunk \(send.index) sent twice at once (seed \(seed))")
+                    #expect(!inFlight.contains { $0.index == send.index && $0.node == send.node }, "chunk \(send.index) sent to \(send.node) twice at once (seed \(seed))")
+                    #expect(!released.contains(send.index), "chunk \(send.index) sent after its buffer was released (seed \(seed))")
                     inFlight.append(send)
                     sent.append(ChunkCopy(chunk: send.id, node: send.node))
                 case .release(let index):
                     #expect(released.insert(index).inserted, "chunk \(index) released twice (seed \(seed))")
                 case .commit(let records, let strays):
                     #expect(records.map(\.index) == Array(0..<chunks), "seed \(seed)")
-                    let kept = records.map { ChunkCopy(chunk: $0.id, node: $0.replicas[0]) }
+                    #expect(records.allSatisfy { Set($0.replicas).count == replicas }, "a chunk without \(replicas) distinct copies (seed \(seed))")
+                    let kept = records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } }
                     #expect(Set(kept + strays) == Set(sent) && kept.count + strays.count == sent.count, "seed \(seed)")
                 case .abort(_, let copies):
                     #expect(copies == sent, "seed \(seed)")
@@ -137,7 +191,7 @@ struct PutWindowTests {
                 } else {
                     let index = filledCount
                     filledCount += 1
-                    actions = window.handle(Self.filled(index, ["a", "b", "c"], last: filledCount == chunks && Bool.random(using: &random)))
+                    actions = window.handle(Self.filled(index, ["a/z1", "b/z1", "c/z2", "d/z3"], last: filledCount == chunks && Bool.random(using: &random)))
                 }
             } else if !inFlight.isEmpty {
                 let send = inFlight.remove(at: Int.random(in: 0..<inFlight.count, using: &random))

@@ -7,9 +7,10 @@ import Testing
 /// Data nodes that die and clients that vanish.
 @Suite("Failures")
 struct FailureTests {
-    @Test("a killed data node: its objects answer 503 from the refused connection, PUTs go to the others", arguments: testedEngines)
+    @Test("one copy per chunk (--replicas 1), a killed data node: its objects answer 503 from the refused connection, PUTs go to the others",
+          arguments: testedEngines)
     func dataNodeDown(engine: IOEngineKind) async throws {
-        try await withCluster(engine, "dndown", apiOptions: ["--chunk-size", "64KiB"]) { cluster in
+        try await withCluster(engine, "dndown", apiOptions: ["--chunk-size", "64KiB", "--replicas", "1"]) { cluster in
             // Where each object's chunks went, from the data nodes' chunk lists before and after its PUT.
             var nodesOf: [String: Set<Int>] = [:]
             var files: [String: String] = [:]
