@@ -13,6 +13,8 @@ struct APIRoutes: Sendable {
     let config: APINodeConfig
     let metrics: Metrics
     let engine: IOEngineKind
+    /// For what happens inside a request (a bad replica); the access log is the recorder's.
+    var logger = Logger(label: "api")
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let context = contexts[ObjectIdentifier(request.loop)]!
@@ -98,8 +100,10 @@ struct APIRoutes: Sendable {
         if request.method == "HEAD" {
             return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
         }
+        var logger = self.logger
+        logger[metadataKey: "request"] = "\(request.requestID)"
         let reader = ObjectReader(pool: context.pool, transport: context.dataNodes, metrics: metrics, window: config.windowChunks,
-                                  readOrder: nodes.readOrder)
+                                  logger: logger, readOrder: nodes.readOrder)
         let contentLength = range.count
         let headHeaders = headers
         do {

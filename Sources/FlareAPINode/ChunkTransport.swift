@@ -17,20 +17,42 @@ enum ChunkTransportError: Error, Sendable, CustomStringConvertible {
     /// This node could not do it now — unreachable, timed out, an error status, a short
     /// body — so another node may.
     case failed(node: String, reason: String)
+    /// This node could not serve the chunk it was asked for, in the way `fault` names; another
+    /// replica may.
+    case unreadable(node: String, fault: ReplicaFault, reason: String)
 
     /// The node the exchange was with.
     var node: String {
         switch self {
-        case .refused(let node, _), .failed(let node, _): return node
+        case .refused(let node, _), .failed(let node, _), .unreadable(let node, _, _): return node
         }
     }
 
     var description: String {
         switch self {
         case .refused(let node, let status): return "\(node): status \(status)"
-        case .failed(let node, let reason): return "\(node): \(reason)"
+        case .failed(let node, let reason), .unreadable(let node, _, let reason): return "\(node): \(reason)"
         }
     }
+}
+
+/// How a replica failed to serve a chunk: the `reason` label of `flare_api_bad_replicas_total`,
+/// a closed set so that the metric keeps few series.
+enum ReplicaFault: String, Sendable {
+    /// The node could not be reached (refused connection, not a configured node).
+    case connect
+    /// Silent past the data-node timeout: connecting, before the first byte, or between bytes.
+    case timeout
+    /// An error status: 404 for a lost copy, a 5xx.
+    case status
+    /// A length other than the manifest's.
+    case length
+    /// The body stopped before its end.
+    case shortBody = "short_body"
+    /// Bytes whose CRC32C is not the manifest's.
+    case checksum
+    /// Anything else: a reset before the response, a malformed response.
+    case error
 }
 
 /// No node could store or serve a chunk: the reason each node tried gave.

@@ -52,29 +52,36 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         let address = try address(of: node)
         let started = ContinuousClock.now
         var crc = CRC32C()
-        let problem: String?
+        let problem: (ReplicaFault, String)?
         do {
             problem = try await client.execute(method: "GET", target: "/chunk/\(id)", to: address, timeout: timeout) {
-                response -> String? in
+                response -> (ReplicaFault, String)? in
                 crc = CRC32C()  // a retry on a fresh connection starts over
                 guard response.status == 200 else {
                     _ = try await response.body.discard(bytesMax: 64 * 1024)
-                    return "status \(response.status)"
+                    return (.status, "status \(response.status)")
                 }
                 guard response.body.contentLength == length else {
-                    return "length \(response.body.contentLength ?? -1), manifest says \(length)"
+                    return (.length, "length \(response.body.contentLength ?? -1), manifest says \(length)")
                 }
-                let got = try await response.body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<length])) {
-                    crc.update($0)
+                let got: Int
+                do throws(HTTPError) {
+                    got = try await response.body.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<length])) {
+                        crc.update($0)
+                    }
+                } catch {
+                    // The head came: the body stalled (a timeout between bytes) or stopped.
+                    let fault: ReplicaFault = if case .timedOut = error { .timeout } else { .shortBody }
+                    return (fault, "after \(response.body.bytesRead) of \(length) bytes: \(error)")
                 }
-                return got == length ? nil : "short body"
+                return got == length ? nil : (.shortBody, "short body: \(got) of \(length) bytes")
             }
         } catch {
             observe(node, "GET", started, status: 0)
-            throw .failed(node: node, reason: "\(error)")
+            throw .unreadable(node: node, fault: ReplicaFault(beforeResponse: error), reason: "\(error)")
         }
         observe(node, "GET", started, status: problem == nil ? 200 : 500)
-        if let problem { throw .failed(node: node, reason: problem) }
+        if let (fault, reason) = problem { throw .unreadable(node: node, fault: fault, reason: reason) }
         return crc.value
     }
 
@@ -110,5 +117,17 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         // suspect at once, so the rest of an object's chunks go elsewhere.
         let event: NodeHealthEvent = status == 0 ? .dataPathFailed(NodeFailure(.connection, "\(method) exchange failed")) : .dataPathSucceeded
         if let change = directory.record(event, node: node) { onHealthChange(node, change) }
+    }
+}
+
+extension ReplicaFault {
+    /// The fault of an exchange that failed before its response's head was in.
+    init(beforeResponse error: Error) {
+        switch error as? HTTPError {
+        case .timedOut?: self = .timeout
+        case .io(let io)? where io.kind == .connectionRefused: self = .connect
+        case .io(let io)? where io.kind == .timedOut: self = .timeout
+        default: self = .error
+        }
     }
 }

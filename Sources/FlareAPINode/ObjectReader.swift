@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import Logging
 
 /// The GET pipeline: the manifest gives the order; chunks are fetched in parallel, up to
 /// `window` at once, into a bounded reorder buffer, each verified against the manifest's
@@ -10,6 +11,8 @@ struct ObjectReader {
     let transport: ChunkTransport
     let metrics: Metrics
     let window: Int
+    /// Where a bad replica is reported (chunk id, node, what was wrong) before the next is tried.
+    let logger: Logger
     /// A chunk's replicas in the order to try them (suspect and down nodes last).
     var readOrder: @Sendable ([String]) -> [String] = { $0 }
 
@@ -26,7 +29,7 @@ struct ObjectReader {
         let last = (range.upperBound - 1) / chunkSize
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
-        let pool = self.pool, transport = self.transport, metrics = self.metrics, readOrder = self.readOrder
+        let pool = self.pool, transport = self.transport, metrics = self.metrics, logger = self.logger, readOrder = self.readOrder
         try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
             func startFetches() {
                 for index in reorder.fetchesToStart() {
@@ -34,7 +37,9 @@ struct ObjectReader {
                     chunk.replicas = readOrder(chunk.replicas)
                     group.addTask {
                         let buffer = try await pool.acquire()
-                        try await transport.fetch(chunk, into: buffer, metrics: metrics)
+                        try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
+                            logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
+                        }
                         return (index, buffer)
                     }
                 }

@@ -36,6 +36,7 @@ struct ObjectWriter {
             while true {
                 guard !actions.isEmpty else {
                     guard let event = await group.next() else { preconditionFailure("upload waits with nothing in flight") }
+                    if case .sendFailed(_, .failed(let node, _)) = event { upload.failedNodes.insert(node) }
                     actions = state.handle(event)
                     continue
                 }
@@ -68,12 +69,13 @@ struct ObjectWriter {
             do {
                 _ = try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
             } catch {
-                await cleanUp(strays + records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } }, ids: upload.ids)
+                await cleanUp(strays + records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } },
+                              ids: upload.ids, failedNodes: upload.failedNodes)
                 throw .metadata("commit", error)
             }
             return manifest
         case .abort(let failure, let copies):
-            await cleanUp(copies, ids: upload.ids)
+            await cleanUp(copies, ids: upload.ids, failedNodes: upload.failedNodes)
             throw failure
         default:
             preconditionFailure("upload ended on \(outcome)")
@@ -87,6 +89,8 @@ struct ObjectWriter {
         var checksum = CRC32C()
         var size = 0
         var filled = 0
+        /// Nodes that failed a send of this upload (not a refusal: those answered).
+        var failedNodes: Set<String> = []
     }
 
     /// Reads the next chunk from the body into a fresh buffer.
@@ -121,13 +125,41 @@ struct ObjectWriter {
                        last: count < chunkSize)
     }
 
+    /// Deletes the clean-up sends at once: enough to overlap every node's round trip, bounded
+    /// like every other queue.
+    static let cleanUpDeletesInFlightMax = 16
+
     /// Deletes every copy an unfinished upload sent; what cannot be deleted now goes to the
     /// persisted deletion queue, and the upload's chunk ids are released. (If even that
     /// fails, the ids stay reserved, and the next start of the api queues their copies.)
-    private func cleanUp(_ copies: [ChunkCopy], ids: [ChunkID]) async {
+    ///
+    /// The client's answer waits for this, so it is bounded by about one data-node timeout,
+    /// however many copies there are: the deletes run concurrently, and a node that failed a
+    /// send of this upload (`failedNodes`) or fails one of these deletes is not asked again —
+    /// its copies go straight to the queue, whose worker retries without anyone waiting.
+    private func cleanUp(_ copies: [ChunkCopy], ids: [ChunkID], failedNodes: Set<String>) async {
         var left: [(chunk: ChunkID, node: String)] = []
-        for copy in copies where !(await transport.delete(copy.chunk, on: copy.node)) {
-            left.append((copy.chunk, copy.node))
+        var skipped = failedNodes
+        var waiting = copies[...]
+        let transport = self.transport
+        await withTaskGroup(of: (ChunkCopy, deleted: Bool).self) { group in
+            var inFlight = 0
+            while true {
+                while inFlight < Self.cleanUpDeletesInFlightMax, let copy = waiting.popFirst() {
+                    if skipped.contains(copy.node) {
+                        left.append((copy.chunk, copy.node))
+                        continue
+                    }
+                    group.addTask { (copy, await transport.delete(copy.chunk, on: copy.node)) }
+                    inFlight += 1
+                }
+                guard let (copy, deleted) = await group.next() else { break }
+                inFlight -= 1
+                if !deleted {
+                    left.append((copy.chunk, copy.node))
+                    skipped.insert(copy.node)
+                }
+            }
         }
         do {
             try await metadata.releaseChunkIDs(ids, leftovers: left)

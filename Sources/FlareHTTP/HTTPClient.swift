@@ -69,9 +69,13 @@ public final class HTTPClient: @unchecked Sendable {
     /// - Parameters:
     ///   - body: request body bytes, sent directly from this memory; must stay valid until
     ///     this call returns.
-    ///   - timeout: for connecting, sending and for each wait for response bytes.
-    /// A request that fails on a reused connection before any response byte arrives is
-    /// retried once on a fresh one (the peer may have closed an idle connection).
+    ///   - timeout: bounds every wait — connecting (also at most ``connectTimeout``), each
+    ///     send, the response's first byte, the rest of its head, each read of its body. A
+    ///     timeout is final: it is thrown at once, never retried.
+    /// A request whose reused connection proves stale — the peer closed or reset it before
+    /// answering anything — is retried once on a fresh connection (the peer may have closed
+    /// an idle connection); that proof comes fast, so one exchange takes at most a retry's
+    /// worth more than connect + send + one `timeout` for the head.
     public func execute<T>(method: String, target: String, headers: HTTPHeaders = HTTPHeaders(),
                            body: UnsafeRawBufferPointer? = nil, to peer: SocketAddress,
                            timeout: Duration = .seconds(30),
@@ -94,14 +98,15 @@ public final class HTTPClient: @unchecked Sendable {
             attempt += 1
             // The retry after a stale connection uses a new one: the other idle connections
             // to that peer are likely just as dead (it restarted, or closed them all).
-            let (stream, reused) = try await checkOut(peer, fresh: attempt > 1)
+            let (stream, reused) = try await checkOut(peer, fresh: attempt > 1, timeout: timeout)
             let response: HTTPClientResponse
+            var answered = false
             do {
                 response = try await exchange(stream, method: method, target: target, headers: headers, body: body,
-                                              peer: peer, timeout: timeout)
+                                              peer: peer, timeout: timeout, answered: &answered)
             } catch {
                 await discard(stream, peer)
-                if reused && attempt == 1 && Self.isStale(error) {
+                if reused && attempt == 1 && !answered && Self.provesStale(error) {
                     await closeIdle(peer)
                     if retryable { continue }
                 }
@@ -138,17 +143,22 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
-    /// Whether a failure looks like a connection the peer had already closed.
-    private static func isStale(_ error: Error) -> Bool {
+    /// Whether a failure before any byte of the response proves the connection was already
+    /// closed by the peer: an end of stream, a reset or a broken pipe. A timeout proves
+    /// nothing of the kind — the peer may be hung, and a retry would wait for it again.
+    private static func provesStale(_ error: Error) -> Bool {
         switch error as? HTTPError {
         case .connectionClosed?: return true
         case .io(let io)?: return io.kind == .connectionReset || io.kind == .brokenPipe
-        default: return false
+        case .timedOut?, .malformed?, nil: return false
         }
     }
 
+    /// Sends the request and reads the response head; `answered` turns true once a byte of the
+    /// response has come (a failure after that is not the stale connection's).
     private func exchange(_ stream: HTTPStream, method: String, target: String, headers: HTTPHeaders,
-                          body: HTTPRequestBody?, peer: SocketAddress, timeout: Duration) async throws -> HTTPClientResponse {
+                          body: HTTPRequestBody?, peer: SocketAddress, timeout: Duration,
+                          answered: inout Bool) async throws -> HTTPClientResponse {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: \(peer)\r\n"
         for (name, value) in headers where !name.equalsIgnoringASCIICase("Content-Length") && !name.equalsIgnoringASCIICase("Host") {
             text += "\(name): \(value)\r\n"
@@ -175,10 +185,14 @@ public final class HTTPClient: @unchecked Sendable {
             break
         }
         let limits = self.limits
-        guard let head = try await stream.readHead(idleTimeout: timeout, headTimeout: timeout,
-                                                   parse: { HTTPHeadParser.parseResponse($0, limits: limits) }) else {
-            throw HTTPError.connectionClosed("before the response")
+        let head: HTTPResponseHead
+        do {
+            head = try await stream.readResponseHead(timeout: timeout, parse: { HTTPHeadParser.parseResponse($0, limits: limits) })
+        } catch {
+            answered = !stream.awaitsFirstResponseByte
+            throw error
         }
+        answered = true
         do {
             let framing = try HTTPBodyFraming.forResponse(head, method: method)
             return HTTPClientResponse(head: head, body: HTTPBodyReader(stream: stream, framing: framing))
@@ -187,7 +201,7 @@ public final class HTTPClient: @unchecked Sendable {
         }
     }
 
-    private func checkOut(_ address: SocketAddress, fresh: Bool) async throws(HTTPError) -> (HTTPStream, reused: Bool) {
+    private func checkOut(_ address: SocketAddress, fresh: Bool, timeout: Duration) async throws(HTTPError) -> (HTTPStream, reused: Bool) {
         let peer = peers[address] ?? { let fresh = Peer(idleMax: idlePerPeerMax); peers[address] = fresh; return fresh }()
         while true {
             if !fresh {
@@ -203,12 +217,12 @@ public final class HTTPClient: @unchecked Sendable {
         }
         peer.open += 1
         do {
-            let connection = try await TCPConnection.connect(to: address, on: loop, timeout: connectTimeout)
+            let connection = try await TCPConnection.connect(to: address, on: loop, timeout: min(connectTimeout, timeout))
             return (HTTPStream(connection: connection, limits: limits), false)
         } catch {
             peer.open -= 1
             wakeWaiter(peer)
-            throw .io(error)
+            throw .from(error, "connecting to \(address)")
         }
     }
 

@@ -10,6 +10,9 @@
 ///   does not count against it.
 /// - Each wait for a piece of a body gets the whole body timeout: a transfer that keeps
 ///   moving takes as long as it needs, one that stalls gets 408.
+/// - A client that has sent a request is owed its response: silence is a timeout, never an
+///   idle close, so the client does not mistake a hung peer for a stale connection. The first
+///   byte, the rest of the head and each piece of the body each get the request's timeout.
 struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
     enum Phase: Equatable, Sendable {
         /// Waiting for the first byte of a head since `since`; `idleTimeout` nil waits forever.
@@ -18,6 +21,8 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
         case head(started: C.Instant, deadline: C.Instant)
         /// The head that came at `started` is complete: its body (if any) is being read.
         case body(started: C.Instant)
+        /// A request was sent at `since` and no byte of its response has come.
+        case response(since: C.Instant, timeout: Duration)
     }
 
     /// What a wait that ran out means.
@@ -28,6 +33,8 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
         case head
         /// The body stalled.
         case body
+        /// The peer owes a response and sent no byte of it in time.
+        case response
 
         /// The status to answer with before closing; none for an idle connection.
         var status: Int? { self == .idle ? nil : 408 }
@@ -42,7 +49,8 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     let clock: C
-    let bodyTimeout: Duration
+    /// Set at start for a server's connection; per request on a client's (``awaitResponse(timeout:)``).
+    private(set) var bodyTimeout: Duration
     private(set) var phase: Phase
 
     init(clock: C, bodyTimeout: Duration) {
@@ -56,10 +64,21 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
         phase = .idle(since: clock.now, idleTimeout: idleTimeout, headTimeout: headTimeout)
     }
 
+    /// A client sent a request, now: its response is owed within `timeout` — the first byte,
+    /// the whole head from that byte on, and each piece of the body.
+    mutating func awaitResponse(timeout: Duration) {
+        phase = .response(since: clock.now, timeout: timeout)
+        bodyTimeout = timeout
+    }
+
     /// Bytes of the awaited head have arrived: the first ones start its deadline, later ones
     /// change nothing.
     mutating func headBytesArrived() {
-        guard case .idle(_, _, let headTimeout) = phase else { return }
+        let headTimeout: Duration
+        switch phase {
+        case .idle(_, _, let timeout), .response(_, let timeout): headTimeout = timeout
+        case .head, .body: return
+        }
         let now = clock.now
         phase = .head(started: now, deadline: now.advanced(by: headTimeout))
     }
@@ -69,9 +88,16 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
         phase = .body(started: requestStartedAt)
     }
 
-    /// Whether no byte of the awaited head has come yet.
+    /// Whether no byte of the awaited head has come yet, on a connection that owes nothing.
     var isIdle: Bool {
         if case .idle = phase { return true }
+        return false
+    }
+
+    /// Whether a response is owed and not a byte of it has come: a failure now proves nothing
+    /// was answered.
+    var awaitsFirstResponseByte: Bool {
+        if case .response = phase { return true }
         return false
     }
 
@@ -79,7 +105,7 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
     /// come, when the wait began (a kept-alive connection's silence is not the request's).
     var requestStartedAt: C.Instant {
         switch phase {
-        case .idle(let since, _, _): return since
+        case .idle(let since, _, _), .response(let since, _): return since
         case .head(let started, _), .body(let started): return started
         }
     }
@@ -90,6 +116,7 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
         case .idle: return .idle
         case .head: return .head
         case .body: return .body
+        case .response: return .response
         }
     }
 
@@ -105,6 +132,9 @@ struct HTTPConnectionTimer<C: Clock>: Sendable where C.Duration == Duration {
             return left > .zero ? .receive(timeout: left) : .expired(.head)
         case .body:
             return .receive(timeout: bodyTimeout)
+        case .response(let since, let timeout):
+            let left = timeout - since.duration(to: clock.now)
+            return left > .zero ? .receive(timeout: left) : .expired(.response)
         }
     }
 }

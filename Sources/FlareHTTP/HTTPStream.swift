@@ -59,6 +59,28 @@ final class HTTPStream: @unchecked Sendable {
     func readHead<Head>(idleTimeout: Duration?, headTimeout: Duration,
                         parse: (UnsafeRawBufferPointer) -> HTTPHeadParser.Result<Head>) async throws(HTTPError) -> Head? {
         timer.awaitHead(idleTimeout: idleTimeout, headTimeout: headTimeout)
+        return try await readAwaitedHead(parse: parse)
+    }
+
+    /// Reads and parses the response to a request just sent. The response is owed, so silence
+    /// is not idleness: no byte for `timeout` is a timeout, and so is a head not complete
+    /// `timeout` after its first byte; the body's waits get `timeout` each too.
+    /// - Throws: ``HTTPError`` — `.timedOut`, `.malformed`, `.connectionClosed` (also when the
+    ///   peer closes before a byte of the response: ``awaitsFirstResponseByte`` is then still
+    ///   true), `.io` (a reset).
+    func readResponseHead<Head>(timeout: Duration,
+                                parse: (UnsafeRawBufferPointer) -> HTTPHeadParser.Result<Head>) async throws(HTTPError) -> Head {
+        timer.awaitResponse(timeout: timeout)
+        guard let head = try await readAwaitedHead(parse: parse) else { throw .connectionClosed("before the response") }
+        return head
+    }
+
+    /// Whether a response is awaited and not a byte of it has come (see ``readResponseHead(timeout:parse:)``).
+    var awaitsFirstResponseByte: Bool { timer.awaitsFirstResponseByte }
+
+    /// The head the timer is waiting for; `nil` when the peer closes (or, on a connection that
+    /// owes nothing, stays silent or resets) before its first byte.
+    private func readAwaitedHead<Head>(parse: (UnsafeRawBufferPointer) -> HTTPHeadParser.Result<Head>) async throws(HTTPError) -> Head? {
         while true {
             if end > start {
                 timer.headBytesArrived()
@@ -73,11 +95,12 @@ final class HTTPStream: @unchecked Sendable {
                     break
                 }
             }
+            let waitingFor = timer.awaitsFirstResponseByte ? "waiting for the response" : "waiting for the head"
             let timeout: Duration?
             switch timer.nextWait() {
             case .receive(let wait): timeout = wait
             case .expired(.idle): return nil
-            case .expired: throw .timedOut("waiting for the head")
+            case .expired: throw .timedOut(waitingFor)
             }
             let got: Int
             do {
@@ -85,10 +108,10 @@ final class HTTPStream: @unchecked Sendable {
             } catch {
                 // Before a byte of the head, a silent or vanished peer owed nothing.
                 if timer.isIdle && (error.kind == .timedOut || error.kind == .connectionReset) { return nil }
-                throw .from(error, "waiting for the head")
+                throw .from(error, waitingFor)
             }
             if got == 0 {
-                if timer.isIdle { return nil }
+                if timer.isIdle || timer.awaitsFirstResponseByte { return nil }
                 throw .connectionClosed("in the middle of a head")
             }
         }

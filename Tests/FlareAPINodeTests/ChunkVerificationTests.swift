@@ -25,10 +25,12 @@ func withLyingDataNode(_ engine: IOEngineKind, body: [UInt8], _ test: (SocketAdd
 }
 
 extension NodeDirectory {
-    /// A directory of one node, named `name`, at `address`.
-    static func single(_ name: String, at address: SocketAddress) -> NodeDirectory {
+    /// A directory of test nodes, each named (as its id) by its `host:port`.
+    static func of(_ nodes: [String: SocketAddress]) -> NodeDirectory {
         let directory = NodeDirectory(policy: NodeHealthPolicy())
-        directory.upsert(Node(id: name, address: name, socketAddress: address, zone: "default", capacityBytes: 1 << 30))
+        for (name, address) in nodes {
+            directory.upsert(Node(id: name, address: name, socketAddress: address, zone: "default", capacityBytes: 1 << 30))
+        }
         return directory
     }
 }
@@ -46,12 +48,12 @@ struct ChunkVerificationTests {
                 try await loop.run {
                     let metrics = Metrics()
                     let node = "127.0.0.1:\(address.port)"
-                    let client = DataNodeClient(loop: loop, directory: .single(node, at: address), metrics: metrics, timeout: .seconds(5))
+                    let client = DataNodeClient(loop: loop, directory: .of([node: address]), metrics: metrics, timeout: .seconds(5))
                     let pool = BufferPool(bufferBytes: 1 << 20, bufferCount: 1, loop: loop)
                     let buffer = try await pool.acquire()
                     let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: good.count, crc32c: crc, replicas: [node])
                     do {
-                        try await client.fetch(chunk, into: buffer, metrics: metrics)
+                        try await client.fetch(chunk, into: buffer, metrics: metrics) { _ in }
                         #expect(shouldPass, "wrong bytes were accepted")
                         #expect(Array(buffer.bytes) == good)
                     } catch {

@@ -11,6 +11,9 @@ final class InMemoryChunkTransport: ChunkTransport, @unchecked Sendable {
         var chunks: [String: [ChunkID: [UInt8]]] = [:]
         var puts: [ChunkCopy] = []
         var deletes: [ChunkCopy] = []
+        var deletesInFlight = 0
+        /// The most deletes that were ever in flight at once.
+        var deletesInFlightMax = 0
     }
 
     let state = Mutex(State())
@@ -37,14 +40,21 @@ final class InMemoryChunkTransport: ChunkTransport, @unchecked Sendable {
     }
 
     func get(_ id: ChunkID, length: Int, from node: String, into buffer: IOBuffer) async throws(ChunkTransportError) -> UInt32 {
-        guard let bytes = state.withLock({ $0.chunks[node]?[id] }) else { throw .failed(node: node, reason: "status 404") }
-        guard bytes.count == length else { throw .failed(node: node, reason: "length \(bytes.count)") }
+        guard let bytes = state.withLock({ $0.chunks[node]?[id] }) else { throw .unreadable(node: node, fault: .status, reason: "status 404") }
+        guard bytes.count == length else { throw .unreadable(node: node, fault: .length, reason: "length \(bytes.count)") }
         buffer.space.copyBytes(from: bytes)
         return bytes.withUnsafeBytes { CRC32C.checksum($0) }
     }
 
     func delete(_ id: ChunkID, on node: String) async -> Bool {
-        state.withLock { $0.deletes.append(ChunkCopy(chunk: id, node: node)) }
+        state.withLock {
+            $0.deletes.append(ChunkCopy(chunk: id, node: node))
+            $0.deletesInFlight += 1
+            $0.deletesInFlightMax = max($0.deletesInFlightMax, $0.deletesInFlight)
+        }
+        // A round trip: other deletes of the same clean-up may start meanwhile.
+        for _ in 0..<3 { await Task.yield() }
+        state.withLock { $0.deletesInFlight -= 1 }
         guard !deleteFails.contains(node) else { return false }
         state.withLock { _ = $0.chunks[node]?.removeValue(forKey: id) }
         return true

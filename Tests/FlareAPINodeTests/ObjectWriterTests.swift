@@ -24,7 +24,7 @@ struct ObjectWriterTests {
     /// Writes `body` as key "k" through a writer on an event loop (as an api loop runs it).
     /// `failAfter`: the body fails once that many bytes were read.
     static func write(_ body: [UInt8], transport: InMemoryChunkTransport, metadata: MemoryMetadataStore,
-                      window: Int = 3, failAfter: Int? = nil) async throws -> Run {
+                      nodes: [String] = nodes, window: Int = 3, failAfter: Int? = nil) async throws -> Run {
         let loop = try EventLoop.start(engine: .epoll, name: "writer-test")
         defer { loop.shutdown() }
         return try await loop.run {
@@ -118,7 +118,58 @@ struct ObjectWriterTests {
         Self.expectNothingLeft(run, transport, metadata)
         let sent = Set(transport.state.withLock { $0.puts })
         let deleted = Set(transport.state.withLock { $0.deletes })
-        #expect(sent.isSubset(of: deleted), "copies sent and never deleted: \(sent.subtracting(deleted))")
+        let queued = Set(metadata.state.withLock { $0.queued })
+        #expect(sent.isSubset(of: deleted.union(queued)), "copies sent, never deleted nor queued: \(sent.subtracting(deleted.union(queued)))")
+    }
+
+    @Test("a node that failed a send (a timeout, say) is not waited for again: its copies are queued, the others deleted at once",
+          arguments: 0..<4)
+    func failedNodeQueuedNotAsked(k: Int) async throws {
+        // The first node asked for chunk k hangs from then on (every send of it fails, as a
+        // timeout would); it may hold copies of earlier chunks. The client goes away after chunk k+1.
+        let hung = Mutex<String?>(nil)
+        let transport = InMemoryChunkTransport { node, bytes in
+            guard bytes[0] >= UInt8(k) else { return nil }
+            let hanging = hung.withLock { chosen -> Bool in
+                if chosen == nil { chosen = node }
+                return chosen == node
+            }
+            return hanging ? .failed(node: node, reason: "timed out waiting for the response") : nil
+        }
+        let metadata = MemoryMetadataStore()
+        let run = try await Self.write(Self.body(6 * Self.chunkSize), transport: transport, metadata: metadata,
+                                       failAfter: (k + 2) * Self.chunkSize + 100)
+        guard case .failure(.body) = run.result else { Issue.record("\(run.result)"); return }
+        Self.expectNothingLeft(run, transport, metadata)
+        let node = try #require(hung.withLock { $0 })
+        let (puts, deletes) = transport.state.withLock { ($0.puts, $0.deletes) }
+        let queued = metadata.state.withLock { $0.queued }
+        #expect(!deletes.contains { $0.node == node }, "the clean-up waited on \(node), which had failed a send: \(deletes)")
+        #expect(Set(queued) == Set(puts.filter { $0.node == node }), "\(node)'s copies not queued exactly: \(queued)")
+        #expect(transport.held.allSatisfy { $0.node == node }, "copies on healthy nodes left: \(transport.held)")
+    }
+
+    @Test("clean-up deletes run concurrently (bounded); a node failing one is not asked again, the rest of its copies queued")
+    func cleanUpConcurrent() async throws {
+        let count = 40
+        let healthy = InMemoryChunkTransport(), healthyMetadata = MemoryMetadataStore()
+        let run = try await Self.write(Self.body(count * Self.chunkSize), transport: healthy, metadata: healthyMetadata,
+                                       failAfter: count * Self.chunkSize - 1)
+        guard case .failure(.body) = run.result else { Issue.record("\(run.result)"); return }
+        Self.expectNothingLeft(run, healthy, healthyMetadata)
+        let most = healthy.state.withLock { $0.deletesInFlightMax }
+        #expect(most > 1, "the clean-up deleted one copy after another")
+        #expect(most <= ObjectWriter.cleanUpDeletesInFlightMax)
+
+        // One node, failing its deletes: the first wave is asked, everything is queued.
+        let failing = InMemoryChunkTransport(deleteFails: ["b:2"]), failingMetadata = MemoryMetadataStore()
+        let failed = try await Self.write(Self.body(count * Self.chunkSize), transport: failing, metadata: failingMetadata,
+                                          nodes: ["b:2"], failAfter: count * Self.chunkSize - 1)
+        guard case .failure(.body) = failed.result else { Issue.record("\(failed.result)"); return }
+        Self.expectNothingLeft(failed, failing, failingMetadata)
+        let (puts, deletes) = failing.state.withLock { ($0.puts.count, $0.deletes.count) }
+        #expect(failingMetadata.state.withLock { $0.queued.count } == puts)
+        #expect(deletes < puts, "every one of \(puts) copies was asked for on a node failing its deletes")
     }
 
     @Test("a refused chunk (a 4xx) is not offered to other nodes")

@@ -106,3 +106,39 @@ struct ConnectionTimerTests {
         #expect(clock.now == ManualClock.Instant(offset: .seconds(5)))
     }
 }
+
+/// The client's side: a request sent is owed its response, so the same timer never takes a
+/// hung peer's silence for an idle connection.
+@Suite("HTTP connection timer: awaiting a response")
+struct ResponseTimerTests {
+    typealias Timer = HTTPConnectionTimer<ManualClock>
+
+    @Test("silence after a request is a timeout, after exactly the request's timeout, never an idle close")
+    func silenceIsATimeout() {
+        let clock = ManualClock()
+        var timer = Timer(clock: clock, bodyTimeout: .seconds(30))
+        timer.awaitResponse(timeout: .seconds(3))
+        #expect(!timer.isIdle && timer.awaitsFirstResponseByte)
+        #expect(timer.nextWait() == .receive(timeout: .seconds(3)))
+        clock.advance(by: .seconds(2))
+        #expect(timer.nextWait() == .receive(timeout: .seconds(1)))
+        clock.advance(by: .seconds(1))
+        #expect(timer.nextWait() == .expired(.response))
+        #expect(timer.expiry.status == 408)
+    }
+
+    @Test("the head gets the request's timeout from its first byte, and every body wait gets it too (not the body limit)")
+    func headAndBody() {
+        let clock = ManualClock()
+        var timer = Timer(clock: clock, bodyTimeout: .seconds(30))
+        timer.awaitResponse(timeout: .seconds(3))
+        clock.advance(by: .seconds(2))
+        timer.headBytesArrived()
+        #expect(!timer.awaitsFirstResponseByte, "a byte came: a failure now is not a stale connection's")
+        #expect(timer.nextWait() == .receive(timeout: .seconds(3)))
+        clock.advance(by: .seconds(3))
+        #expect(timer.nextWait() == .expired(.head))
+        timer.headComplete()
+        #expect(timer.nextWait() == .receive(timeout: .seconds(3)))
+    }
+}
