@@ -96,6 +96,8 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_buffers_in_use", type: "gauge", "Chunk buffers held by requests, per loop.")
         metrics.describe("flare_api_datanode_errors_total", type: "counter", "Failed data-node exchanges by node and method.")
         metrics.describe("flare_api_datanode_request_seconds", type: "histogram", "Data-node exchange latency by node and method.")
+        metrics.describe("flare_api_datanode_state", type: "gauge", "1 for the state each data node is in (up, suspect, down), by node id.")
+        metrics.describe("flare_api_bad_replicas_total", type: "counter", "Replicas that could not serve a chunk (then read from the next), by node and reason.")
         metrics.set("flare_api_requests_in_flight", 0)
     }
 

@@ -1,3 +1,4 @@
+import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -45,6 +46,12 @@ struct APIRoutes: Sendable {
         case ("GET", "/metrics"):
             metrics.set("flare_api_buffers_in_use", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.inUse))
             metrics.set("flare_api_buffer_waiters", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.waiting))
+            for entry in nodes.snapshot() {
+                for state in NodeState.allCases {
+                    metrics.set("flare_api_datanode_state", labels: "node=\"\(entry.node.id)\",state=\"\(state.rawValue)\"",
+                                entry.health.state == state ? 1 : 0)
+                }
+            }
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case (_, "/objects"), (_, "/health"), (_, "/metrics"):
             try await response.respondError(405, "use GET", headers: ["Allow": "GET"])

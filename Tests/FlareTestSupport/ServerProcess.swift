@@ -75,6 +75,9 @@ public final class ServerProcess: @unchecked Sendable {
         return await child.exitStatus(within: seconds)
     }
 
+    /// Sends `signal` without waiting (SIGSTOP: a hung node, its sockets open; SIGCONT).
+    public func signal(_ signal: Int32) { child?.send(signal) }
+
     /// SIGKILL now, for cleanup.
     public func killNow() { child?.killNow() }
 

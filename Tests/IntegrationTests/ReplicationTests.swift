@@ -190,6 +190,79 @@ struct ReplicationTests {
             }
         }
     }
+
+    @Test("replicas 2, a node SIGSTOPped (hung, sockets open): GETs and PUTs complete within --datanode-timeout and a margin; after SIGCONT it takes chunks again",
+          arguments: testedEngines)
+    func hungNode(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "hung", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2", "--datanode-timeout", "2"]) { cluster in
+            var files: [String: String] = [:]
+            for index in 0..<6 {
+                files["h/\(index)"] = try await cluster.randomFile("h-\(index)", size: 4 * 65536 + index)
+                #expect(try await cluster.put("h/\(index)", file: files["h/\(index)"]!).status == 201)
+            }
+            let hung = cluster.dataNodes[0]
+            hung.signal(SIGSTOP)
+            defer { hung.signal(SIGCONT) }
+            // A request may wait out one data-node timeout (2 s) before the node is suspect;
+            // curl's limit is that plus a margin for this shared machine.
+            let limit = ["--max-time", "12"]
+            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
+                let get = try await cluster.get(key, to: file + ".out", extra: limit)
+                #expect(get.status == 200 && get.curlExit == 0, "\(key) with a node hung: \(get)")
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
+            }
+            for index in 0..<3 {
+                let file = try await cluster.randomFile("during-\(index)", size: 3 * 65536 + index)
+                let put = try await cluster.put("during/\(index)", file: file, extra: limit)
+                #expect(put.status == 201, "PUT with a node hung: \(put)")
+            }
+            let view = try await Self.apiNodes(cluster)
+            #expect(view.values.contains { $0.address == hung.address && $0.state != "up" }, "the hung node is not suspect or down: \(view)")
+            hung.signal(SIGCONT)
+            let back = try await cluster.poll(seconds: 15) {
+                try await Self.apiNodes(cluster).values.contains { $0.address == hung.address && $0.state == "up" }
+            }
+            #expect(back, "the node is not up again after SIGCONT")
+            let before = try await cluster.chunks(on: hung)
+            let file = try await cluster.randomFile("after", size: 16 * 65536)
+            #expect(try await cluster.put("after", file: file).status == 201)
+            #expect(try await cluster.chunks(on: hung).count > before.count, "the node got none of 16 new chunks after SIGCONT")
+        }
+    }
+
+    @Test("replicas 2: a replica with a flipped byte on disk, and a replica file deleted: GETs return the right bytes, the bad replicas are counted",
+          arguments: testedEngines)
+    func damagedReplicas(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "damaged", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2"]) { cluster in
+            let file = try await cluster.randomFile("damaged", size: 6 * 65536 + 11)
+            #expect(try await cluster.put("damaged", file: file).status == 201)
+            // Every chunk has a copy on two of the three nodes: damage every copy node 1 holds,
+            // flipping a byte in half of them and deleting the others.
+            let chunks = try await cluster.chunks(on: cluster.dataNodes[0]).sorted()
+            #expect(!chunks.isEmpty)
+            for (position, chunk) in chunks.enumerated() {
+                let path = "\(cluster.scratch.path)/datanode-1/chunks/\(chunk.prefix(2))/\(chunk)"
+                if position % 2 == 0 {
+                    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+                    try handle.seek(toOffset: 100)
+                    let byte = try #require(try handle.read(upToCount: 1))
+                    try handle.seek(toOffset: 100)
+                    try handle.write(contentsOf: Data([byte[0] ^ 0x40]))
+                    try handle.close()
+                } else {
+                    try FileManager.default.removeItem(atPath: path)
+                }
+            }
+            for attempt in 0..<2 {
+                let get = try await cluster.get("damaged", to: file + ".out")
+                #expect(get.status == 200 && get.curlExit == 0, "attempt \(attempt): \(get)")
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "attempt \(attempt)")
+            }
+            let metrics = try await curl(["\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
+            let bad = metrics.split(separator: "\n").filter { $0.hasPrefix("flare_api_bad_replicas_total{") }
+            #expect(!bad.isEmpty, "no bad replica counted:\n\(metrics)")
+        }
+    }
 }
 
 /// A count shared by concurrent clients.
