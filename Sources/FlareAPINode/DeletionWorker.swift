@@ -14,6 +14,9 @@ final class DeletionWorker: @unchecked Sendable {
     private let metadata: MetadataStore
     private let logger: Logger
     private var task: Task<Void, Error>?
+    /// Where the next batch starts: past deletions that could not be done (their node is
+    /// down), so they do not hold back the rest of the queue. Back to the start after the end.
+    private var cursor: Int64 = 0
 
     init(context: LoopContext, metadata: MetadataStore, logger: Logger) {
         self.context = context
@@ -39,13 +42,17 @@ final class DeletionWorker: @unchecked Sendable {
     func runOnce() async -> Int {
         let pending: [PendingDeletion]
         do {
-            pending = try await metadata.pendingDeletions(limit: Self.batchMax)
+            pending = try await metadata.pendingDeletions(after: cursor, limit: Self.batchMax)
         } catch {
             logger.error("deletion queue unreadable: \(error)")
             return 0
         }
+        cursor = pending.count < Self.batchMax ? 0 : pending.last!.sequence
         var finished: [Int64] = []
-        for deletion in pending where await context.dataNodes.delete(deletion.chunk, on: deletion.node) {
+        // A node that is not up keeps its deletions queued, instead of each one waiting out a
+        // timeout on it.
+        for deletion in pending where context.dataNodes.directory.isUp(deletion.node) {
+            guard await context.dataNodes.delete(deletion.chunk, on: deletion.node) else { continue }
             finished.append(deletion.sequence)
         }
         guard !finished.isEmpty else { return 0 }

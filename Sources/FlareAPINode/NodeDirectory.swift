@@ -35,6 +35,9 @@ final class NodeDirectory: Sendable {
 
     func address(of id: String) -> SocketAddress? { state.withLock { $0.nodes[id]?.socketAddress } }
 
+    /// Whether a node is known and up (not suspect or down): worth background work now.
+    func isUp(_ id: String) -> Bool { state.withLock { $0.nodes[id] != nil && $0.health.state(of: id) == .up } }
+
     func node(at address: String) -> Node? { state.withLock { $0.nodes.values.first { $0.address == address } } }
 
     /// Adds a node, or moves a known one (a node restarted on another address keeps its id,

@@ -79,13 +79,18 @@ public protocol MetadataStore: Sendable {
     func list(prefix: String, startAfter: String?, limit: Int) async throws -> ObjectListing
     /// Queues chunk copies for deletion (chunks of an upload that never committed).
     func enqueueDeletions(_ copies: [(chunk: ChunkID, node: String)]) async throws
-    /// The oldest queued deletions.
-    func pendingDeletions(limit: Int) async throws -> [PendingDeletion]
+    /// The oldest queued deletions due now, after sequence number `after`.
+    func pendingDeletions(after: Int64, limit: Int) async throws -> [PendingDeletion]
     /// Removes finished deletions from the queue.
     func finishDeletions(_ sequences: [Int64]) async throws
 }
 
 extension MetadataStore {
+    /// The oldest queued deletions due now.
+    public func pendingDeletions(limit: Int) async throws -> [PendingDeletion] {
+        try await pendingDeletions(after: 0, limit: limit)
+    }
+
     /// Commits a manifest whose upload left no stray copies.
     public func commit(_ manifest: ObjectManifest) async throws -> ObjectManifest? {
         try await commit(manifest, strays: [])

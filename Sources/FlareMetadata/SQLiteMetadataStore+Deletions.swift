@@ -10,10 +10,11 @@ extension SQLiteMetadataStore {
         }
     }
 
-    public func pendingDeletions(limit: Int) async throws -> [PendingDeletion] {
+    public func pendingDeletions(after: Int64, limit: Int) async throws -> [PendingDeletion] {
         try await perform(write: false) { database in
-            let statement = try database.statement("SELECT seq, chunk, node FROM deletions WHERE not_before_ns <= ?2 ORDER BY seq LIMIT ?1")
-                .bind(1, Int64(limit)).bind(2, wallClockNanoseconds())
+            let statement = try database.statement(
+                "SELECT seq, chunk, node FROM deletions WHERE not_before_ns <= ?2 AND seq > ?3 ORDER BY seq LIMIT ?1")
+                .bind(1, Int64(limit)).bind(2, wallClockNanoseconds()).bind(3, after)
             var pending: [PendingDeletion] = []
             while try statement.step() {
                 guard let chunk = ChunkID(statement.text(1)) else { continue }

@@ -88,7 +88,7 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
         state.withLock { $0.queued += copies.map { ChunkCopy(chunk: $0.chunk, node: $0.node) } }
     }
 
-    func pendingDeletions(limit: Int) async throws -> [PendingDeletion] { [] }
+    func pendingDeletions(after: Int64, limit: Int) async throws -> [PendingDeletion] { [] }
 
     func finishDeletions(_ sequences: [Int64]) async throws {}
 }

@@ -263,6 +263,27 @@ struct ReplicationTests {
             #expect(!bad.isEmpty, "no bad replica counted:\n\(metrics)")
         }
     }
+
+    @Test("a DELETE removes every replica; the copies on a node that is down stay queued until it is back",
+          arguments: testedEngines)
+    func deleteWithNodeDown(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "deldown", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2", "--gc-grace", "0"]) { cluster in
+            let file = try await cluster.randomFile("gone", size: 8 * 65536)
+            #expect(try await cluster.put("gone", file: file).status == 201)
+            let down = cluster.dataNodes[0]
+            let heldByDown = try await cluster.chunks(on: down)
+            #expect(!heldByDown.isEmpty, "node 1 holds none of 8 chunks with 2 replicas on 3 nodes")
+            let port = down.port
+            _ = await down.stop(SIGKILL, withinSeconds: 5)
+            #expect(try await cluster.delete("gone").status == 204)
+            let othersEmpty = try await cluster.poll(seconds: 15) { try await cluster.chunksPerNode().allSatisfy(\.isEmpty) }
+            #expect(othersEmpty, "the live nodes still hold copies of the deleted object")
+            try await cluster.startDataNode(0, port: port)
+            #expect(try await cluster.chunks(on: down) == heldByDown, "the node lost its copies while down")
+            let gone = try await cluster.poll(seconds: 20) { try await cluster.chunks(on: down).isEmpty }
+            #expect(gone, "the copies queued for the node that was down were not deleted once it was back")
+        }
+    }
 }
 
 /// A count shared by concurrent clients.
