@@ -80,7 +80,7 @@ public final class APINodeService: @unchecked Sendable {
         }
         describeMetrics()
         let routes = APIRoutes(contexts: contexts, nodes: nodes, metadata: metadata,
-                               config: config, metrics: metrics, engine: resolved.kind)
+                               config: config, metrics: metrics, engine: resolved.kind, logger: logger)
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)

@@ -48,6 +48,9 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "Copies of every chunk, each on a different data node (and zone, while there are enough zones); a PUT is answered only when all are durable. At most the number of --datanodes.")
     var replicas = 2
 
+    @Option(name: .customLong("node-down-after"), help: "Seconds a data node may keep failing (probes each second, requests) before it is down rather than suspect. Either way it gets new chunks and reads only when the others are not enough.")
+    var nodeDownAfter = 5.0
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -77,6 +80,7 @@ struct APICommand: AsyncParsableCommand {
         }
         guard gcGrace >= 0 else { throw ValidationError("--gc-grace must be ≥ 0") }
         guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
+        guard (1...3600).contains(nodeDownAfter) else { throw ValidationError("--node-down-after must be 1…3600 seconds") }
     }
 
     func run() async throws {
@@ -94,6 +98,7 @@ struct APICommand: AsyncParsableCommand {
         config.deletionGraceSeconds = gcGrace
         config.dataNodeTimeoutSeconds = datanodeTimeout
         config.replicas = replicas
+        config.nodeDownAfterSeconds = nodeDownAfter
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

@@ -42,7 +42,8 @@ struct CommandLineTests {
         #expect(missing.status != nil && missing.status != 0, "api without --datanodes: exit \(missing.status.map(String.init) ?? "none, still running")")
         #expect(missing.stderr.contains("--datanodes"), "stderr: \(missing.stderr)")
         for (value, why) in Self.badDataNodes {
-            let result = try await Self.run("api", ["--datanodes", value, "--port", "0", "--metadata", "/tmp/flare-cli-never/meta.sqlite"])
+            let result = try await Self.run("api", ["--datanodes", value, "--port", "0", "--replicas", "1",
+                                                    "--metadata", "/tmp/flare-cli-never/meta.sqlite"])
             #expect(result.status != nil && result.status != 0,
                     "--datanodes '\(value)' (\(why)): exit \(result.status.map(String.init) ?? "none, still running after 10 s")")
             #expect(result.stderr.contains("datanodes"), "--datanodes '\(value)' (\(why)): stderr: \(result.stderr)")
@@ -54,9 +55,12 @@ struct CommandLineTests {
         ["--chunk-size", "100"], ["--chunk-size", "3KiB"], ["--window", "0"], ["--io", "kqueue"],
         ["--threads", "0"], ["--gc-grace", "-1"], ["--buffer-pool", "1MiB"], ["--log-level", "loud"],
         ["--idle-timeout", "0"], ["--head-timeout", "3601"], ["--body-timeout", "soon"],
+        ["--replicas", "0"], ["--replicas", "2"], ["--node-down-after", "0"],
     ])
     func badFlags(flags: [String]) async throws {
-        let result = try await Self.run("api", ["--datanodes", "127.0.0.1:9001", "--port", "0",
+        // One data node and one replica: valid, so each refusal is the flag's own
+        // (`--replicas 2` then names more copies than nodes).
+        let result = try await Self.run("api", ["--datanodes", "127.0.0.1:9001", "--port", "0", "--replicas", "1",
                                                 "--metadata", "/tmp/flare-cli-never/meta.sqlite"] + flags)
         #expect(result.status != nil && result.status != 0, "\(flags): exit \(result.status.map(String.init) ?? "none")")
         #expect(!result.stderr.isEmpty, "\(flags): nothing on stderr")
@@ -78,7 +82,8 @@ struct CommandLineTests {
         let result = try await Self.run("api", ["--help"])
         #expect(result.status == 0)
         for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
-                     "--threads", "--gc-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout"] {
+                     "--threads", "--gc-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout",
+                     "--replicas", "--node-down-after", "--datanode-timeout"] {
             #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
         }
     }
