@@ -50,7 +50,16 @@ public final class APINodeService: @unchecked Sendable {
         }
         self.nodes = nodes
         prober = NodeProber(loop: loops[0], configured: configured, directory: nodes, metadata: metadata, logger: logger)
-        try await loops[0].run { [prober] in await prober.probeAll() }
+        // Data nodes started together with the api may take a moment to listen: wait for
+        // them, a bounded while, rather than refuse the first PUTs.
+        try await loops[0].run { [prober, nodes, loop = loops[0]] in
+            let deadline = ContinuousClock.now + Self.startupDiscoverySecondsMax
+            await prober.probeAll()
+            while nodes.nodes.count < configured.count && ContinuousClock.now < deadline {
+                try await loop.sleep(for: .milliseconds(200))
+                await prober.probeAll()
+            }
+        }
         let reached = nodes.nodes.count
         if reached < config.replicas {
             logger.warning("\(reached) of \(configured.count) data nodes known, fewer than --replicas \(config.replicas): PUTs are refused until more answer")
@@ -100,6 +109,9 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_bad_replicas_total", type: "counter", "Replicas that could not serve a chunk (then read from the next), by node and reason.")
         metrics.set("flare_api_requests_in_flight", 0)
     }
+
+    /// How long the start waits for every configured data node to answer its first probe.
+    static let startupDiscoverySecondsMax = Duration.seconds(10)
 
     /// Chunk ids reserved in one metadata write: enough for a few windows of one large
     /// upload, or one chunk each of many small ones, per write.
