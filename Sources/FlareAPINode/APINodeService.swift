@@ -64,8 +64,14 @@ public final class APINodeService: @unchecked Sendable {
         if reached < config.replicas {
             logger.warning("\(reached) of \(configured.count) data nodes known, fewer than --replicas \(config.replicas): PUTs are refused until more answer")
         }
-        let reclaimed = try await metadata.reclaimReservations(onNodes: nodes.nodes.map(\.id))
-        if reclaimed > 0 { logger.notice("\(reclaimed) chunk id(s) reserved by unfinished uploads of a previous run: their copies are queued for deletion") }
+        // A copy left by a dead upload may be on any configured node: reclaim only when all are
+        // known, else the unknown ones' copies would leak. The reservations wait for a later start.
+        if reached == configured.count {
+            let reclaimed = try await metadata.reclaimReservations(onNodes: nodes.nodes.map(\.id))
+            if reclaimed > 0 { logger.notice("\(reclaimed) chunk id(s) reserved by unfinished uploads of a previous run: their copies are queued for deletion") }
+        } else {
+            logger.warning("chunk ids reserved by unfinished uploads of a previous run stay reserved until every data node answers at a start")
+        }
         let buffersPerLoop = max(config.windowChunks + 1, config.bufferPoolBytes / config.chunkSizeBytes / loops.count)
         var contexts: [ObjectIdentifier: LoopContext] = [:]
         let metrics = self.metrics
