@@ -72,13 +72,15 @@ struct PutWindow: Sendable {
         /// Positions whose send has answered, and of those the ones that failed.
         var answered: Set<Int> = []
         var failed: Set<Int> = []
-        var sending = 0
         var reasons: [String] = []
 
         /// Zones holding a copy or about to.
-        func zonesInUse(failed: Set<Int>) -> Set<String> {
+        var zonesInUse: Set<String> {
             Set(tried.filter { !failed.contains($0) }.map { candidates[$0].zone })
         }
+
+        /// Copies sent and not yet answered.
+        var sending: Int { tried.count - answered.count }
     }
 
     let windowMax: Int
@@ -158,7 +160,6 @@ struct PutWindow: Sendable {
             preconditionFailure("chunk \(index) answered by \(node), which it was not sent to")
         }
         pending[index]!.answered.insert(position)
-        pending[index]!.sending -= 1
         return position
     }
 
@@ -190,13 +191,12 @@ struct PutWindow: Sendable {
     private mutating func sendToNextCandidate(_ index: Int) -> Action? {
         let chunk = pending[index]!
         let untried = chunk.candidates.indices.filter { !chunk.tried.contains($0) }
-        let zones = chunk.zonesInUse(failed: chunk.failed)
+        let zones = chunk.zonesInUse
         let healthy = untried.filter { chunk.candidates[$0].healthy }
         let inNewZone = { (position: Int) in !zones.contains(chunk.candidates[position].zone) }
         guard let position = healthy.first(where: inNewZone) ?? healthy.first ?? untried.first(where: inNewZone) ?? untried.first
         else { return nil }
         pending[index]!.tried.append(position)
-        pending[index]!.sending += 1
         let node = chunk.candidates[position].node
         sent.append(ChunkCopy(chunk: chunk.id, node: node))
         return .send(Send(index: index, id: chunk.id, crc32c: chunk.crc32c, node: node))
