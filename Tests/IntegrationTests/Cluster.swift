@@ -63,6 +63,41 @@ final class Cluster: @unchecked Sendable {
         return Set(result.text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
     }
 
+    /// Chunk ids in data node `index`'s directory, read from the disk: works while the node
+    /// is down, and does not race the deletions that start once it is back up.
+    func chunksOnDisk(_ index: Int) throws -> Set<String> {
+        let root = "\(scratch.path)/datanode-\(index + 1)/chunks"
+        var ids: Set<String> = []
+        for shard in try FileManager.default.contentsOfDirectory(atPath: root) {
+            ids.formUnion(try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(shard)"))
+        }
+        return ids
+    }
+
+    /// Each chunk of `key`'s manifest as (chunk id, replica node ids in the manifest's order),
+    /// read from the metadata file with Python's sqlite3 in read-only mode: the api holds the
+    /// store's lock, and SQLite lets a reader in beside it.
+    func manifestChunks(_ key: String) async throws -> [(id: String, replicas: [String])] {
+        let script = """
+        import sqlite3, sys
+        db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+        row = db.execute("SELECT chunks FROM objects WHERE key = ?", (sys.argv[2],)).fetchone()
+        sys.stdout.write(row[0] if row else "")
+        """
+        let outPath = "\(scratch.tmp)/manifest-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let child = try ChildProcess("/usr/bin/python3", ["-c", script, metadataPath, key], stdout: out)
+        try out.close()
+        defer { child.killNow() }
+        let status = await child.exitStatus(within: 10)
+        guard status == 0 else { throw StartFailure(description: "reading the manifest of \(key): exit \(String(describing: status))") }
+        return readText(outPath).split(separator: "\n").map { line in
+            let fields = line.split(separator: " ")
+            return (String(fields[1]), fields[4].split(separator: ",").map(String.init))
+        }
+    }
+
     /// Chunk ids per running data node (nodes that are down list nothing).
     func chunksPerNode() async throws -> [Set<String>] {
         var all: [Set<String>] = []
