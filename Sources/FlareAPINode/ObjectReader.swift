@@ -31,22 +31,27 @@ struct ObjectReader {
         var arrived: [Int: IOBuffer] = [:]
         let pool = self.pool, transport = self.transport, metrics = self.metrics, logger = self.logger, readOrder = self.readOrder
         try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
-            func startFetches() {
-                for index in reorder.fetchesToStart() {
-                    var chunk = manifest.chunks[index]
-                    chunk.replicas = readOrder(chunk.replicas)
-                    group.addTask {
-                        let buffer = try await pool.acquire()
-                        try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
-                            logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
-                        }
-                        return (index, buffer)
+            func startFetch(into buffer: IOBuffer) {
+                let index = reorder.startNextFetch()
+                var chunk = manifest.chunks[index]
+                chunk.replicas = readOrder(chunk.replicas)
+                group.addTask {
+                    try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
+                        logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
                     }
+                    return (index, buffer)
                 }
             }
-            startFetches()
             var started = false
-            while let (index, buffer) = try await group.next() {
+            while true {
+                // Buffers are taken in chunk order, by this loop, and only free ones while
+                // fetches are out: a fetch waiting for a buffer while later chunks hold theirs,
+                // or this loop waiting while its own arrived chunks wait to be sent, could
+                // leave every GET holding buffers that none can give back. With nothing out,
+                // this GET holds none, and may wait in line.
+                while reorder.nextFetch != nil, let buffer = pool.tryAcquire() { startFetch(into: buffer) }
+                if reorder.nextFetch != nil && group.isEmpty { startFetch(into: try await pool.acquire()) }
+                guard let (index, buffer) = try await group.next() else { break }
                 reorder.arrived(index)
                 arrived[index] = buffer
                 while let next = reorder.nextSendable() {
@@ -60,7 +65,6 @@ struct ObjectReader {
                     }
                     try await body(UnsafeRawBufferPointer(rebasing: chunkBuffer.bytes[from..<to]))
                 }
-                startFetches()
             }
             precondition(reorder.isFinished && arrived.isEmpty, "reorder window ended with chunks unsent")
         }

@@ -43,7 +43,27 @@ struct ObjectWriter {
                 let action = actions.removeFirst()
                 switch action {
                 case .fill:
-                    actions += state.handle(await fillNext(&upload, fill))
+                    if let buffer = pool.tryAcquire() {
+                        actions += state.handle(await fillNext(into: buffer, &upload, fill))
+                    } else if group.isEmpty {
+                        // Nothing of this upload in flight, so it holds no buffer: it may wait
+                        // in line without keeping one from anybody.
+                        do throws(BufferPoolBusy) {
+                            let buffer = try await pool.acquire()
+                            actions += state.handle(await fillNext(into: buffer, &upload, fill))
+                        } catch {
+                            actions += state.handle(.fillFailed(.busy(error)))
+                        }
+                    } else {
+                        // Every buffer is out. Waiting for one here would stop this upload from
+                        // hearing its own sends finish, so the buffers they hold would never go
+                        // back — and with every upload doing that, none could move (16 × 64 MiB
+                        // PUTs with replicas 2 did). Hear from a send first, then try again.
+                        let event = await group.next()!
+                        if case .sendFailed(_, .failed(let node, _)) = event { upload.failedNodes.insert(node) }
+                        actions += state.handle(event)
+                        actions += state.hasFailed ? state.handle(.fillAbandoned) : [.fill]
+                    }
                 case .send(let send):
                     let buffer = upload.buffers[send.index]!
                     group.addTask {
@@ -93,14 +113,8 @@ struct ObjectWriter {
         var failedNodes: Set<String> = []
     }
 
-    /// Reads the next chunk from the body into a fresh buffer.
-    private func fillNext(_ upload: inout Upload, _ fill: Fill) async -> PutWindow.Event {
-        let buffer: IOBuffer
-        do throws(BufferPoolBusy) {
-            buffer = try await pool.acquire()
-        } catch {
-            return .fillFailed(.busy(error))
-        }
+    /// Reads the next chunk from the body into `buffer`.
+    private func fillNext(into buffer: IOBuffer, _ upload: inout Upload, _ fill: Fill) async -> PutWindow.Event {
         let count: Int
         do throws(HTTPError) {
             count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))

@@ -32,6 +32,8 @@ struct PutWindow: Sendable {
         case bodyEnded
         /// Reading the next chunk failed (the body, or getting it an id).
         case fillFailed(ObjectWriteError)
+        /// The fill asked for was not made: the upload failed while it waited for a buffer.
+        case fillAbandoned
         /// `node` has chunk `index` durably.
         case stored(index: Int, node: String)
         /// `node` did not store chunk `index`.
@@ -48,7 +50,8 @@ struct PutWindow: Sendable {
 
     /// What to do next, in order.
     enum Action: Sendable {
-        /// Fill the next chunk from the body (then report `filled`, `bodyEnded` or `fillFailed`).
+        /// Fill the next chunk from the body (then report `filled`, `bodyEnded`,
+        /// `fillFailed`, or `fillAbandoned` when the upload failed before a buffer was free).
         case fill
         case send(Send)
         /// Chunk `index`'s buffer is no longer needed.
@@ -104,6 +107,9 @@ struct PutWindow: Sendable {
     /// Chunks filled and not yet stored (their buffers are held).
     var held: Int { pending.count }
 
+    /// The upload has failed and only waits for its copies in flight to answer.
+    var hasFailed: Bool { failure != nil }
+
     /// The first actions of an upload.
     mutating func start() -> [Action] {
         precondition(nextIndex == 0 && !filling && !isFinished, "started twice")
@@ -138,6 +144,10 @@ struct PutWindow: Sendable {
             precondition(filling, "fill failed while no fill was asked for")
             filling = false
             fail(error)
+            return finishIfDone()
+        case .fillAbandoned:
+            precondition(filling && failure != nil, "a fill abandoned while none was asked for, or the upload had not failed")
+            filling = false
             return finishIfDone()
         case .stored(let index, let node):
             let position = answered(index, by: node)

@@ -21,11 +21,20 @@ public struct ReorderWindow: Sendable {
     /// Chunks to start fetching now.
     public mutating func fetchesToStart() -> [Int] {
         var starts: [Int] = []
-        while nextToFetch < indices.upperBound && nextToFetch - nextToSend < windowMax {
-            starts.append(nextToFetch)
-            nextToFetch += 1
-        }
+        while nextFetch != nil { starts.append(startNextFetch()) }
         return starts
+    }
+
+    /// The next chunk to fetch, if the window has room for it (without starting it).
+    public var nextFetch: Int? {
+        nextToFetch < indices.upperBound && nextToFetch - nextToSend < windowMax ? nextToFetch : nil
+    }
+
+    /// Starts fetching ``nextFetch``, which must not be `nil`; returns it.
+    public mutating func startNextFetch() -> Int {
+        guard let index = nextFetch else { preconditionFailure("no chunk to fetch: window full or every chunk started") }
+        nextToFetch += 1
+        return index
     }
 
     /// Records that a chunk arrived.

@@ -69,6 +69,19 @@ struct PutWindowTests {
         #expect(describe(window.handle(.stored(index: 0, node: "c"))) == ["release 0", "commit 0@c strays a,b"])
     }
 
+    @Test("a fill that waited for a buffer while the upload failed is abandoned: the abort follows once nothing is in flight")
+    func fillAbandoned() {
+        var window = PutWindow(windowMax: 4)
+        _ = window.start()
+        #expect(describe(window.handle(Self.filled(0, ["a"]))) == ["send 0 a", "fill"])
+        #expect(!window.hasFailed)
+        // The driver found no free buffer for the fill and heard from the send instead.
+        #expect(describe(window.handle(.sendFailed(index: 0, .failed(node: "a", reason: "refused connection")))) == ["release 0"])
+        #expect(window.hasFailed && !window.isFinished)
+        #expect(describe(window.handle(.fillAbandoned)) == ["abort 503 copies a"])
+        #expect(window.isFinished)
+    }
+
     @Test("when every candidate fails a chunk: no more fills, and the abort waits for the sends in flight")
     func exhaustsCandidates() {
         var window = PutWindow(windowMax: 4)
