@@ -13,12 +13,16 @@ final class Cluster: @unchecked Sendable {
     let api: ServerProcess
     let apiOptions: [String]
     let dataNodeOptions: [String]
+    /// Options for one data node each (by index), after `dataNodeOptions`: zones, say.
+    let perNodeOptions: [[String]]
 
-    init(engine: IOEngineKind, scratch: Scratch, dataNodeCount: Int, apiOptions: [String], dataNodeOptions: [String] = []) throws {
+    init(engine: IOEngineKind, scratch: Scratch, dataNodeCount: Int, apiOptions: [String], dataNodeOptions: [String] = [],
+         perNodeOptions: [[String]] = []) throws {
         self.engine = engine
         self.scratch = scratch
         self.apiOptions = apiOptions
         self.dataNodeOptions = dataNodeOptions
+        self.perNodeOptions = perNodeOptions
         let datanode = try builtExecutable("datanode")
         dataNodes = (0..<dataNodeCount).map {
             ServerProcess(name: "datanode \($0 + 1)", executable: datanode, logPath: "\(scratch.path)/datanode-\($0 + 1).log")
@@ -41,7 +45,8 @@ final class Cluster: @unchecked Sendable {
     /// the port the API node knows it by).
     func startDataNode(_ index: Int, port: UInt16 = 0) async throws {
         try await dataNodes[index].start(["--io", engine.rawValue, "--data-dir", "\(scratch.path)/datanode-\(index + 1)",
-                                          "--threads", "1", "--buffer-pool", "32MiB"] + dataNodeOptions, scratch: scratch.tmp, port: port)
+                                          "--threads", "1", "--buffer-pool", "32MiB"] + dataNodeOptions
+                                          + (index < perNodeOptions.count ? perNodeOptions[index] : []), scratch: scratch.tmp, port: port)
     }
 
     /// Starts (or restarts) the API node on the same metadata file and data nodes.
@@ -210,7 +215,7 @@ enum Upload: CaseIterable, CustomStringConvertible {
 /// scratch directory removed afterwards, also when the body throws (logs are printed then).
 /// `busy: false` is for tests that mostly wait: they do not count against ``clusterSlots``.
 func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] = [], dataNodeOptions: [String] = [],
-                 dataNodeCount: Int = 3, busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
+                 perNodeOptions: [[String]] = [], dataNodeCount: Int = 3, busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
     try skipIfUnavailable(engine)
     let slots = busy ? clusterSlots : Slots(1)
     await slots.acquire()
@@ -218,7 +223,7 @@ func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] =
     let cluster: Cluster
     do {
         cluster = try Cluster(engine: engine, scratch: scratch, dataNodeCount: dataNodeCount, apiOptions: apiOptions,
-                              dataNodeOptions: dataNodeOptions)
+                              dataNodeOptions: dataNodeOptions, perNodeOptions: perNodeOptions)
     } catch {
         scratch.remove()
         await slots.release()

@@ -37,6 +37,52 @@ struct ReplicationTests {
         }
     }
 
+    @Test("4 nodes in 2 zones, replicas 2: the copies of every chunk are in different zones; with a zone's last node gone both copies go to the other",
+          arguments: testedEngines)
+    func copiesInDifferentZones(engine: IOEngineKind) async throws {
+        let zones = ["east", "east", "west", "west"]
+        try await withCluster(engine, "zones", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2"],
+                              perNodeOptions: zones.map { ["--zone", $0] }, dataNodeCount: 4) { cluster in
+            for size in Self.sizes + [24 * 65536 + 7] {
+                let file = try await cluster.randomFile("size-\(size)", size: size)
+                #expect(try await cluster.put("z/\(size)", file: file).status == 201)
+                #expect(try await cluster.get("z/\(size)", to: file + ".out").status == 200)
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(size) bytes")
+            }
+            let perNode = try await cluster.chunksPerNode()
+            var zonesOf: [String: [String]] = [:]
+            for (index, chunks) in perNode.enumerated() {
+                for chunk in chunks { zonesOf[chunk, default: []].append(zones[index]) }
+            }
+            let chunks = (Self.sizes + [24 * 65536 + 7]).map { ($0 + 65535) / 65536 }.reduce(0, +)
+            #expect(zonesOf.count == chunks, "\(zonesOf.count) distinct chunks on the nodes, \(chunks) expected")
+            let together = zonesOf.filter { $0.value.count != 2 || Set($0.value).count != 2 }
+            #expect(together.isEmpty, "chunks not in one copy per zone: \(together)")
+            #expect(perNode.allSatisfy { !$0.isEmpty }, "a node got none of \(chunks) chunks: \(perNode.map(\.count))")
+
+            // One west node left: it takes a copy of every new chunk.
+            await cluster.dataNodes[2].stop(SIGKILL, withinSeconds: 5)
+            let before = try await cluster.chunksPerNode()
+            let one = try await cluster.randomFile("one-west", size: 6 * 65536)
+            #expect(try await cluster.put("one-west", file: one).status == 201)
+            let after = try await cluster.chunksPerNode()
+            #expect(after[3].subtracting(before[3]).count == 6, "the last west node should hold a copy of all 6 new chunks")
+            // No west node: fewer zones than replicas, so both copies go east, and it still reads.
+            await cluster.dataNodes[3].stop(SIGKILL, withinSeconds: 5)
+            let east = try await cluster.randomFile("no-west", size: 5 * 65536 + 1)
+            #expect(try await cluster.put("no-west", file: east).status == 201)
+            let last = try await cluster.chunksPerNode()
+            for node in [0, 1] {
+                #expect(last[node].subtracting(after[node]).count == 6, "east node \(node + 1) should hold all 6 chunks")
+            }
+            for (key, file) in [("one-west", one), ("no-west", east)] {
+                let get = try await cluster.get(key, to: file + ".out")
+                #expect(get.status == 200 && get.curlExit == 0, "\(key): \(get)")
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
+            }
+        }
+    }
+
     @Test("replicas 2, one of three nodes killed: every object reads back whole; new PUTs land twice on the two left",
           arguments: testedEngines)
     func survivesADeadNode(engine: IOEngineKind) async throws {
