@@ -21,6 +21,8 @@ public struct BenchRunner {
         public var rounds = 1
         /// Copies of every chunk in the cluster it starts (1: the committed baseline's setting).
         public var replicas = 1
+        /// Keep the local cluster's data and logs when it stops (the api then logs at `info`).
+        public var keepCluster = false
 
         public init(matrix: BenchMatrix, quick: Bool, target: String?, binDirectory: String, workDirectory: String) {
             self.matrix = matrix
@@ -44,6 +46,7 @@ public struct BenchRunner {
         var clusterOptions = LocalCluster.Options(binDirectory: options.binDirectory, workDirectory: options.workDirectory)
         clusterOptions.engine = options.engine
         clusterOptions.replicas = options.replicas
+        clusterOptions.keepFiles = options.keepCluster
         if let target = options.target {
             apiURL = target
         } else {

@@ -15,6 +15,9 @@ public final class LocalCluster: @unchecked Sendable {
         public var bufferPool = "512MiB"
         /// Copies of every chunk the api keeps.
         public var replicas = 1
+        /// Keep the data directories and logs at stop (and log the api at `info`), to look
+        /// into a failed run.
+        public var keepFiles = false
         /// A directory on the disk to measure (the data directories go under it).
         public var workDirectory: String
 
@@ -52,17 +55,22 @@ public final class LocalCluster: @unchecked Sendable {
         let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
                                      "--chunk-size", options.chunkSize, "--window", "\(options.window)",
                                      "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
-                                     "--io", options.engine, "--log-level", "warning"],
+                                     "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning"],
                              log: "\(root)/api.log")
         try waitForHealth(port: apiPort, process: api)
         apiProcess = api
     }
 
-    /// Stops every process and removes the data.
+    /// Stops every process and removes the data (unless `keepFiles`).
     public func stop() {
+        let running = !processes.isEmpty
         for process in processes { ChildProcess.stop(process) }
         processes.removeAll()
-        try? FileManager.default.removeItem(atPath: root)
+        if !options.keepFiles {
+            try? FileManager.default.removeItem(atPath: root)
+        } else if running {
+            print("the local cluster's data and logs are kept in \(root)")
+        }
     }
 
     deinit { stop() }

@@ -80,6 +80,9 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("no-nginx"), help: "Skip the nginx comparison.")
     var noNginx = false
 
+    @Flag(name: .customLong("keep-cluster"), help: "Keep the local cluster's data directories and logs (api at --log-level info) when it stops, and print where they are.")
+    var keepCluster = false
+
     func validate() throws {
         if let sizes, parseSizes(sizes) == nil { throw ValidationError("--sizes: use sizes like 4KiB,1MiB,64MiB") }
         if let concurrency, parseCounts(concurrency) == nil { throw ValidationError("--concurrency: use counts like 1,16,64") }
@@ -104,6 +107,7 @@ struct Run: AsyncParsableCommand {
         options.includeNginx = !noNginx
         options.rounds = rounds
         options.replicas = replicas
+        options.keepCluster = keepCluster
         let report = try await BenchRunner(options: options).run()
         try publish(report, common: common)
         let failed = report.workloads.filter { !$0.verified }
