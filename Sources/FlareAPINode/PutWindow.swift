@@ -1,3 +1,4 @@
+import FlareCluster
 import FlareCore
 
 /// The bookkeeping of a pipelined upload: when to read the next chunk from the body, which
@@ -10,19 +11,13 @@ import FlareCore
 /// so an upload holds at most `windowMax` buffers (a chunk's copies are all sent from its
 /// one buffer), and a slow node holds back the body's reading.
 ///
-/// Where a chunk's copies go: its candidates in rendezvous order, taking each next one
-/// whose zone holds no copy of the chunk yet; only when no candidate left is in a new zone
-/// does a zone get a second copy (fewer zones than replicas, or zones out of nodes). Healthy
-/// candidates come first: a suspect or down node gets a copy only when the healthy ones
-/// cannot make up the replicas.
+/// Where a chunk's copies go is ``ReplicaPlacement/nextCopy(_:tried:zonesInUse:)`` over its
+/// candidates in rendezvous order: a zone gets a second copy only when no candidate left is
+/// in a new zone, and a suspect or down node gets one only when the healthy ones cannot make
+/// up the replicas.
 struct PutWindow: Sendable {
     /// A node a chunk may go to.
-    struct Candidate: Sendable, Equatable {
-        var node: String
-        var zone: String
-        /// Not suspect or down: tried before any node that is.
-        var healthy = true
-    }
+    typealias Candidate = CopyCandidate
 
     /// What happened.
     enum Event: Sendable {
@@ -195,16 +190,11 @@ struct PutWindow: Sendable {
         if failure == nil { failure = error }
     }
 
-    /// The next copy of chunk `index`: the first untried healthy candidate in a zone without
-    /// a copy, else the first untried healthy one, else the same among the others; `nil`
-    /// when every candidate was tried.
+    /// The next copy of chunk `index` (a first, another, or a replacement); `nil` when every
+    /// candidate was tried.
     private mutating func sendToNextCandidate(_ index: Int) -> Action? {
         let chunk = pending[index]!
-        let untried = chunk.candidates.indices.filter { !chunk.tried.contains($0) }
-        let zones = chunk.zonesInUse
-        let healthy = untried.filter { chunk.candidates[$0].healthy }
-        let inNewZone = { (position: Int) in !zones.contains(chunk.candidates[position].zone) }
-        guard let position = healthy.first(where: inNewZone) ?? healthy.first ?? untried.first(where: inNewZone) ?? untried.first
+        guard let position = ReplicaPlacement.nextCopy(chunk.candidates, tried: Set(chunk.tried), zonesInUse: chunk.zonesInUse)
         else { return nil }
         pending[index]!.tried.append(position)
         let node = chunk.candidates[position].node

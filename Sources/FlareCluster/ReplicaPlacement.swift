@@ -48,35 +48,24 @@ public struct ReplicaPlacement: Sendable {
         rankedIndices(chunk).map { nodes[$0] }
     }
 
-    /// The ids of up to `replicas` nodes for a new chunk, best first.
-    ///
-    /// Walks the rendezvous order, skipping `excluding`, and takes the first node of each
-    /// zone until it has `replicas` copies: so while the eligible nodes span at least
-    /// `replicas` zones, no two copies share a zone. With fewer zones every zone gets one copy
-    /// and the rest are filled from the order. Fewer than `replicas` ids come back only when
-    /// fewer nodes are eligible; what to do then (fail, or fall back to suspect nodes) is the
-    /// caller's decision.
+    /// The ids of up to `replicas` nodes for a new chunk, best first, by ``nextCopy(_:tried:zonesInUse:)``
+    /// over the nodes not in `excluding`: while those span at least `replicas` zones, no two
+    /// copies share a zone. Fewer than `replicas` ids come back only when fewer nodes are
+    /// eligible; what to do then (fail, or fall back to suspect nodes) is the caller's decision.
     public func choose(_ chunk: ChunkID, replicas: Int, excluding: Set<String> = []) -> [String] {
         precondition(replicas > 0, "a chunk needs at least one copy")
-        let order = rankedIndices(chunk).filter { !excluding.contains(nodes[$0].id) }
-        var taken = [Bool](repeating: false, count: order.count)
-        var zoneUsed = [Bool](repeating: false, count: zoneCount)
-        var count = 0
-        for (position, index) in order.enumerated() where count < replicas && !zoneUsed[zoneNumbers[index]] {
-            zoneUsed[zoneNumbers[index]] = true
-            taken[position] = true
-            count += 1
+        let candidates = ranked(chunk).filter { !excluding.contains($0.id) }.map { CopyCandidate(node: $0.id, zone: $0.zone) }
+        var tried = Set<Int>(), zones = Set<String>()
+        while tried.count < replicas, let position = Self.nextCopy(candidates, tried: tried, zonesInUse: zones) {
+            tried.insert(position)
+            zones.insert(candidates[position].zone)
         }
-        for position in order.indices where count < replicas && !taken[position] {
-            taken[position] = true
-            count += 1
-        }
-        return order.indices.filter { taken[$0] }.map { nodes[order[$0]].id }
+        return tried.sorted().map { candidates[$0].node }
     }
 
-    /// The node to send a chunk to after a write failed: the next node in rendezvous order
-    /// that is neither kept, tried nor excluded, preferring one whose zone none of the kept
-    /// copies is in. The zone rule is relaxed only when no remaining node can keep it.
+    /// The node to send a chunk to after a write failed: by ``nextCopy(_:tried:zonesInUse:)``,
+    /// the next node in rendezvous order that is neither kept, tried nor excluded, preferring
+    /// one whose zone none of the kept copies is in.
     ///
     /// - Parameters:
     ///   - keeping: the copies that stay (stored, or in flight and not failed).
@@ -86,16 +75,11 @@ public struct ReplicaPlacement: Sendable {
     public func replacement(for chunk: ChunkID, keeping: [String], tried: Set<String>,
                             excluding: Set<String> = []) -> String? {
         let kept = Set(keeping)
-        var zoneUsed = [Bool](repeating: false, count: zoneCount)
-        for index in nodes.indices where kept.contains(nodes[index].id) { zoneUsed[zoneNumbers[index]] = true }
-        var fallback: Int?
-        for index in rankedIndices(chunk) {
-            let id = nodes[index].id
-            guard !kept.contains(id), !tried.contains(id), !excluding.contains(id) else { continue }
-            if !zoneUsed[zoneNumbers[index]] { return id }
-            if fallback == nil { fallback = index }
-        }
-        return fallback.map { nodes[$0].id }
+        let ranked = ranked(chunk)
+        let zones = Set(ranked.filter { kept.contains($0.id) }.map(\.zone))
+        let candidates = ranked.filter { !kept.contains($0.id) && !tried.contains($0.id) && !excluding.contains($0.id) }
+            .map { CopyCandidate(node: $0.id, zone: $0.zone) }
+        return Self.nextCopy(candidates, tried: [], zonesInUse: zones).map { candidates[$0].node }
     }
 
     /// Node indices, best first: ascending weighted key, ties by id (the array's order).

@@ -117,6 +117,22 @@ struct ReplicaPlacementTests {
         #expect(placement.replacement(for: chunk, keeping: [], tried: Set(order)) == nil)
     }
 
+    @Test("nextCopy: a healthy node of a new zone, else a healthy one, else the same among the unhealthy")
+    func nextCopyByHand() {
+        // Rendezvous order a, b, c, d: a and b in z0, c in z1 (suspect), d in z2.
+        let candidates = [CopyCandidate(node: "a", zone: "z0"), CopyCandidate(node: "b", zone: "z0"),
+                          CopyCandidate(node: "c", zone: "z1", healthy: false), CopyCandidate(node: "d", zone: "z2")]
+        #expect(ReplicaPlacement.nextCopy(candidates, tried: [], zonesInUse: []) == 0)
+        #expect(ReplicaPlacement.nextCopy(candidates, tried: [0], zonesInUse: ["z0"]) == 3, "the healthy node of a new zone, past b")
+        #expect(ReplicaPlacement.nextCopy(candidates, tried: [0, 3], zonesInUse: ["z0", "z2"]) == 1,
+                "a healthy node in a used zone before a suspect one in a new zone")
+        #expect(ReplicaPlacement.nextCopy(candidates, tried: [0, 1, 3], zonesInUse: ["z0", "z2"]) == 2, "only the suspect node left")
+        #expect(ReplicaPlacement.nextCopy(candidates, tried: [0, 1, 2, 3], zonesInUse: []) == nil)
+        let unhealthy = [CopyCandidate(node: "a", zone: "z0", healthy: false), CopyCandidate(node: "b", zone: "z1", healthy: false)]
+        #expect(ReplicaPlacement.nextCopy(unhealthy, tried: [], zonesInUse: ["z0"]) == 1, "among the unhealthy, a new zone first")
+        #expect(ReplicaPlacement.nextCopy(unhealthy, tried: [1], zonesInUse: ["z0"]) == 0)
+    }
+
     @Test("bad node lists are refused with the reason")
     func validation() {
         let good = ClusterNode(id: String(repeating: "a", count: 32))
