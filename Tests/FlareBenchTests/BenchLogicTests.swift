@@ -111,6 +111,14 @@ struct BenchLogicTests {
         #expect(check.regressions(current: rose, committed: committed).isEmpty)
         let nginx = [Ratio(workload: "put", baseline: "nginx-put", flare: 10, reference: 100)]
         #expect(check.regressions(current: [Ratio(workload: "put", baseline: "nginx-put", flare: 1, reference: 100)], committed: nginx).isEmpty)
+        // A durable PUT is judged against the durable write only.
+        let disk = [Ratio(workload: "put-8x16MiB", baseline: "odirect-write", flare: 80, reference: 100),
+                    Ratio(workload: "put-8x16MiB", baseline: "odirect-write-fsync", flare: 80, reference: 100)]
+        let fastRawDisk = [Ratio(workload: "put-8x16MiB", baseline: "odirect-write", flare: 80, reference: 200),
+                           Ratio(workload: "put-8x16MiB", baseline: "odirect-write-fsync", flare: 80, reference: 100)]
+        #expect(check.regressions(current: fastRawDisk, committed: disk).isEmpty)
+        let slowPut = disk.map { Ratio(workload: $0.workload, baseline: $0.baseline, flare: 40, reference: $0.reference) }
+        #expect(check.regressions(current: slowPut, committed: disk).map(\.baseline) == ["odirect-write-fsync"])
     }
 
     @Test("in CI a workload fails only when it regresses in 2 of 3 attempts")
