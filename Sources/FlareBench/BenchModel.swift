@@ -17,6 +17,15 @@ public struct WorkloadResult: Codable, Sendable, Equatable {
     public var verified: Bool
     /// What the disk did meanwhile, where the bench measured it.
     public var device: DeviceActivity? = nil
+    /// Copies per chunk of the cluster measured, when one run measured several settings
+    /// (`--replicas 1,2`); the name of every setting but the first ends in `-r<copies>`.
+    public var replicas: Int? = nil
+
+    /// The name without a `-r<copies>` suffix: the same workload in the run's first setting.
+    public var baseName: String {
+        guard let replicas, name.hasSuffix("-r\(replicas)") else { return name }
+        return String(name.dropLast("-r\(replicas)".count))
+    }
 
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1e6 : 0 }
     public var operationsPerSecond: Double { seconds > 0 ? Double(objects) / seconds : 0 }

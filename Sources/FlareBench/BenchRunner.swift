@@ -19,8 +19,9 @@ public struct BenchRunner {
         /// Rounds of Flare, nginx and the machine baselines back to back (order alternating);
         /// the report shows medians. One round is the plain run.
         public var rounds = 1
-        /// Copies of every chunk in the cluster it starts (1: the committed baseline's setting).
-        public var replicas = 1
+        /// Copies of every chunk in the clusters it starts, one cluster per value, measured in
+        /// the same rounds (1: the committed baseline's setting).
+        public var replicas = [1]
         /// Keep the local cluster's data and logs when it stops (the api then logs at `info`).
         public var keepCluster = false
 
@@ -41,27 +42,30 @@ public struct BenchRunner {
     }
 
     public func run() async throws -> BenchReport {
-        var cluster: LocalCluster?
-        let apiURL: String
+        precondition(!options.replicas.isEmpty, "at least one setting of copies")
+        var clusters: [(replicas: Int, cluster: LocalCluster)] = []
         var clusterOptions = LocalCluster.Options(binDirectory: options.binDirectory, workDirectory: options.workDirectory)
         clusterOptions.engine = options.engine
-        clusterOptions.replicas = options.replicas
         clusterOptions.keepFiles = options.keepCluster
+        defer { clusters.forEach { $0.cluster.stop() } }
+        // Flare's servers to measure: the --target, or one local cluster per setting of copies.
+        var targets: [(replicas: Int?, url: String)] = []
         if let target = options.target {
-            apiURL = target
+            targets = [(nil, target)]
         } else {
-            let started = try LocalCluster(options: clusterOptions)
-            progress.begin("starting a local cluster (\(options.engine))")
-            try started.start()
-            progress.finish("local cluster: api \(started.apiURL), data nodes \(started.dataNodePorts.map(String.init).joined(separator: ","))")
-            cluster = started
-            apiURL = started.apiURL
+            for replicas in options.replicas {
+                clusterOptions.replicas = replicas
+                let started = try LocalCluster(options: clusterOptions)
+                clusters.append((replicas, started))
+                progress.begin("starting a local cluster (\(options.engine), replicas \(replicas))")
+                try started.start()
+                progress.finish("local cluster: api \(started.apiURL), data nodes \(started.dataNodePorts.map(String.init).joined(separator: ",")), replicas \(replicas)")
+                targets.append((replicas, started.apiURL))
+            }
         }
-        defer { cluster?.stop() }
         let engine = IOEngineKind(parsing: options.engine) ?? .auto
         let generator = try await LoadGenerator(engine: engine)
         defer { generator.shutdown() }
-        let flare = BenchTarget(address: try socketAddress(of: apiURL), pathPrefix: "/object/")
         var nginx: NginxServer?
         if options.includeNginx {
             nginx = try NginxServer.startIfInstalled(directory: options.workDirectory)
@@ -79,8 +83,23 @@ public struct BenchRunner {
             for step in round % 2 == 1 ? [0, 1, 2] : [2, 1, 0] {
                 switch step {
                 case 0:
-                    workloads = try await measure(target: flare, baseURL: apiURL, prefix: "/object/", generator: generator,
-                                                  label: "Flare\(tag)", round: round)
+                    // Several settings of copies: alternate their order too.
+                    for target in round % 2 == 1 ? targets : targets.reversed() {
+                        let flare = BenchTarget(address: try socketAddress(of: target.url), pathPrefix: "/object/")
+                        let setting = targets.count > 1 ? " replicas \(target.replicas ?? 1)" : ""
+                        var measured = try await measure(target: flare, baseURL: target.url, prefix: "/object/", generator: generator,
+                                                         label: "Flare\(setting)\(tag)", round: round)
+                        if targets.count > 1, let replicas = target.replicas {
+                            let first = replicas == targets[0].replicas
+                            measured = measured.map { result in
+                                var result = result
+                                result.replicas = replicas
+                                if !first { result.name += "-r\(replicas)" }
+                                return result
+                            }
+                        }
+                        workloads += measured
+                    }
                 case 1:
                     guard let nginx else { continue }
                     let reference = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: nginx.port), pathPrefix: "/bench/")
@@ -104,7 +123,7 @@ public struct BenchRunner {
         let workloads = RoundSummary.medianWorkloads(rounds)
         let baselines = RoundSummary.medianBaselines(rounds)
         let machine = MachineFacts.describe(engine: options.engine, chunkSizeBytes: ByteSize.parse(clusterOptions.chunkSize) ?? 0,
-                                            windowChunks: clusterOptions.window, replicas: options.target == nil ? options.replicas : nil)
+                                            windowChunks: clusterOptions.window, replicas: options.target == nil ? options.replicas[0] : nil)
         return BenchReport(machine: machine, quick: options.quick, workloads: workloads, baselines: baselines,
                            ratios: RatioRules.ratios(workloads: workloads, baselines: baselines),
                            rounds: rounds.count > 1 ? rounds : nil)

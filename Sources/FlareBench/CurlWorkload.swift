@@ -41,6 +41,13 @@ public enum CurlWorkload {
 
     /// `curl url` with its output checksummed on the fly and compared with `expected`.
     public static func get(url: String, bytes: Int, expected: UInt32, name: String) throws -> WorkloadResult {
+        try timedGet(url: url, bytes: bytes, expected: expected, name: name).result
+    }
+
+    /// ``get(url:bytes:expected:name:)``, also timing the longest wait between two reads
+    /// of the body (the stall a client sees); `onBytes` hears the running byte count.
+    static func timedGet(url: String, bytes: Int, expected: UInt32, name: String,
+                         onBytes: (Int) -> Void = { _ in }) throws -> (result: WorkloadResult, longestGapSeconds: Double) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = ["-sS", "-f", url]
@@ -57,20 +64,26 @@ public enum CurlWorkload {
         let block = PinnedBuffer(count: 1 << 20, seed: 0)
         var crc = CRC32C()
         var received = 0
+        var lastRead = started, longestGap = Duration.zero
         while true {
             let count = read(fd, block.mutableBytes.baseAddress, block.count)
             if count <= 0 { break }
+            let now = ContinuousClock.now
+            longestGap = max(longestGap, now - lastRead)
+            lastRead = now
             crc.update(UnsafeRawBufferPointer(rebasing: block.bytes[0..<count]))
             received += count
+            onBytes(received)
         }
         ChildProcess.wait(process, timeoutSeconds: 600)
         let seconds = elapsedSeconds(since: started)
         let ok = process.terminationStatus == 0 && received == bytes
         let verified = ok && crc.value == expected
-        return WorkloadResult(name: name, operation: "get", clients: 1, objectBytes: bytes, objects: ok ? 1 : 0,
-                              bytes: received, seconds: seconds,
-                              latencyMs: .single(seconds),
-                              errors: verified ? 0 : 1, verified: verified)
+        let result = WorkloadResult(name: name, operation: "get", clients: 1, objectBytes: bytes, objects: ok ? 1 : 0,
+                                    bytes: received, seconds: seconds,
+                                    latencyMs: .single(seconds),
+                                    errors: verified ? 0 : 1, verified: verified)
+        return (result, longestGap.secondsValue)
     }
 }
 

@@ -18,6 +18,8 @@ public final class LocalCluster: @unchecked Sendable {
         /// Keep the data directories and logs at stop (and log the api at `info`), to look
         /// into a failed run.
         public var keepFiles = false
+        /// More api flags (e.g. `--datanode-timeout 2`).
+        public var apiArguments: [String] = []
         /// A directory on the disk to measure (the data directories go under it).
         public var workDirectory: String
 
@@ -32,6 +34,8 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var apiPort: UInt16 = 0
     public private(set) var dataNodePorts: [UInt16] = []
     public private(set) var apiProcess: Process?
+    /// The data nodes, in `dataNodePorts` order (to signal one, as a failure would).
+    public private(set) var dataNodeProcesses: [Process] = []
     private var processes: [Process] = []
 
     public init(options: Options) throws {
@@ -49,13 +53,14 @@ public final class LocalCluster: @unchecked Sendable {
                                      log: "\(root)/datanode-\(index).log")
             try waitForHealth(port: port, process: process)
             dataNodePorts.append(port)
+            dataNodeProcesses.append(process)
         }
         apiPort = try freePort()
         let nodes = dataNodePorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
         let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
                                      "--chunk-size", options.chunkSize, "--window", "\(options.window)",
                                      "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
-                                     "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning"],
+                                     "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning"] + options.apiArguments,
                              log: "\(root)/api.log")
         try waitForHealth(port: apiPort, process: api)
         apiProcess = api

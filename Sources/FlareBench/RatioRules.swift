@@ -5,13 +5,29 @@ public enum RatioRules {
     /// doing the same job when nginx was measured.
     public static func ratios(workloads: [WorkloadResult], baselines: [BaselineResult]) -> [Ratio] {
         let byName = Dictionary(baselines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let workloadsByName = Dictionary(workloads.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var ratios: [Ratio] = []
         for workload in workloads {
-            if let bound = physicalBound(for: workload, byName) {
-                ratios.append(Ratio(workload: workload.name, baseline: bound.name, flare: workload.figure, reference: bound.figure))
+            let copies = workload.replicas ?? 1
+            // With N copies a PUT writes N times its bytes to the one disk here: judged
+            // against fio's durable write divided by N (the ratio is PUT × N ÷ fio).
+            if copies > 1 && workload.operation == "put" && !workload.isSmall {
+                if let synced = byName["odirect-write-fsync"] {
+                    ratios.append(Ratio(workload: workload.name, baseline: "\(synced.name)/\(copies)", flare: workload.figure,
+                                        reference: synced.figure / Double(copies)))
+                }
+            } else {
+                if let bound = physicalBound(for: workload, byName) {
+                    ratios.append(Ratio(workload: workload.name, baseline: bound.name, flare: workload.figure, reference: bound.figure))
+                }
+                if workload.operation == "put" && !workload.isSmall, let synced = byName["odirect-write-fsync"] {
+                    ratios.append(Ratio(workload: workload.name, baseline: synced.name, flare: workload.figure, reference: synced.figure))
+                }
             }
-            if workload.operation == "put" && !workload.isSmall, let synced = byName["odirect-write-fsync"] {
-                ratios.append(Ratio(workload: workload.name, baseline: synced.name, flare: workload.figure, reference: synced.figure))
+            // The same workload with the run's first setting of copies.
+            if workload.baseName != workload.name, let first = workloadsByName[workload.baseName] {
+                ratios.append(Ratio(workload: workload.name, baseline: "\(first.name) (replicas \(first.replicas ?? 1))",
+                                    flare: workload.figure, reference: first.figure))
             }
             // The data node bench also has fio reading the very chunk files its GETs read.
             if workload.operation == "get" && !workload.isSmall, let files = byName["odirect-read-chunk-files"] {

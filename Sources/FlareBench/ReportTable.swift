@@ -7,7 +7,11 @@ public enum ReportTable {
         let machine = report.machine
         var out = "### \(machine.date) · \(machine.hostname) · \(machine.engine)\(report.quick ? " · quick" : "")\n\n"
         out += "\(machine.cpuModel), \(machine.cores) cores, kernel \(machine.kernel), chunk \(machine.chunkSizeBytes / 1024) KiB, "
-        out += "window \(machine.windowChunks), \(machine.replicas.map { "replicas \($0), " } ?? "")commit \(machine.gitCommit)\n\n"
+        // Several settings of copies in one run: each workload knows its own.
+        let settings = Array(Set(report.workloads.compactMap(\.replicas))).sorted()
+        let replicas = settings.count > 1 ? "replicas " + settings.map(String.init).joined(separator: " and ")
+            + " (names ending -r<copies>), " : machine.replicas.map { "replicas \($0), " } ?? ""
+        out += "window \(machine.windowChunks), \(replicas)commit \(machine.gitCommit)\n\n"
         out += "| workload | Flare | p50 ms | p90 ms | p99 ms | max ms | errors | verified | ratios |\n"
         out += "|---|--:|--:|--:|--:|--:|--:|:-:|---|\n"
         for workload in report.workloads {

@@ -15,7 +15,7 @@ struct FlareBenchCommand: AsyncParsableCommand {
         nginx's curl PUT is also measured with an fsync of the stored file, and its curl GET with the file \
         dropped from the page cache: nginx with the guarantees Flare gives (durable before 201, read from disk).
         """,
-        subcommands: [Run.self, Check.self, DataNode.self, Memory.self],
+        subcommands: [Run.self, Check.self, DataNode.self, Memory.self, Failover.self],
         defaultSubcommand: Run.self)
 }
 
@@ -74,8 +74,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Rounds of Flare, nginx and the machine baselines back to back, order alternating; the report shows medians and each round's ratios.")
     var rounds = 1
 
-    @Option(help: "Copies of every chunk in the cluster it starts (1, as the committed baseline was measured; the README's replicas 2 figures use 2).")
-    var replicas = 1
+    @Option(help: "Copies of every chunk in the cluster it starts (1, as the committed baseline was measured); several, comma-separated (1,2), start one cluster each and measure them in the same rounds.")
+    var replicas = "1"
 
     @Flag(name: .customLong("no-nginx"), help: "Skip the nginx comparison.")
     var noNginx = false
@@ -88,6 +88,10 @@ struct Run: AsyncParsableCommand {
         if let concurrency, parseCounts(concurrency) == nil { throw ValidationError("--concurrency: use counts like 1,16,64") }
         if concurrency != nil && sizes == nil { throw ValidationError("--concurrency goes with --sizes") }
         if rounds < 1 || rounds > 20 { throw ValidationError("--rounds must be 1…20") }
+        guard let copies = parseCounts(replicas), copies.allSatisfy({ (1...3).contains($0) }), Set(copies).count == copies.count else {
+            throw ValidationError("--replicas: distinct counts of 1…3 (the local cluster has three data nodes), e.g. 2 or 1,2")
+        }
+        if target != nil && copies != [1] { throw ValidationError("--replicas is for the cluster flare-bench starts, not a --target") }
         guard duration > 0 && duration <= 600 else { throw ValidationError("--duration must be 0…600 seconds") }
         if let curlObject, (ByteSize.parse(curlObject) ?? 0) <= 0 { throw ValidationError("--curl-object: use a size like 1GiB") }
     }
@@ -106,7 +110,7 @@ struct Run: AsyncParsableCommand {
         options.engine = common.io
         options.includeNginx = !noNginx
         options.rounds = rounds
-        options.replicas = replicas
+        options.replicas = parseCounts(replicas)!
         options.keepCluster = keepCluster
         let report = try await BenchRunner(options: options).run()
         try publish(report, common: common)

@@ -57,6 +57,33 @@ struct BenchLogicTests {
         ])
     }
 
+    @Test("replicas 1,2 in one run: PUT × 2 against fio's durable write, and each replicas-2 figure against replicas 1")
+    func replicaRatios() {
+        func copies(_ result: WorkloadResult, _ replicas: Int) -> WorkloadResult {
+            var result = result
+            result.replicas = replicas
+            return result
+        }
+        let workloads = [
+            copies(workload("put-curl-1GiB", "put", clients: 1, bytes: 1 << 30, figure: 800), 1),
+            copies(workload("put-curl-1GiB-r2", "put", clients: 1, bytes: 1 << 30, figure: 600), 2),
+            copies(workload("get-curl-1GiB", "get", clients: 1, bytes: 1 << 30, figure: 700), 1),
+            copies(workload("get-curl-1GiB-r2", "get", clients: 1, bytes: 1 << 30, figure: 770), 2),
+        ]
+        let baselines = [
+            BaselineResult(name: "tcp-loopback-1", figure: 2000, unit: "MB/s"),
+            BaselineResult(name: "odirect-write", figure: 1800, unit: "MB/s"),
+            BaselineResult(name: "odirect-write-fsync", figure: 1500, unit: "MB/s"),
+            BaselineResult(name: "odirect-read", figure: 1750, unit: "MB/s"),
+        ]
+        let ratios = RatioRules.ratios(workloads: workloads, baselines: baselines)
+        let r2 = ratios.filter { $0.workload.hasSuffix("-r2") }.map { "\($0.workload) \($0.baseline) \(format($0.value))" }
+        #expect(r2 == ["put-curl-1GiB-r2 odirect-write-fsync/2 0.8", "put-curl-1GiB-r2 put-curl-1GiB (replicas 1) 0.75",
+                       "get-curl-1GiB-r2 odirect-read 0.44", "get-curl-1GiB-r2 get-curl-1GiB (replicas 1) 1.1"])
+        // The first setting keeps its names and its usual ratios (the committed baseline's).
+        #expect(ratios.filter { $0.workload == "put-curl-1GiB" }.map(\.baseline) == ["odirect-write", "odirect-write-fsync"])
+    }
+
     @Test("a zero baseline gives ratio 0, not infinity")
     func zeroBaseline() {
         #expect(Ratio(workload: "w", baseline: "b", flare: 10, reference: 0).value == 0)
