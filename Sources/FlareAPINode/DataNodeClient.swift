@@ -2,11 +2,13 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import Synchronization
 
 /// The chunk transport over HTTP: talks to data nodes from one event loop, over that loop's
 /// keep-alive pool.
 final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     let client: HTTPClient
+    let loop: EventLoop
     /// Where each node id is now, and where its exchanges' outcomes go.
     let directory: NodeDirectory
     let metrics: Metrics
@@ -17,6 +19,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     init(loop: EventLoop, directory: NodeDirectory, metrics: Metrics, timeout: Duration,
          onHealthChange: @escaping @Sendable (String, NodeHealthTransition) -> Void = { _, _ in }) {
         self.onHealthChange = onHealthChange
+        self.loop = loop
         client = HTTPClient(loop: loop, connectionsPerPeerMax: 64, idlePerPeerMax: 32)
         client.connectTimeout = .seconds(2)
         self.directory = directory
@@ -25,6 +28,15 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     }
 
     func put(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, crc32c: UInt32, on node: String) async throws(ChunkTransportError) {
+        // The caller holds the buffer until this returns, and the exchange ends before that.
+        nonisolated(unsafe) let bytes = bytes
+        try await abandonedIfUnavailable(node, as: .failed(node: node, reason: Self.abandoned)) { watch async throws(ChunkTransportError) in
+            try await self.exchangePut(id, bytes, crc32c: crc32c, on: node, watch: watch)
+        }
+    }
+
+    private func exchangePut(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, crc32c: UInt32, on node: String,
+                             watch: NodeDirectory.Watch) async throws(ChunkTransportError) {
         let address = try address(of: node)
         let started = ContinuousClock.now
         let status: Int
@@ -36,10 +48,10 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
                 return response.status
             }
         } catch {
-            observe(node, "PUT", started, status: 0)
+            observe(node, "PUT", started, status: 0, ending: watch)
             throw .failed(node: node, reason: "\(error)")
         }
-        observe(node, "PUT", started, status: status)
+        observe(node, "PUT", started, status: status, ending: watch)
         if status == 201 { return }
         // A 4xx means the request itself is wrong, except 409: this node already holds a
         // chunk of that id (a copy of a failed attempt), which says nothing of the others.
@@ -49,6 +61,40 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
 
     func get(_ id: ChunkID, length: Int, from node: String, into buffer: IOBuffer) async throws(ChunkTransportError) -> UInt32 {
         precondition(buffer.capacity >= length, "buffer of \(buffer.capacity) bytes for a chunk of \(length)")
+        return try await abandonedIfUnavailable(node, as: .unreadable(node: node, fault: .timeout, reason: Self.abandoned)) {
+            watch async throws(ChunkTransportError) in
+            try await self.exchangeGet(id, length: length, from: node, into: buffer, watch: watch)
+        }
+    }
+
+    static let abandoned = "abandoned: the node stopped answering while this exchange waited"
+
+    /// Runs one exchange with `node` in a task of its own, cancelled if the node stops being
+    /// up meanwhile (``NodeDirectory/watchUnavailable(_:_:)``): a node that hangs mid-transfer
+    /// then costs the exchange at most the prober's timeout, not the whole data-node timeout,
+    /// and its chunk goes to (or comes from) the next replica at once. An abandoned exchange
+    /// throws `abandonment`.
+    private func abandonedIfUnavailable<T: Sendable>(_ node: String, as abandonment: ChunkTransportError,
+                                                     _ exchange: @escaping @Sendable (NodeDirectory.Watch) async throws(ChunkTransportError) -> T)
+        async throws(ChunkTransportError) -> T {
+        let canceller = Canceller()
+        let watch = directory.watchUnavailable(node) { canceller.cancel() }
+        let task = Task(executorPreference: loop) { () async -> Result<T, ChunkTransportError> in
+            do throws(ChunkTransportError) {
+                return .success(try await exchange(watch))
+            } catch {
+                return .failure(error)
+            }
+        }
+        canceller.set { task.cancel() }
+        let result = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        directory.endWatch(watch)
+        if case .failure = result, task.isCancelled, !directory.isUp(node) { throw abandonment }
+        return try result.get()
+    }
+
+    private func exchangeGet(_ id: ChunkID, length: Int, from node: String, into buffer: IOBuffer,
+                             watch: NodeDirectory.Watch) async throws(ChunkTransportError) -> UInt32 {
         let address = try address(of: node)
         let started = ContinuousClock.now
         var crc = CRC32C()
@@ -77,10 +123,10 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
                 return got == length ? nil : (.shortBody, "short body: \(got) of \(length) bytes")
             }
         } catch {
-            observe(node, "GET", started, status: 0)
+            observe(node, "GET", started, status: 0, ending: watch)
             throw .unreadable(node: node, fault: ReplicaFault(beforeResponse: error), reason: "\(error)")
         }
-        observe(node, "GET", started, status: problem == nil ? 200 : 500)
+        observe(node, "GET", started, status: problem == nil ? 200 : 500, ending: watch)
         if let (fault, reason) = problem { throw .unreadable(node: node, fault: fault, reason: reason) }
         return crc.value
     }
@@ -107,7 +153,12 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         return address
     }
 
-    private func observe(_ node: String, _ method: String, _ started: ContinuousClock.Instant, status: Int) {
+    /// Records an exchange's outcome. `ending` is the exchange's watch, ended first: the
+    /// failure being recorded may make the node suspect, and that must not count as this
+    /// exchange being abandoned (it has already failed, with a reason of its own).
+    private func observe(_ node: String, _ method: String, _ started: ContinuousClock.Instant, status: Int,
+                         ending watch: NodeDirectory.Watch? = nil) {
+        if let watch { directory.endWatch(watch) }
         let elapsed = ContinuousClock.now - started
         metrics.observe("flare_api_datanode_request_seconds", labels: "node=\"\(node)\",method=\"\(method)\"", elapsed.secondsValue)
         if status == 0 || status >= 500 {
@@ -129,5 +180,26 @@ extension ReplicaFault {
         case .io(let io)? where io.kind == .timedOut: self = .timeout
         default: self = .error
         }
+    }
+}
+
+/// The cancel of an exchange's task, which a node's watch may ask for before the task exists.
+private final class Canceller: Sendable {
+    private let state = Mutex<(cancel: (@Sendable () -> Void)?, requested: Bool)>((nil, false))
+
+    func cancel() {
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
+            state.requested = true
+            return state.cancel
+        }
+        cancel?()
+    }
+
+    func set(_ cancel: @escaping @Sendable () -> Void) {
+        let requested = state.withLock { state -> Bool in
+            state.cancel = cancel
+            return state.requested
+        }
+        if requested { cancel() }
     }
 }

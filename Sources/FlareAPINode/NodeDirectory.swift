@@ -21,6 +21,15 @@ final class NodeDirectory: Sendable {
         var nodes: [String: Node] = [:]
         var health: NodeHealthTable<ContinuousClock.Instant>
         var placement: ReplicaPlacement?
+        /// Exchanges in flight with an up node, to abandon if it stops being up.
+        var watchers: [String: [Int: @Sendable () -> Void]] = [:]
+        var nextWatch = 0
+    }
+
+    /// An exchange in flight with a node, registered by ``watchUnavailable(_:_:)``.
+    struct Watch: Sendable {
+        fileprivate let node: String
+        fileprivate let number: Int?
     }
 
     private let state: Mutex<State>
@@ -54,9 +63,41 @@ final class NodeDirectory: Sendable {
     }
 
     /// Reports what a probe or a data-path exchange found; returns a change of state to log.
+    /// A node that stops being up has its exchanges in flight abandoned (see
+    /// ``watchUnavailable(_:_:)``).
     @discardableResult
     func record(_ event: NodeHealthEvent, node id: String) -> NodeHealthTransition? {
-        state.withLock { $0.health.record(event, node: id, at: .now) }
+        let (transition, abandon) = state.withLock { state -> (NodeHealthTransition?, [@Sendable () -> Void]) in
+            let transition = state.health.record(event, node: id, at: .now)
+            guard let transition, transition.from == .up, transition.to != .up else { return (transition, []) }
+            let watching = state.watchers.removeValue(forKey: id) ?? [:]
+            return (transition, Array(watching.values))
+        }
+        abandon.forEach { $0() }
+        return transition
+    }
+
+    /// Registers an exchange starting with `node`: if the node is up now and stops being up
+    /// before ``endWatch(_:)`` (a probe timed out, another request failed on it), `abandon`
+    /// runs once — the exchange need not wait out its own timeout on a node already known
+    /// to be failing. A node not up now is not watched: it is being tried as a last resort.
+    func watchUnavailable(_ node: String, _ abandon: @escaping @Sendable () -> Void) -> Watch {
+        state.withLock { state in
+            guard state.nodes[node] != nil, state.health.state(of: node) == .up else { return Watch(node: node, number: nil) }
+            state.nextWatch += 1
+            state.watchers[node, default: [:]][state.nextWatch] = abandon
+            return Watch(node: node, number: state.nextWatch)
+        }
+    }
+
+    /// The exchange ended. An `abandon` already taken by a concurrent ``record(_:node:)`` may
+    /// still run once; it must be harmless then (cancelling a finished task is).
+    func endWatch(_ watch: Watch) {
+        guard let number = watch.number else { return }
+        state.withLock { state in
+            state.watchers[watch.node]?.removeValue(forKey: number)
+            if state.watchers[watch.node]?.isEmpty == true { state.watchers.removeValue(forKey: watch.node) }
+        }
     }
 
     /// Where a new chunk may go: every node in rendezvous order, each marked healthy or not

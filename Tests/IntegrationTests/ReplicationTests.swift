@@ -276,6 +276,43 @@ struct ReplicationTests {
         }
     }
 
+    @Test("replicas 2, --datanode-timeout 30: a node SIGSTOPped in the middle of a GET and of a PUT is left as soon as the api finds it failing, long before the timeout",
+          arguments: testedEngines)
+    func hungNodeAbandoned(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "abandon", apiOptions: ["--chunk-size", "1MiB", "--replicas", "2", "--datanode-timeout", "30"]) { cluster in
+            let hung = cluster.dataNodes[0]
+            defer { hung.signal(SIGCONT) }
+            // 40 MiB at 5 MB/s: each transfer lasts about 8 s, more than socket buffers hide,
+            // and the node hangs 2 s in. Waiting out the data-node timeout would take 30 s;
+            // curl gives up at 20.
+            let slow = ["--limit-rate", "5M", "--max-time", "20"]
+            let file = try await cluster.randomFile("big", size: 40 << 20)
+            #expect(try await cluster.put("big", file: file).status == 201)
+            #expect(try await cluster.chunks(on: hung).count > 0, "node 1 holds none of 40 chunks")
+            async let get = cluster.get("big", to: file + ".out", extra: slow)
+            try await Task.sleep(for: .seconds(2))
+            hung.signal(SIGSTOP)
+            let got = try await get
+            #expect(got.status == 200 && got.curlExit == 0, "GET with a node hung mid-transfer: \(got)")
+            #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp))
+            hung.signal(SIGCONT)
+            let back = try await cluster.poll(seconds: 15) {
+                try await Self.apiNodes(cluster).values.contains { $0.address == hung.address && $0.state == "up" }
+            }
+            #expect(back, "the node is not up again after SIGCONT")
+
+            let upload = try await cluster.randomFile("up", size: (40 << 20) + 3)
+            async let put = cluster.put("up", file: upload, extra: slow)
+            try await Task.sleep(for: .seconds(2))
+            hung.signal(SIGSTOP)
+            let stored = try await put
+            #expect(stored.status == 201 && stored.curlExit == 0, "PUT with a node hung mid-transfer: \(stored)")
+            let back2 = try await cluster.get("up", to: upload + ".out", extra: ["--max-time", "20"])
+            #expect(back2.status == 200 && back2.curlExit == 0, "\(back2)")
+            #expect(try await sameBytes(upload, upload + ".out", scratch: cluster.scratch.tmp))
+        }
+    }
+
     @Test("replicas 2: a replica with a flipped byte on disk, and a replica file deleted: GETs return the right bytes, the bad replicas are counted",
           arguments: testedEngines)
     func damagedReplicas(engine: IOEngineKind) async throws {
