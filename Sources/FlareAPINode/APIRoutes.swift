@@ -109,8 +109,9 @@ struct APIRoutes: Sendable {
         }
         var logger = self.logger
         logger[metadataKey: "request"] = "\(request.requestID)"
-        let reader = ObjectReader(pool: context.pool, transport: context.dataNodes, metrics: metrics, window: config.windowChunks,
-                                  logger: logger, readOrder: nodes.readOrder)
+        let dataNodes = context.dataNodes, nodes = self.nodes
+        let reader = ObjectReader(pool: context.pool, transport: dataNodes, metrics: metrics, window: config.windowChunks,
+                                  logger: logger, readOrder: { nodes.readOrder($0, load: dataNodes.inFlight) })
         let contentLength = range.count
         let headHeaders = headers
         do {

@@ -13,6 +13,9 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     let directory: NodeDirectory
     let metrics: Metrics
     let timeout: Duration
+    /// Chunk exchanges in flight from this loop, by node: how busy each node is now, as
+    /// reads choose between copies. Loop-confined, like the client.
+    private(set) var inFlight: [String: Int] = [:]
     /// Told when an exchange moved a node's health state (for the log).
     let onHealthChange: @Sendable (String, NodeHealthTransition) -> Void
 
@@ -77,6 +80,12 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     private func abandonedIfUnavailable<T: Sendable>(_ node: String, as abandonment: ChunkTransportError,
                                                      _ exchange: @escaping @Sendable (NodeDirectory.Watch) async throws(ChunkTransportError) -> T)
         async throws(ChunkTransportError) -> T {
+        loop.assertInLoop()
+        inFlight[node, default: 0] += 1
+        defer {
+            inFlight[node]! -= 1
+            if inFlight[node] == 0 { inFlight.removeValue(forKey: node) }
+        }
         let canceller = Canceller()
         let watch = directory.watchUnavailable(node) { canceller.cancel() }
         let task = Task(executorPreference: loop) { () async -> Result<T, ChunkTransportError> in

@@ -112,10 +112,11 @@ final class NodeDirectory: Sendable {
         }
     }
 
-    /// A chunk's replicas in the order to read them: the manifest's, suspect and down last.
-    func readOrder(_ replicas: [String]) -> [String] {
+    /// A chunk's replicas in the order to read them: suspect and down last, the less busy
+    /// (`load`: exchanges in flight, by node) first among equals, else the manifest's order.
+    func readOrder(_ replicas: [String], load: [String: Int] = [:]) -> [String] {
         let states = state.withLock { $0.health.states }
-        return ReplicaPlacement.readOrder(replicas: replicas, health: states)
+        return ReplicaPlacement.readOrder(replicas: replicas, health: states, load: load)
     }
 
     /// Each node with its health, for `/health` and `/metrics`.

@@ -11,4 +11,13 @@ struct ReadOrderTests {
         #expect(ReplicaPlacement.readOrder(replicas: ["b", "a"], health: [:]) == ["b", "a"])
         #expect(ReplicaPlacement.readOrder(replicas: [], health: health) == [])
     }
+
+    @Test("among copies in the same state the less busy node comes first; health still comes before load")
+    func loadBreaksTies() {
+        let health: [String: NodeState] = ["a": .up, "b": .up, "c": .suspect]
+        #expect(ReplicaPlacement.readOrder(replicas: ["a", "b"], health: health, load: ["a": 3, "b": 1]) == ["b", "a"])
+        #expect(ReplicaPlacement.readOrder(replicas: ["a", "b"], health: health, load: ["a": 2, "b": 2]) == ["a", "b"])
+        #expect(ReplicaPlacement.readOrder(replicas: ["c", "a"], health: health, load: ["a": 9]) == ["a", "c"], "a busy up node before an idle suspect one")
+        #expect(ReplicaPlacement.readOrder(replicas: ["a", "b"], health: health, load: ["b": 1]) == ["a", "b"], "a node absent from load has none in flight")
+    }
 }
