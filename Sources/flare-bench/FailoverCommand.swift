@@ -45,13 +45,7 @@ struct Failover: AsyncParsableCommand {
             table += "| \(result.scenario) | \(Int(result.megabytesPerSecond)) MB/s | \(String(format: "%.2f", result.longestStallSeconds)) s | "
             table += "\(String(format: "%.1f", result.seconds)) | \(result.verified ? "yes" : "**NO**") |\n"
         }
-        print("\n" + table)
-        if !common.noRecord {
-            try FileManager.default.createDirectory(atPath: common.resultsDirectory, withIntermediateDirectories: true)
-            let path = "\(common.resultsDirectory)/failover-\(common.io).md"
-            try (table + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-            print("wrote \(path)")
-        }
+        try common.publishTable(table, as: "failover")
         let wrong = results.filter { !$0.verified }
         if !wrong.isEmpty { throw BenchFailure("reads with wrong or missing bytes: " + wrong.map(\.scenario).joined(separator: "; ")) }
     }

@@ -46,6 +46,17 @@ struct CommonOptions: ParsableArguments {
     func validate() throws {
         guard ["auto", "uring", "epoll"].contains(io) else { throw ValidationError("--io must be auto, uring or epoll") }
     }
+
+    /// Prints a subcommand's markdown table and, unless --no-record, writes it to
+    /// <results-dir>/<name>-<engine>.md.
+    func publishTable(_ table: String, as name: String) throws {
+        print("\n" + table)
+        guard !noRecord else { return }
+        try FileManager.default.createDirectory(atPath: resultsDirectory, withIntermediateDirectories: true)
+        let path = "\(resultsDirectory)/\(name)-\(io).md"
+        try (table + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        print("wrote \(path)")
+    }
 }
 
 struct Run: AsyncParsableCommand {

@@ -33,13 +33,7 @@ struct Memory: AsyncParsableCommand {
             table += "| \(result.scenario) | \(ByteSize.format(result.peakRSSBytes)) | \(ByteSize.format(result.limitBytes)) | "
             table += "\(result.withinLimit ? "yes" : "**NO**") | \(ByteSize.format(result.bytesMoved)) | \(String(format: "%.1f", result.seconds)) | \(result.errors) |\n"
         }
-        print("\n" + table)
-        if !common.noRecord {
-            try FileManager.default.createDirectory(atPath: common.resultsDirectory, withIntermediateDirectories: true)
-            let path = "\(common.resultsDirectory)/memory-\(common.io).md"
-            try (table + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-            print("wrote \(path)")
-        }
+        try common.publishTable(table, as: "memory")
         let over = results.filter { !$0.withinLimit || $0.errors > 0 }
         if !over.isEmpty { throw BenchFailure("over the limit or with errors: " + over.map(\.scenario).joined(separator: "; ")) }
     }
