@@ -83,6 +83,39 @@ public protocol MetadataStore: Sendable {
     func pendingDeletions(after: Int64, limit: Int) async throws -> [PendingDeletion]
     /// Removes finished deletions from the queue.
     func finishDeletions(_ sequences: [Int64]) async throws
+    /// Records, before a repair sends it, that a copy of `chunk` (of object `key`) is going
+    /// to `node`: if the process dies before ``finishRepair(_:)``, the next start's
+    /// ``reclaimRepairs()`` queues the copy for deletion. Survives a process crash (not
+    /// necessarily a power loss), like reservations.
+    func beginRepair(key: String, chunk: ChunkID, node: String) async throws
+    /// Ends a repair, in one transaction. When the object is still the one repaired (same
+    /// `createdNanoseconds`) and its chunk still names `lost` and not `added`, the manifest
+    /// names `added` in place of `lost` and the copy on `lost` is queued for deletion (after
+    /// the grace, like a replaced object's); returns `true`. Otherwise — the object was
+    /// overwritten or deleted meanwhile, or the chunk already moved — nothing of it changes
+    /// (it is not resurrected), the new copy on `added` is queued for deletion, and it
+    /// returns `false`.
+    func finishRepair(_ repair: ChunkRepair) async throws -> Bool
+    /// For a start-up: each repair left unfinished by a process that died becomes a queued
+    /// deletion of its new copy, unless the manifest names that copy. Returns how many.
+    func reclaimRepairs() async throws -> Int
+}
+
+/// One chunk copy a repair made: `lost` is replaced by `added` in object `key`'s manifest.
+public struct ChunkRepair: Sendable, Equatable {
+    public var key: String
+    public var createdNanoseconds: Int64
+    public var chunk: ChunkID
+    public var lost: String
+    public var added: String
+
+    public init(key: String, createdNanoseconds: Int64, chunk: ChunkID, lost: String, added: String) {
+        self.key = key
+        self.createdNanoseconds = createdNanoseconds
+        self.chunk = chunk
+        self.lost = lost
+        self.added = added
+    }
 }
 
 extension MetadataStore {

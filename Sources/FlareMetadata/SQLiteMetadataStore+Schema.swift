@@ -44,6 +44,16 @@ extension SQLiteMetadataStore {
             seen_ns INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+        // Copies a repair is making (a chunk of `key` onto `node`) and has not yet recorded in
+        // the manifest: what a start after a crash mid-repair must clean up.
+        """
+        CREATE TABLE repairs(
+            chunk TEXT NOT NULL,
+            node TEXT NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY(chunk, node)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static func migrate(_ database: SQLiteDatabase) throws {

@@ -91,4 +91,12 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
     func pendingDeletions(after: Int64, limit: Int) async throws -> [PendingDeletion] { [] }
 
     func finishDeletions(_ sequences: [Int64]) async throws {}
+
+    func beginRepair(key: String, chunk: ChunkID, node: String) async throws {
+        preconditionFailure("the PUT pipeline does not repair")
+    }
+
+    func finishRepair(_ repair: ChunkRepair) async throws -> Bool { preconditionFailure("the PUT pipeline does not repair") }
+
+    func reclaimRepairs() async throws -> Int { 0 }
 }
