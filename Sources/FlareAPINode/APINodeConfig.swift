@@ -24,6 +24,11 @@ public struct APINodeConfig: Sendable {
     public var replicas = 2
     /// Seconds a data node may keep failing (probes and exchanges) before it is `down`.
     public var nodeDownAfterSeconds = 5.0
+    /// Seconds a data node may be down (or gone: a wiped or unlisted node's old id) before
+    /// its copies are made again on other nodes.
+    public var repairAfterSeconds = 600.0
+    /// Chunks copied at once by the repair.
+    public var repairConcurrency = 4
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

@@ -15,6 +15,7 @@ public final class APINodeService: @unchecked Sendable {
     private let metadata: SQLiteMetadataStore
     private var server: HTTPServer!
     private var deletions: DeletionWorker!
+    private var repairs: RepairWorker!
     private var contexts: [LoopContext] = []
     private let nodes: NodeDirectory
     private let prober: NodeProber
@@ -72,6 +73,8 @@ public final class APINodeService: @unchecked Sendable {
         } else {
             logger.warning("chunk ids reserved by unfinished uploads of a previous run stay reserved until every data node answers at a start")
         }
+        let unfinished = try await metadata.reclaimRepairs()
+        if unfinished > 0 { logger.notice("\(unfinished) repair copy(ies) unfinished by a previous run: those not in a manifest are queued for deletion") }
         let buffersPerLoop = max(config.windowChunks + 1, config.bufferPoolBytes / config.chunkSizeBytes / loops.count)
         var contexts: [ObjectIdentifier: LoopContext] = [:]
         let metrics = self.metrics
@@ -99,8 +102,14 @@ public final class APINodeService: @unchecked Sendable {
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
-        deletions = DeletionWorker(context: contexts[ObjectIdentifier(loops[0])]!, metadata: metadata, logger: logger)
+        // Both background workers on the first loop, sharing its per-chunk locks.
+        let background = contexts[ObjectIdentifier(loops[0])]!
+        let locks = ChunkLocks(loop: loops[0])
+        deletions = DeletionWorker(context: background, metadata: metadata, locks: locks, logger: logger)
         deletions.start()
+        repairs = RepairWorker(context: background, metadata: metadata, locks: locks, replicas: config.replicas,
+                               repairAfterSeconds: config.repairAfterSeconds, concurrency: config.repairConcurrency, logger: logger)
+        repairs.start()
         prober.start()
         logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")
     }
@@ -113,6 +122,11 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_datanode_request_seconds", type: "histogram", "Data-node exchange latency by node and method.")
         metrics.describe("flare_api_datanode_state", type: "gauge", "1 for the state each data node is in (up, suspect, down), by node id.")
         metrics.describe("flare_api_bad_replicas_total", type: "counter", "Replicas that could not serve a chunk (then read from the next), by node and reason.")
+        metrics.describe("flare_api_repair_copies_total", type: "counter",
+                         "Chunk copies the repair made (done), found superseded, or could not make, by result.")
+        metrics.describe("flare_api_repair_bytes_total", type: "counter", "Bytes of chunk copies the repair made.")
+        metrics.describe("flare_api_repair_pending_chunks", type: "gauge", "Chunks with a lost copy in the page the repair is working on.")
+        metrics.describe("flare_api_repair_lost_nodes", type: "gauge", "Nodes whose copies are lost now: down for --repair-after, or gone.")
         metrics.set("flare_api_requests_in_flight", 0)
     }
 
@@ -126,6 +140,7 @@ public final class APINodeService: @unchecked Sendable {
     /// Stops accepting, stops the deletion worker, the loops and the metadata threads.
     public func stop() async {
         await server.stop()
+        await repairs.stop()
         await deletions.stop()
         await prober.stop()
         for context in contexts {

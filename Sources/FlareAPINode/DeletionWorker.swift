@@ -12,15 +12,17 @@ final class DeletionWorker: @unchecked Sendable {
 
     private let context: LoopContext
     private let metadata: MetadataStore
+    private let locks: ChunkLocks
     private let logger: Logger
     private var task: Task<Void, Error>?
     /// Where the next batch starts: past deletions that could not be done (their node is
     /// down), so they do not hold back the rest of the queue. Back to the start after the end.
     private var cursor: Int64 = 0
 
-    init(context: LoopContext, metadata: MetadataStore, logger: Logger) {
+    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, logger: Logger) {
         self.context = context
         self.metadata = metadata
+        self.locks = locks
         self.logger = logger
     }
 
@@ -52,7 +54,10 @@ final class DeletionWorker: @unchecked Sendable {
         // A node that is not up keeps its deletions queued, instead of each one waiting out a
         // timeout on it.
         for deletion in pending where context.dataNodes.directory.isUp(deletion.node) {
-            guard await context.dataNodes.delete(deletion.chunk, on: deletion.node) else { continue }
+            // Not while a repair writes this chunk: it may be making this very copy again
+            // (it checks that no deletion of it is queued, under the same lock).
+            let deleted = await locks.withLock(deletion.chunk) { await context.dataNodes.delete(deletion.chunk, on: deletion.node) }
+            guard deleted else { continue }
             finished.append(deletion.sequence)
         }
         guard !finished.isEmpty else { return 0 }

@@ -119,6 +119,22 @@ final class NodeDirectory: Sendable {
         return ReplicaPlacement.readOrder(replicas: replicas, health: states, load: load)
     }
 
+    /// Nodes `down` for at least `seconds`: their copies are to be made again elsewhere.
+    func down(forAtLeast seconds: Double) -> Set<String> {
+        state.withLock { state in
+            Set(state.health.snapshot(at: .now).filter { $0.state == .down && $0.stateAgeSeconds >= seconds }.map(\.id))
+        }
+    }
+
+    /// Where a repair puts a new copy of `chunk`: by ``ReplicaPlacement/replacement(for:keeping:tried:excluding:)``,
+    /// the next node in rendezvous order that holds none of its `replicas` (kept or lost),
+    /// is up, and keeps the zone rule with the `keeping` copies if any node can.
+    func repairTarget(for chunk: ChunkID, keeping: [String], replicas: [String]) -> String? {
+        state.withLock { state in
+            state.placement?.replacement(for: chunk, keeping: keeping, tried: Set(replicas), excluding: state.health.unavailable)
+        }
+    }
+
     /// Each node with its health, for `/health` and `/metrics`.
     func snapshot() -> [(node: Node, health: NodeHealthSnapshot<ContinuousClock.Instant>)] {
         state.withLock { state in

@@ -83,6 +83,8 @@ public protocol MetadataStore: Sendable {
     func pendingDeletions(after: Int64, limit: Int) async throws -> [PendingDeletion]
     /// Removes finished deletions from the queue.
     func finishDeletions(_ sequences: [Int64]) async throws
+    /// Whether a deletion of the copy of `chunk` on `node` is queued.
+    func isDeletionQueued(chunk: ChunkID, node: String) async throws -> Bool
     /// Records, before a repair sends it, that a copy of `chunk` (of object `key`) is going
     /// to `node`: if the process dies before ``finishRepair(_:)``, the next start's
     /// ``reclaimRepairs()`` queues the copy for deletion. Survives a process crash (not
@@ -96,6 +98,9 @@ public protocol MetadataStore: Sendable {
     /// (it is not resurrected), the new copy on `added` is queued for deletion, and it
     /// returns `false`.
     func finishRepair(_ repair: ChunkRepair) async throws -> Bool
+    /// Ends a repair whose copy failed to write: the copy, which may have landed, is queued
+    /// for deletion; the manifest is not touched.
+    func abandonRepair(chunk: ChunkID, node: String) async throws
     /// For a start-up: each repair left unfinished by a process that died becomes a queued
     /// deletion of its new copy, unless the manifest names that copy. Returns how many.
     func reclaimRepairs() async throws -> Int

@@ -41,6 +41,15 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func isDeletionQueued(chunk: ChunkID, node: String) async throws -> Bool {
+        let chunk = "\(chunk)"
+        return try await perform(write: false) { database in
+            let statement = try database.statement("SELECT 1 FROM deletions WHERE chunk = ?1 AND node = ?2 LIMIT 1")
+                .bind(1, chunk).bind(2, node)
+            return try statement.step()
+        }
+    }
+
     /// Queues one chunk copy for deletion once the wall clock passes `notBefore`.
     static func queueDeletion(chunk: String, node: String, notBefore: Int64, _ database: SQLiteDatabase) throws {
         try database.statement("INSERT INTO deletions(chunk, node, not_before_ns) VALUES (?1, ?2, ?3)")

@@ -31,6 +31,14 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func abandonRepair(chunk: ChunkID, node: String) async throws {
+        let chunk = "\(chunk)"
+        try await perform(write: true) { database in
+            try Self.endRepair(chunk: chunk, node: node, database)
+            try Self.queueDeletion(chunk: chunk, node: node, notBefore: 0, database)
+        }
+    }
+
     public func reclaimRepairs() async throws -> Int {
         try await perform(write: true) { database in
             let select = try database.statement("SELECT chunk, node, key FROM repairs")

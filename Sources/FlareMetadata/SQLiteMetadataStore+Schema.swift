@@ -45,7 +45,8 @@ extension SQLiteMetadataStore {
         ) WITHOUT ROWID;
         """,
         // Copies a repair is making (a chunk of `key` onto `node`) and has not yet recorded in
-        // the manifest: what a start after a crash mid-repair must clean up.
+        // the manifest: what a start after a crash mid-repair must clean up. The index lets a
+        // repair see whether a deletion of the copy it is about to make is still queued.
         """
         CREATE TABLE repairs(
             chunk TEXT NOT NULL,
@@ -53,6 +54,7 @@ extension SQLiteMetadataStore {
             key TEXT NOT NULL,
             PRIMARY KEY(chunk, node)
         ) WITHOUT ROWID;
+        CREATE INDEX deletions_by_copy ON deletions(chunk, node);
         """,
     ]
 

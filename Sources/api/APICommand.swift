@@ -51,6 +51,12 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("node-down-after"), help: "Seconds a data node may keep failing (probes each second, requests) before it is down rather than suspect. Either way it gets new chunks and reads only when the others are not enough.")
     var nodeDownAfter = 5.0
 
+    @Option(name: .customLong("repair-after"), help: "Seconds a data node may be down (or gone: a wiped node's old id, a node no longer listed) before its copies are made again on the other nodes.")
+    var repairAfter = 600.0
+
+    @Option(name: .customLong("repair-concurrency"), help: "Chunks the repair copies at once (each holds one chunk buffer).")
+    var repairConcurrency = 4
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -81,6 +87,8 @@ struct APICommand: AsyncParsableCommand {
         guard gcGrace >= 0 else { throw ValidationError("--gc-grace must be ≥ 0") }
         guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
         guard (1...3600).contains(nodeDownAfter) else { throw ValidationError("--node-down-after must be 1…3600 seconds") }
+        guard (0...86400 * 30).contains(repairAfter) else { throw ValidationError("--repair-after must be 0…2592000 seconds") }
+        guard (1...64).contains(repairConcurrency) else { throw ValidationError("--repair-concurrency must be 1…64") }
     }
 
     func run() async throws {
@@ -99,6 +107,8 @@ struct APICommand: AsyncParsableCommand {
         config.dataNodeTimeoutSeconds = datanodeTimeout
         config.replicas = replicas
         config.nodeDownAfterSeconds = nodeDownAfter
+        config.repairAfterSeconds = repairAfter
+        config.repairConcurrency = repairConcurrency
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

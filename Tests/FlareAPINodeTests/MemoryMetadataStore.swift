@@ -92,11 +92,17 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func finishDeletions(_ sequences: [Int64]) async throws {}
 
+    func isDeletionQueued(chunk: ChunkID, node: String) async throws -> Bool {
+        state.withLock { $0.queued.contains(ChunkCopy(chunk: chunk, node: node)) }
+    }
+
     func beginRepair(key: String, chunk: ChunkID, node: String) async throws {
         preconditionFailure("the PUT pipeline does not repair")
     }
 
     func finishRepair(_ repair: ChunkRepair) async throws -> Bool { preconditionFailure("the PUT pipeline does not repair") }
+
+    func abandonRepair(chunk: ChunkID, node: String) async throws { preconditionFailure("the PUT pipeline does not repair") }
 
     func reclaimRepairs() async throws -> Int { 0 }
 }
