@@ -25,20 +25,18 @@ final class RepairWorker: @unchecked Sendable {
     private let context: LoopContext
     private let metadata: MetadataStore
     private let locks: ChunkLocks
-    private let replicas: Int
     private let repairAfterSeconds: Double
     private let concurrency: Int
     private let logger: Logger
     private let started = ContinuousClock.now
     private var task: Task<Void, Error>?
 
-    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, replicas: Int, repairAfterSeconds: Double,
-         concurrency: Int, logger: Logger) {
+    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, repairAfterSeconds: Double, concurrency: Int,
+         logger: Logger) {
         precondition(concurrency > 0 && repairAfterSeconds >= 0)
         self.context = context
         self.metadata = metadata
         self.locks = locks
-        self.replicas = replicas
         self.repairAfterSeconds = repairAfterSeconds
         self.concurrency = concurrency
         self.logger = logger
