@@ -54,6 +54,37 @@ struct RepairTests {
         }
     }
 
+    @Test("a node wiped and restarted (a new id on the old address): the old id's copies are made again, every chunk on two nodes",
+          arguments: testedEngines)
+    func wipedNodeRepaired(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "repair-wiped", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2", "--repair-after", "2"]) { cluster in
+            var files: [String: String] = [:]
+            for (index, size) in Self.sizes.enumerated() {
+                files["w/\(index)"] = try await cluster.randomFile("w-\(index)", size: size)
+                #expect(try await cluster.put("w/\(index)", file: files["w/\(index)"]!).status == 201)
+            }
+            let all = try await cluster.chunksPerNode().reduce(into: Set<String>()) { $0.formUnion($1) }
+            let port = cluster.dataNodes[0].port
+            await cluster.dataNodes[0].stop(SIGTERM, withinSeconds: 10)
+            try FileManager.default.removeItem(atPath: "\(cluster.scratch.path)/datanode-1")
+            try await cluster.startDataNode(0, port: port)
+            var counts: [String: Int] = [:]
+            let settled = try await cluster.poll(seconds: 30) {
+                counts = [:]
+                for node in try await cluster.chunksPerNode() {
+                    for chunk in node { counts[chunk, default: 0] += 1 }
+                }
+                return Set(counts.keys) == all && counts.values.allSatisfy { $0 == 2 }
+            }
+            #expect(settled, "\(all.subtracting(counts.keys).count) chunks missing, \(counts.values.filter { $0 != 2 }.count) not on exactly two nodes, of \(all.count)")
+            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
+                let get = try await cluster.get(key, to: file + ".out")
+                #expect(get.status == 200 && get.curlExit == 0, "\(key): \(get)")
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
+            }
+        }
+    }
+
     /// The repair's `done` count in the api's metrics.
     static func repairedCopies(_ cluster: Cluster) async throws -> Int {
         let metrics = try await curl(["--max-time", "5", "\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
