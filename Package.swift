@@ -53,6 +53,10 @@ let package = Package(
             "FlareBench", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
+        // A yardstick flare-bench measures beside Flare, in C: a minimal relay + store of
+        // Flare's shape (no HTTP between them, no checksums). Not product code: see its main.c.
+        .executableTarget(name: "flare-pipeline", cSettings: [.define("_GNU_SOURCE")],
+                          linkerSettings: [.linkedLibrary("uring")]),
         .executableTarget(name: "datanode", dependencies: [
             "FlareDataNode", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

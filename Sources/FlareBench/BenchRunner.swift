@@ -110,7 +110,7 @@ public struct BenchRunner {
                     }
                     baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit, device: $0.device) }
                 default:
-                    baselines += try measureBaselines()
+                    baselines += try measureBaselines(round: round)
                 }
             }
             workloads.sort { $0.name < $1.name }
@@ -139,11 +139,8 @@ public struct BenchRunner {
         var results: [WorkloadResult] = []
         let progress = self.progress
         let size = options.matrix.curlObjectBytes
-        let file = "\(options.workDirectory)/flare-bench-object-\(getpid())"
-        ChildProcess.removeOnInterrupt(file)
+        let (file, crc, sizeLabel) = try makeCurlObject()
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let crc = try CurlWorkload.makeFile(at: file, bytes: size)
-        let sizeLabel = ByteSize.format(size).replacingOccurrences(of: " ", with: "")
         let urlPath = "\(prefix)bench/curl-\(sizeLabel)-r\(round)"
         let url = "\(baseURL)\(urlPath)"
         // The disk's counters around each phase: they show what durability costs each server.
@@ -204,7 +201,56 @@ public struct BenchRunner {
         return results
     }
 
-    private func measureBaselines() throws -> [BaselineResult] {
+    /// The object every curl workload moves, Flare's and the minimal pipeline's alike (the
+    /// same path and size give the same bytes): its path, CRC32C and size label (`256MiB`).
+    /// The caller removes the file.
+    private func makeCurlObject() throws -> (file: String, crc: UInt32, sizeLabel: String) {
+        let size = options.matrix.curlObjectBytes
+        let file = "\(options.workDirectory)/flare-bench-object-\(getpid())"
+        ChildProcess.removeOnInterrupt(file)
+        let crc = try CurlWorkload.makeFile(at: file, bytes: size)
+        return (file, crc, ByteSize.format(size).replacingOccurrences(of: " ", with: ""))
+    }
+
+    /// The minimal pipeline of Flare's shape (``MinimalPipeline``) moving the curl object:
+    /// `pipeline-put-curl-<size>` and `pipeline-get-curl-<size>`, the yardstick Flare's own
+    /// curl workloads are held against. Skipped with a note when it cannot run here; a PUT
+    /// that fails or a GET that returns wrong bytes fails the run, as nginx's do.
+    private func measurePipeline(round: Int) throws -> [BaselineResult] {
+        if let reason = MinimalPipeline.unavailableReason(binDirectory: options.binDirectory) {
+            if round == 1 { print("note: \(reason); no minimal-pipeline comparison") }
+            return []
+        }
+        let size = options.matrix.curlObjectBytes
+        progress.begin("baseline: starting the minimal pipeline (flare-pipeline, 3 stores)")
+        let pipeline = try MinimalPipeline(binDirectory: options.binDirectory, workDirectory: options.workDirectory)
+        defer { pipeline.stop() }
+        let (file, crc, sizeLabel) = try makeCurlObject()
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        progress.finish("minimal pipeline: relay :\(pipeline.relayPort), stores \(pipeline.storePorts.map(String.init).joined(separator: ","))")
+        let url = "\(pipeline.url)/bench/curl-\(sizeLabel)-r\(round)"
+        let disk = BlockDevice(containing: options.workDirectory)
+        progress.begin("baseline: minimal pipeline, curl -T \(sizeLabel)")
+        var before = disk?.snapshot()
+        let put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "pipeline-put-curl-\(sizeLabel)")
+        let putDevice = disk?.activity(since: before)
+        guard put.verified else {
+            throw BenchError("the minimal pipeline's PUT failed (logs in \(pipeline.root)): the comparison would be meaningless")
+        }
+        progress.finish("baseline \(put.name): \(ReportTable.formatFigure(put.figure)) MB/s")
+        progress.begin("baseline: minimal pipeline, curl GET \(sizeLabel)")
+        before = disk?.snapshot()
+        let get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "pipeline-get-curl-\(sizeLabel)")
+        let getDevice = disk?.activity(since: before)
+        guard get.verified else {
+            throw BenchError("the minimal pipeline's GET returned wrong bytes (\(get.bytes) of \(size)): the comparison would be meaningless")
+        }
+        progress.finish("baseline \(get.name): \(ReportTable.formatFigure(get.figure)) MB/s")
+        return [BaselineResult(name: put.name, figure: put.figure, unit: put.unit, device: putDevice),
+                BaselineResult(name: get.name, figure: get.figure, unit: get.unit, device: getDevice)]
+    }
+
+    private func measureBaselines(round: Int) throws -> [BaselineResult] {
         var baselines: [BaselineResult] = []
         let large = options.matrix.curlObjectBytes
         progress.begin("baseline: loopback TCP")
@@ -221,7 +267,7 @@ public struct BenchRunner {
         progress.begin("baseline: fio O_DIRECT on \(options.workDirectory)")
         let disk = try DiskBaseline.measure(directory: options.workDirectory, bytes: large)
         progress.finish("baseline disk: " + disk.map { "\($0.name) \(ReportTable.formatFigure($0.figure)) MB/s" }.joined(separator: ", "))
-        return baselines + disk
+        return baselines + disk + (try measurePipeline(round: round))
     }
 }
 

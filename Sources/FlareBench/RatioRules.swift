@@ -1,8 +1,9 @@
 /// Which baseline each workload is judged against. Large transfers are bounded by the
 /// slower of the wire and the disk; small objects by request round trips.
 public enum RatioRules {
-    /// The ratios of a run: every workload against the physical bound, and against nginx
-    /// doing the same job when nginx was measured.
+    /// The ratios of a run: every workload against the physical bound, the curl object
+    /// against the minimal pipeline moving it (`pipeline-put-curl-*`, `pipeline-get-curl-*`),
+    /// and against nginx doing the same job when nginx was measured.
     public static func ratios(workloads: [WorkloadResult], baselines: [BaselineResult]) -> [Ratio] {
         let byName = Dictionary(baselines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let workloadsByName = Dictionary(workloads.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -32,6 +33,12 @@ public enum RatioRules {
             // The data node bench also has fio reading the very chunk files its GETs read.
             if workload.operation == "get" && !workload.isSmall, let files = byName["odirect-read-chunk-files"] {
                 ratios.append(Ratio(workload: workload.name, baseline: files.name, flare: workload.figure, reference: files.figure))
+            }
+            // The minimal pipeline of Flare's shape moving the same curl object (relay and
+            // stores, no HTTP between them, no checksums, one copy): how close Flare comes to
+            // what that shape does on this machine. One copy only: a replicas-2 run writes twice.
+            if copies == 1, let pipeline = byName["pipeline-\(workload.name)"] {
+                ratios.append(Ratio(workload: workload.name, baseline: pipeline.name, flare: workload.figure, reference: pipeline.figure))
             }
             // nginx doing the job as the issue names it, then (curl object) with Flare's
             // guarantees: the upload fsynced, the file read from disk rather than the page cache.

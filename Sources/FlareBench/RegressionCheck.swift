@@ -20,7 +20,9 @@ public struct RegressionCheck: Sendable {
     }
 
     /// Whether a ratio takes part in the check: only ratios to what the machine itself does
-    /// (wire, disk, round trips). Ratios to nginx are reported but not checked: nginx's own
+    /// (wire, disk, round trips, and the minimal pipeline of Flare's shape, `pipeline-*`,
+    /// which moves the same bytes the same way in the same run: a fall against it is Flare's).
+    /// Ratios to nginx are reported but not checked: nginx's own
     /// figures swing 3× between runs here (its PUT rides the page cache and writeback), so
     /// they would fail CI at random without saying anything about Flare. A large PUT is
     /// checked against fio's durable write (`odirect-write-fsync`), the job it does, not the

@@ -10,8 +10,9 @@ struct FlareBenchCommand: AsyncParsableCommand {
         abstract: "How fast is this Flare cluster, next to what this machine can do and what you would run instead.",
         discussion: """
         With no arguments it starts a local cluster (the api and datanode binaries next to flare-bench), \
-        runs the workload matrix, measures same-run baselines (loopback TCP, O_DIRECT disk with fio, and nginx \
-        when installed) and prints every Flare figure beside them with its ratio. Results go to bench-results/.
+        runs the workload matrix, measures same-run baselines (loopback TCP, O_DIRECT disk with fio, the minimal \
+        pipeline of Flare's shape (flare-pipeline, next to flare-bench) moving the curl object, and nginx when \
+        installed) and prints every Flare figure beside them with its ratio. Results go to bench-results/.
         nginx's curl PUT is also measured with an fsync of the stored file, and its curl GET with the file \
         dropped from the page cache: nginx with the guarantees Flare gives (durable before 201, read from disk).
         """,
@@ -27,7 +28,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("work-dir"), help: "Directory on the disk to measure (data and baseline files go here).")
     var workDirectory = "/tmp/flare-bench"
 
-    @Option(name: .customLong("bin-dir"), help: "Where the api and datanode binaries are (default: next to flare-bench).")
+    @Option(name: .customLong("bin-dir"), help: "Where the api, datanode and flare-pipeline binaries are (default: next to flare-bench).")
     var binDirectory: String?
 
     @Option(name: .customLong("results-dir"), help: "Where JSON results and the README table go.")
@@ -136,7 +137,8 @@ struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput regression check: run --quick and compare each ratio with the committed baseline.",
         discussion: """
-        Fails when a ratio to a machine baseline (loopback TCP, fio, round trips; nginx ratios are only reported) \
+        Fails when a ratio to a machine baseline (loopback TCP, fio, round trips, the minimal pipeline; nginx ratios \
+        are only reported) \
         falls below --threshold × its baseline ratio. With CI=true the check is coarser \
         (threshold 0.5, and a workload fails only if it regresses in 2 of 3 attempts), because shared machines \
         are noisy. Refresh the baseline deliberately with --update-baseline after a change that is meant to \

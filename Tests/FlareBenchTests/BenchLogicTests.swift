@@ -84,6 +84,49 @@ struct BenchLogicTests {
         #expect(ratios.filter { $0.workload == "put-curl-1GiB" }.map(\.baseline) == ["odirect-write", "odirect-write-fsync"])
     }
 
+    @Test("the curl object against the minimal pipeline moving it: one copy only, and checked by bench-check")
+    func pipelineRatios() {
+        func copies(_ result: WorkloadResult, _ replicas: Int?) -> WorkloadResult {
+            var result = result
+            result.replicas = replicas
+            return result
+        }
+        let workloads = [
+            copies(workload("put-curl-256MiB", "put", clients: 1, bytes: 256 << 20, figure: 800), nil),
+            copies(workload("get-curl-256MiB", "get", clients: 1, bytes: 256 << 20, figure: 700), nil),
+            copies(workload("put-curl-256MiB-r2", "put", clients: 1, bytes: 256 << 20, figure: 500), 2),
+            copies(workload("get-curl-256MiB-r2", "get", clients: 1, bytes: 256 << 20, figure: 650), 2),
+            workload("put-8x16MiB", "put", clients: 8, bytes: 16 << 20, figure: 900),
+        ]
+        let baselines = [
+            BaselineResult(name: "pipeline-put-curl-256MiB", figure: 1600, unit: "MB/s"),
+            BaselineResult(name: "pipeline-get-curl-256MiB", figure: 1400, unit: "MB/s"),
+        ]
+        let ratios = RatioRules.ratios(workloads: workloads, baselines: baselines)
+        let pipeline = ratios.filter { $0.baseline.hasPrefix("pipeline-") }
+        #expect(pipeline.map { "\($0.workload) \($0.baseline) \(format($0.value))" } == [
+            "put-curl-256MiB pipeline-put-curl-256MiB 0.5", "get-curl-256MiB pipeline-get-curl-256MiB 0.5",
+        ])
+        // With the first setting of copies named explicitly (`--replicas 1,2`), still one ratio per operation.
+        let explicit = RatioRules.ratios(workloads: workloads.map { $0.replicas == nil && $0.name.contains("curl") ? copies($0, 1) : $0 },
+                                         baselines: baselines)
+        #expect(explicit.filter { $0.baseline.hasPrefix("pipeline-") } == pipeline)
+        #expect(pipeline.allSatisfy(RegressionCheck.isChecked))
+        // A run without the pipeline (binary missing) has no such ratio, and the check skips it.
+        #expect(RatioRules.ratios(workloads: workloads, baselines: []).allSatisfy { !$0.baseline.hasPrefix("pipeline-") })
+        let check = RegressionCheck(threshold: 0.8)
+        let slower = pipeline.map { Ratio(workload: $0.workload, baseline: $0.baseline, flare: $0.flare * 0.7, reference: $0.reference) }
+        #expect(check.regressions(current: slower, committed: pipeline).map(\.workload) == ["put-curl-256MiB", "get-curl-256MiB"])
+        #expect(check.regressions(current: slower, committed: []).isEmpty)
+    }
+
+    @Test("the port a flare-pipeline process prints at start")
+    func pipelinePort() {
+        #expect(MinimalPipeline.listeningPort(in: "flare-pipeline store listening on 127.0.0.1:40655, chunks in /d (O_DIRECT)\n") == 40655)
+        #expect(MinimalPipeline.listeningPort(in: "flare-pipeline relay listening on 127.0.0.1:8001, 3 stores\n") == 8001)
+        #expect(MinimalPipeline.listeningPort(in: "flare-pipeline store: cannot listen") == nil)
+    }
+
     @Test("a zero baseline gives ratio 0, not infinity")
     func zeroBaseline() {
         #expect(Ratio(workload: "w", baseline: "b", flare: 10, reference: 0).value == 0)
