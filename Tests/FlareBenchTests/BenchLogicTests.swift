@@ -127,6 +127,19 @@ struct BenchLogicTests {
         #expect(MinimalPipeline.listeningPort(in: "flare-pipeline store: cannot listen") == nil)
     }
 
+    @Test("the repair bench reads a counter from the api's metrics page; a missing series is 0")
+    func metricValue() {
+        let page = """
+        # TYPE flare_api_repair_copies_total counter
+        flare_api_repair_copies_total{result="done"} 512
+        flare_api_repair_copies_total{result="done_extra"} 7
+        flare_api_repair_bytes_total 2147483648
+        """
+        #expect(RepairBench.value(page, "flare_api_repair_copies_total{result=\"done\"}") == 512)
+        #expect(RepairBench.value(page, "flare_api_repair_bytes_total") == 2_147_483_648)
+        #expect(RepairBench.value(page, "flare_api_repair_copies_total{result=\"superseded\"}") == 0)
+    }
+
     @Test("a zero baseline gives ratio 0, not infinity")
     func zeroBaseline() {
         #expect(Ratio(workload: "w", baseline: "b", flare: 10, reference: 0).value == 0)
