@@ -173,6 +173,11 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         if status == 0 || status >= 500 {
             metrics.increment("flare_api_datanode_errors_total", labels: "node=\"\(node)\",method=\"\(method)\"")
         }
+        // An exchange cut short by cancellation (its client went away, a sibling fetch failed,
+        // the node was already found failing, the api stops) says nothing about the node:
+        // recording it would make a healthy node suspect and abandon everyone else's
+        // exchanges with it.
+        if status == 0 && Task.isCancelled { return }
         // An exchange that failed below HTTP (refused, reset, timed out) makes the node
         // suspect at once, so the rest of an object's chunks go elsewhere.
         let event: NodeHealthEvent = status == 0 ? .dataPathFailed(NodeFailure(.connection, "\(method) exchange failed")) : .dataPathSucceeded

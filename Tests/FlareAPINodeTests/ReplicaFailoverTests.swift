@@ -117,6 +117,33 @@ struct ReplicaFailoverTests {
         }
     }
 
+    @Test("a fetch cancelled by its caller (the client went away) leaves its node up: only the node's own failures count",
+          arguments: testedEngines)
+    func cancelledFetchLeavesNodeUp(engine: IOEngineKind) async throws {
+        try skipIfUnavailable(engine)
+        let loop = try EventLoop.start(engine: engine, name: "cancel-\(engine)")
+        defer { loop.shutdown() }
+        let silent = try ScriptedPeer(on: loop, Misbehaviour.neverAnswers.script(Self.good))
+        let node = "127.0.0.1:\(silent.address.port)"
+        let directory = NodeDirectory.of([node: silent.address])
+        let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: Self.good.count, crc32c: Self.crc, replicas: [node])
+        let up: Bool = try await loop.run {
+            let client = DataNodeClient(loop: loop, directory: directory, metrics: Metrics(), timeout: .seconds(30))
+            let pool = BufferPool(bufferBytes: 1 << 20, bufferCount: 1, loop: loop)
+            let buffer = try await pool.acquire()
+            let fetch = Task(executorPreference: loop) {
+                try? await client.fetch(chunk, into: buffer, metrics: Metrics()) { _ in }
+            }
+            try await loop.sleep(for: .milliseconds(200))  // the request is out, the peer silent
+            fetch.cancel()
+            _ = await fetch.value
+            await client.client.closeIdle()
+            return directory.isUp(node)
+        }
+        await silent.stop()
+        #expect(up, "a cancelled exchange made its node suspect")
+    }
+
     @Test("no replica can serve: an error naming every replica's reason, each counted", arguments: testedEngines)
     func noneCanServe(engine: IOEngineKind) async throws {
         try skipIfUnavailable(engine)
