@@ -24,8 +24,9 @@ public struct APINodeConfig: Sendable {
     public var replicas = 2
     /// Seconds a data node may keep failing (probes and exchanges) before it is `down`.
     public var nodeDownAfterSeconds = 5.0
-    /// Seconds a data node may be down (or gone: a wiped or unlisted node's old id) before
-    /// its copies are made again on other nodes.
+    /// Seconds a data node may be down before its copies are made again on other nodes; a
+    /// gone node (a wiped node's old id, one no longer configured) is repaired once the api
+    /// has run that long.
     public var repairAfterSeconds = 600.0
     /// Chunks copied at once by the repair.
     public var repairConcurrency = 4

@@ -119,6 +119,9 @@ final class NodeDirectory: Sendable {
         return ReplicaPlacement.readOrder(replicas: replicas, health: states, load: load)
     }
 
+    /// Nodes not up now (suspect or down).
+    var unavailable: Set<String> { state.withLock { $0.health.unavailable } }
+
     /// Nodes `down` for at least `seconds`: their copies are to be made again elsewhere.
     func down(forAtLeast seconds: Double) -> Set<String> {
         state.withLock { state in

@@ -33,11 +33,15 @@ struct ObjectWriter {
         // clean-up knows every copy that may have landed.
         let outcome = await withTaskGroup(of: PutWindow.Event.self) { group -> PutWindow.Action in
             var actions = state.start()
+            /// The next send's outcome, told to the window.
+            func hear() async -> [PutWindow.Action] {
+                guard let event = await group.next() else { preconditionFailure("upload waits with nothing in flight") }
+                if case .sendFailed(_, .failed(let node, _)) = event { upload.failedNodes.insert(node) }
+                return state.handle(event)
+            }
             while true {
                 guard !actions.isEmpty else {
-                    guard let event = await group.next() else { preconditionFailure("upload waits with nothing in flight") }
-                    if case .sendFailed(_, .failed(let node, _)) = event { upload.failedNodes.insert(node) }
-                    actions = state.handle(event)
+                    actions = await hear()
                     continue
                 }
                 let action = actions.removeFirst()
@@ -59,9 +63,7 @@ struct ObjectWriter {
                         // hearing its own sends finish, so the buffers they hold would never go
                         // back — and with every upload doing that, none could move (16 × 64 MiB
                         // PUTs with replicas 2 did). Hear from a send first, then try again.
-                        let event = await group.next()!
-                        if case .sendFailed(_, .failed(let node, _)) = event { upload.failedNodes.insert(node) }
-                        actions += state.handle(event)
+                        actions += await hear()
                         actions += state.hasFailed ? state.handle(.fillAbandoned) : [.fill]
                     }
                 case .send(let send):

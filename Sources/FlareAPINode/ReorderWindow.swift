@@ -18,13 +18,6 @@ public struct ReorderWindow: Sendable {
         nextToSend = indices.lowerBound
     }
 
-    /// Chunks to start fetching now.
-    public mutating func fetchesToStart() -> [Int] {
-        var starts: [Int] = []
-        while nextFetch != nil { starts.append(startNextFetch()) }
-        return starts
-    }
-
     /// The next chunk to fetch, if the window has room for it (without starting it).
     public var nextFetch: Int? {
         nextToFetch < indices.upperBound && nextToFetch - nextToSend < windowMax ? nextToFetch : nil

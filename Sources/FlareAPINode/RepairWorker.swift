@@ -16,8 +16,8 @@ import Logging
 /// deletion; the lost copy is queued for deletion only once the manifest no longer names
 /// it. The copy is recorded before it is sent, so a crash mid-repair leaks nothing
 /// (``MetadataStore/reclaimRepairs()`` at the next start). Passes are idempotent: a restart
-/// simply starts over. At most `concurrency` chunks are copied at once, each in one buffer
-/// of the loop's pool; client requests never wait for repair.
+/// simply starts over. At most `concurrency` chunks are copied at once, each in a buffer of
+/// the loop's pool that was free (repair never waits in the pool's line ahead of clients).
 final class RepairWorker: @unchecked Sendable {
     static let passInterval = Duration.seconds(1)
     static let pageSize = 256
@@ -80,9 +80,13 @@ final class RepairWorker: @unchecked Sendable {
         return lost
     }
 
-    /// The lost set of the last pass that found nothing to copy: new chunks never go to a
-    /// lost node, so while the set stays the same another pass would find nothing either.
-    private var cleanFor: Set<String>?
+    /// The node states a pass made no copy under, and when. New chunks never go to a node
+    /// that is not up, so while the lost and unavailable nodes stay the same another pass
+    /// would most likely find nothing to do either (or fail the same way): it waits, up to
+    /// `rescanSeconds`, instead of reading every manifest each second. The bound catches a
+    /// chunk an upload in flight stored on a node before it was lost.
+    private var quiet: (lost: Set<String>, unavailable: Set<String>, at: ContinuousClock.Instant)?
+    private var rescanSeconds: Double { max(repairAfterSeconds, 10) }
 
     /// One pass over every manifest; returns how many copies it made.
     func runPass() async -> Int {
@@ -94,8 +98,11 @@ final class RepairWorker: @unchecked Sendable {
             return 0
         }
         metrics.set("flare_api_repair_lost_nodes", Double(lost.count))
-        guard !lost.isEmpty, lost != cleanFor else { return 0 }
-        var copied = 0, found = 0
+        let unavailable = directory.unavailable
+        guard !lost.isEmpty else { return 0 }
+        if let quiet, quiet.lost == lost, quiet.unavailable == unavailable,
+           (ContinuousClock.now - quiet.at).secondsValue < rescanSeconds { return 0 }
+        var copied = 0
         var startAfter: String?
         repeat {
             let page: ObjectListing
@@ -111,12 +118,11 @@ final class RepairWorker: @unchecked Sendable {
                 return copied
             }
             metrics.set("flare_api_repair_pending_chunks", Double(jobs.count))
-            found += jobs.count
             copied += await run(jobs)
             startAfter = page.nextStartAfter
         } while startAfter != nil && !Task.isCancelled
         metrics.set("flare_api_repair_pending_chunks", 0)
-        if found == 0 && startAfter == nil { cleanFor = lost }
+        quiet = copied == 0 && startAfter == nil ? (lost, unavailable, .now) : nil
         return copied
     }
 
@@ -144,7 +150,7 @@ final class RepairWorker: @unchecked Sendable {
         await withTaskGroup(of: Bool.self) { group in
             var inFlight = 0
             while true {
-                while inFlight < concurrency, let job = waiting.popFirst() {
+                while inFlight < concurrency, !Task.isCancelled, let job = waiting.popFirst() {
                     group.addTask { [self] in await repair(job) }
                     inFlight += 1
                 }
@@ -163,12 +169,8 @@ final class RepairWorker: @unchecked Sendable {
             metrics.increment("flare_api_repair_copies_total", labels: "result=\"no_target\"")
             return false
         }
-        let buffer: IOBuffer
-        do throws(BufferPoolBusy) {
-            buffer = try await context.pool.acquire()
-        } catch {
-            return false  // the next pass tries again
-        }
+        // Only a free buffer: waiting in the pool's line would put repair ahead of clients.
+        guard let buffer = context.pool.tryAcquire() else { return false }  // the next pass tries again
         var source = chunk
         source.replicas = job.sources
         do {
@@ -200,7 +202,7 @@ final class RepairWorker: @unchecked Sendable {
             return false
         }
         let repair = ChunkRepair(key: job.manifest.key, createdNanoseconds: job.manifest.createdNanoseconds, chunk: chunk.id,
-                                 lost: job.lost, added: target)
+                                 lost: job.lost, added: target, lostCopyReachable: directory.address(of: job.lost) != nil)
         do throws(ChunkTransportError) {
             try await context.dataNodes.put(chunk.id, buffer.bytes, crc32c: chunk.crc32c, on: target)
         } catch {

@@ -93,10 +93,11 @@ public protocol MetadataStore: Sendable {
     /// Ends a repair, in one transaction. When the object is still the one repaired (same
     /// `createdNanoseconds`) and its chunk still names `lost` and not `added`, the manifest
     /// names `added` in place of `lost` and the copy on `lost` is queued for deletion (after
-    /// the grace, like a replaced object's); returns `true`. Otherwise — the object was
-    /// overwritten or deleted meanwhile, or the chunk already moved — nothing of it changes
-    /// (it is not resurrected), the new copy on `added` is queued for deletion, and it
-    /// returns `false`.
+    /// the grace, like a replaced object's; not at all when `lostCopyReachable` is false);
+    /// returns `true`. When the chunk already names `added`, nothing changes and nothing is
+    /// queued. Otherwise — the object was overwritten or deleted meanwhile, or the chunk
+    /// already moved — nothing of it changes (it is not resurrected), the new copy on
+    /// `added` is queued for deletion, and it returns `false`.
     func finishRepair(_ repair: ChunkRepair) async throws -> Bool
     /// Ends a repair whose copy failed to write: the copy, which may have landed, is queued
     /// for deletion; the manifest is not touched.
@@ -113,13 +114,17 @@ public struct ChunkRepair: Sendable, Equatable {
     public var chunk: ChunkID
     public var lost: String
     public var added: String
+    /// Whether the lost copy's node may come back (it is down, not gone): only then is the
+    /// lost copy queued for deletion.
+    public var lostCopyReachable: Bool
 
-    public init(key: String, createdNanoseconds: Int64, chunk: ChunkID, lost: String, added: String) {
+    public init(key: String, createdNanoseconds: Int64, chunk: ChunkID, lost: String, added: String, lostCopyReachable: Bool = true) {
         self.key = key
         self.createdNanoseconds = createdNanoseconds
         self.chunk = chunk
         self.lost = lost
         self.added = added
+        self.lostCopyReachable = lostCopyReachable
     }
 }
 

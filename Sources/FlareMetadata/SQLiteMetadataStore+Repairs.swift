@@ -13,10 +13,12 @@ extension SQLiteMetadataStore {
         let notBefore = wallClockNanoseconds() + Int64(deletionGraceSeconds) * 1_000_000_000
         return try await perform(write: true) { database in
             try Self.endRepair(chunk: "\(repair.chunk)", node: repair.added, database)
-            guard var manifest = try Self.load(repair.key, database), manifest.createdNanoseconds == repair.createdNanoseconds,
-                  let position = manifest.chunks.firstIndex(where: { $0.id == repair.chunk }),
-                  let slot = manifest.chunks[position].replicas.firstIndex(of: repair.lost),
-                  !manifest.chunks[position].replicas.contains(repair.added) else {
+            let manifest = try Self.load(repair.key, database)
+            let position = manifest?.createdNanoseconds == repair.createdNanoseconds
+                ? manifest?.chunks.firstIndex(where: { $0.id == repair.chunk }) : nil
+            // A copy the manifest already names is live: never queue it.
+            if let position, manifest!.chunks[position].replicas.contains(repair.added) { return false }
+            guard var manifest, let position, let slot = manifest.chunks[position].replicas.firstIndex(of: repair.lost) else {
                 // Not the object it was, or not the chunk's layout it was: the new copy is
                 // nobody's. It was never readable, so no grace.
                 try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.added, notBefore: 0, database)
@@ -25,8 +27,11 @@ extension SQLiteMetadataStore {
             manifest.chunks[position].replicas[slot] = repair.added
             try database.statement("UPDATE objects SET chunks = ?2 WHERE key = ?1")
                 .bind(1, repair.key).bind(2, manifest.encodeChunks()).run()
-            // A read that began before this may still be reading the old copy.
-            try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.lost, notBefore: notBefore, database)
+            // A read that began before this may still be reading the old copy. A lost copy on
+            // a node that is gone for good is not queued: nothing could ever delete it.
+            if repair.lostCopyReachable {
+                try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.lost, notBefore: notBefore, database)
+            }
             return true
         }
     }

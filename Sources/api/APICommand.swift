@@ -51,7 +51,7 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("node-down-after"), help: "Seconds a data node may keep failing (probes each second, requests) before it is down rather than suspect. Either way it gets new chunks and reads only when the others are not enough.")
     var nodeDownAfter = 5.0
 
-    @Option(name: .customLong("repair-after"), help: "Seconds a data node may be down (or gone: a wiped node's old id, a node no longer listed) before its copies are made again on the other nodes.")
+    @Option(name: .customLong("repair-after"), help: "Seconds a data node may be down before its copies are made again on the other nodes. A gone node (a wiped node's old id, one no longer listed) is repaired once the api has run this long.")
     var repairAfter = 600.0
 
     @Option(name: .customLong("repair-concurrency"), help: "Chunks the repair copies at once (each holds one chunk buffer).")

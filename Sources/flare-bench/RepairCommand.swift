@@ -35,7 +35,7 @@ struct Repair: AsyncParsableCommand {
         let result = try RepairBench(options: options, objectBytes: ByteSize.parse(data)!).run()
         var table = "### repair · \(ISO8601DateFormatter().string(from: Date())) · \(common.io) · \(data) stored, replicas 2, "
         table += "chunk \(options.chunkSize), --repair-concurrency \(concurrency), --repair-after 1 s, --node-down-after 1 s\n\n"
-        table += "| chunks lost | repaired | until the repair started | repairing | repair throughput | fio durable write | ratio |\n"
+        table += "| chunks lost | repaired | until the first copy | first copy to last | repair throughput | fio durable write | ratio |\n"
         table += "|--:|--:|--:|--:|--:|--:|--:|\n"
         let ratio = result.fioDurableWriteMegabytesPerSecond > 0 ? result.megabytesPerSecond / result.fioDurableWriteMegabytesPerSecond : 0
         table += "| \(result.lostChunks) | \(ByteSize.format(result.repairedBytes))\(result.complete ? "" : " (**incomplete**)") | "

@@ -134,3 +134,13 @@ struct ReorderWindowTests {
         #expect(window.isFinished)
     }
 }
+
+extension ReorderWindow {
+    /// Every chunk the window has room to start now, started (the reader starts them one by
+    /// one as buffers are free; the tests take them all at once).
+    mutating func fetchesToStart() -> [Int] {
+        var starts: [Int] = []
+        while nextFetch != nil { starts.append(startNextFetch()) }
+        return starts
+    }
+}

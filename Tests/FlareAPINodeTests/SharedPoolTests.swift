@@ -82,6 +82,24 @@ struct SharedPoolTests {
         }
     }
 
+    @Test("an upload that fails while its next fill waits for a buffer ends at once: the fill is abandoned, nothing kept")
+    func failsWhileWaiting() async throws {
+        // Chunk 3 (its first byte is 3) is refused by every node: the upload must fail.
+        let transport = InMemoryChunkTransport { node, bytes in bytes[0] == 3 ? .refused(node: node, status: 400) : nil }
+        let metadata = MemoryMetadataStore()
+        let outcome = Shared<String>("")
+        try await Self.onLoop(buffers: 2) { loop, pool in
+            do {
+                _ = try await Self.put(Self.writer(pool, loop, transport, metadata), "k", Self.body(0, chunks: 20))
+                outcome.withLock { $0 = "committed" }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+        }
+        #expect(outcome.withLock { $0 } != "committed" && !outcome.withLock { $0 }.isEmpty, "an upload with a refused chunk: \(outcome.withLock { $0 })")
+        #expect(metadata.state.withLock { $0.objects.isEmpty })
+    }
+
     @Test("six uploads of 20 chunks, replicas 2, sharing 8 buffers with windows of 8: all commit, byte for byte")
     func concurrentUploads() async throws {
         let transport = InMemoryChunkTransport(), metadata = MemoryMetadataStore()

@@ -23,10 +23,22 @@ struct ChunkRepairTests {
             #expect(after.chunks[1].replicas == ["a", "c"])
             #expect(after.chunks[0].replicas == ["a", "lost"] && after.chunks[2].replicas == ["a", "lost"], "other chunks untouched")
             #expect(copies(try await store.pendingDeletions(limit: 10)) == ["\(chunk.id)@lost"])
-            // The same repair again finds the chunk moved: its copy goes, the manifest stays.
+            // The same repair again: the manifest already names the copy, so it is live and
+            // stays unqueued; the manifest stays.
             #expect(try await !store.finishRepair(repair))
             #expect(try await store.manifest(for: "k")?.chunks[1].replicas == ["a", "c"])
-            #expect(copies(try await store.pendingDeletions(limit: 10)) == ["\(chunk.id)@lost", "\(chunk.id)@c"])
+            #expect(copies(try await store.pendingDeletions(limit: 10)) == ["\(chunk.id)@lost"])
+            // A repair onto another node of a chunk whose lost copy is already replaced: that
+            // new copy is nobody's and goes.
+            let late = ChunkRepair(key: "k", createdNanoseconds: manifest.createdNanoseconds, chunk: chunk.id, lost: "lost", added: "d")
+            #expect(try await !store.finishRepair(late))
+            #expect(copies(try await store.pendingDeletions(limit: 10)) == ["\(chunk.id)@lost", "\(chunk.id)@d"])
+            // A lost copy on a node gone for good is not queued.
+            let gone = ChunkRepair(key: "k", createdNanoseconds: manifest.createdNanoseconds, chunk: manifest.chunks[0].id,
+                                   lost: "lost", added: "c", lostCopyReachable: false)
+            #expect(try await store.finishRepair(gone))
+            #expect(try await store.manifest(for: "k")?.chunks[0].replicas == ["a", "c"])
+            #expect(copies(try await store.pendingDeletions(limit: 10)) == ["\(chunk.id)@lost", "\(chunk.id)@d"])
             #expect(try await store.reclaimRepairs() == 0, "finished repairs leave nothing to reclaim")
         }
     }
