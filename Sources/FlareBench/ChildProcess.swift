@@ -21,6 +21,20 @@ public enum ChildProcess {
         running.withLock { _ = $0.insert(process.processIdentifier) }
     }
 
+    /// Starts `executable` with `arguments`, its output (both streams) going to the file
+    /// `log` (created empty).
+    static func start(_ executable: String, _ arguments: [String], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try start(process)
+        return process
+    }
+
     /// Waits for `process` to exit, sleeping between checks (Foundation's waitUntilExit
     /// spins a run loop at full CPU here), and kills it after `timeoutSeconds`.
     static func wait(_ process: Process, timeoutSeconds: Double = 60) {

@@ -85,14 +85,7 @@ public final class LocalCluster: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw BenchError("\(path) not found: build first (swift build -c release)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = FileHandle(forWritingAtPath: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try ChildProcess.start(process)
+        let process = try ChildProcess.start(path, arguments, log: log)
         processes.append(process)
         return process
     }

@@ -61,14 +61,7 @@ public final class MinimalPipeline: @unchecked Sendable {
     deinit { stop() }
 
     private func launch(_ binDirectory: String, _ arguments: [String], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(binDirectory)/\(Self.binaryName)")
-        process.arguments = arguments
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = FileHandle(forWritingAtPath: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try ChildProcess.start(process)
+        let process = try ChildProcess.start("\(binDirectory)/\(Self.binaryName)", arguments, log: log)
         processes.append(process)
         return process
     }
