@@ -107,8 +107,8 @@ public final class APINodeService: @unchecked Sendable {
         let locks = ChunkLocks(loop: loops[0])
         deletions = DeletionWorker(context: background, metadata: metadata, locks: locks, logger: logger)
         deletions.start()
-        repairs = RepairWorker(context: background, metadata: metadata, locks: locks, repairAfterSeconds: config.repairAfterSeconds,
-                               concurrency: config.repairConcurrency, logger: logger)
+        repairs = RepairWorker(context: background, metadata: metadata, locks: locks, replicas: config.replicas,
+                               repairAfterSeconds: config.repairAfterSeconds, concurrency: config.repairConcurrency, logger: logger)
         repairs.start()
         prober.start()
         logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")

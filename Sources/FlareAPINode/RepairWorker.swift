@@ -25,18 +25,21 @@ final class RepairWorker: @unchecked Sendable {
     private let context: LoopContext
     private let metadata: MetadataStore
     private let locks: ChunkLocks
+    /// Copies every chunk should have (`--replicas`).
+    private let replicas: Int
     private let repairAfterSeconds: Double
     private let concurrency: Int
     private let logger: Logger
     private let started = ContinuousClock.now
     private var task: Task<Void, Error>?
 
-    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, repairAfterSeconds: Double, concurrency: Int,
-         logger: Logger) {
+    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, replicas: Int, repairAfterSeconds: Double,
+         concurrency: Int, logger: Logger) {
         precondition(concurrency > 0 && repairAfterSeconds >= 0)
         self.context = context
         self.metadata = metadata
         self.locks = locks
+        self.replicas = replicas
         self.repairAfterSeconds = repairAfterSeconds
         self.concurrency = concurrency
         self.logger = logger
@@ -60,13 +63,18 @@ final class RepairWorker: @unchecked Sendable {
     }
 
     /// A copy to make: chunk `chunk` of the object as `manifest` had it, from `sources`
-    /// (in read order) onto a new node, in place of `lost`.
+    /// (in read order) onto a new node, in place of `lost` — or, with no `lost`, as one more
+    /// copy of a chunk stored with fewer than `--replicas` (written before it was raised).
     struct Job: Sendable {
         var manifest: ObjectManifest
         var chunk: ChunkRecord
-        var lost: String
+        var lost: String?
         var sources: [String]
     }
+
+    /// Chunks with fewer copies than `--replicas` appear only when it was raised, before
+    /// this start: one pass looks for them, repeated while it makes copies.
+    private var lookForFewCopies = true
 
     /// The nodes whose copies are lost now: down for `repairAfter`, or ids the metadata has
     /// known and the directory no longer has (a wiped node's old id, a node no longer
@@ -99,8 +107,8 @@ final class RepairWorker: @unchecked Sendable {
         }
         metrics.set("flare_api_repair_lost_nodes", Double(lost.count))
         let unavailable = directory.unavailable
-        guard !lost.isEmpty else { return 0 }
-        if let quiet, quiet.lost == lost, quiet.unavailable == unavailable,
+        guard !lost.isEmpty || lookForFewCopies else { return 0 }
+        if !lost.isEmpty, let quiet, quiet.lost == lost, quiet.unavailable == unavailable,
            (ContinuousClock.now - quiet.at).secondsValue < rescanSeconds { return 0 }
         var copied = 0
         var startAfter: String?
@@ -123,15 +131,22 @@ final class RepairWorker: @unchecked Sendable {
         } while startAfter != nil && !Task.isCancelled
         metrics.set("flare_api_repair_pending_chunks", 0)
         quiet = copied == 0 && startAfter == nil ? (lost, unavailable, .now) : nil
+        if copied == 0 && startAfter == nil { lookForFewCopies = false }
         return copied
     }
 
-    /// The copies `manifest` needs: one job per lost copy of a chunk that still has a good one.
+    /// The copies `manifest` needs: one job per chunk with a lost copy and a good one, or
+    /// with fewer copies than `--replicas`.
     func jobs(_ manifest: ObjectManifest, lost nodes: Set<String>) -> [Job] {
         var jobs: [Job] = []
         for chunk in manifest.chunks {
             let lost = chunk.replicas.filter { nodes.contains($0) }
-            guard !lost.isEmpty else { continue }
+            if lost.isEmpty {
+                if chunk.replicas.count < replicas {
+                    jobs.append(Job(manifest: manifest, chunk: chunk, lost: nil, sources: directory.readOrder(chunk.replicas)))
+                }
+                continue
+            }
             let good = chunk.replicas.filter { !lost.contains($0) }
             guard !good.isEmpty else {
                 metrics.increment("flare_api_repair_copies_total", labels: "result=\"no_source\"")
@@ -201,8 +216,9 @@ final class RepairWorker: @unchecked Sendable {
             logger.error("repair: cannot record the copy of \(chunk.id) to \(target): \(error)")
             return false
         }
-        let repair = ChunkRepair(key: job.manifest.key, createdNanoseconds: job.manifest.createdNanoseconds, chunk: chunk.id,
-                                 lost: job.lost, added: target, lostCopyReachable: directory.address(of: job.lost) != nil)
+        var repair = ChunkRepair(key: job.manifest.key, createdNanoseconds: job.manifest.createdNanoseconds, chunk: chunk.id,
+                                 lost: job.lost, added: target, lostCopyReachable: job.lost.map { directory.address(of: $0) != nil } ?? true)
+        repair.copiesBefore = chunk.replicas.count
         do throws(ChunkTransportError) {
             try await context.dataNodes.put(chunk.id, buffer.bytes, crc32c: chunk.crc32c, on: target)
         } catch {
@@ -220,7 +236,7 @@ final class RepairWorker: @unchecked Sendable {
             metrics.increment("flare_api_repair_copies_total", labels: "result=\"\(recorded ? "done" : "superseded")\"")
             if recorded {
                 metrics.increment("flare_api_repair_bytes_total", by: Double(chunk.length))
-                logger.info("repair: chunk \(chunk.id) of \(job.manifest.key) copied to \(target), replacing \(job.lost)")
+                logger.info("repair: chunk \(chunk.id) of \(job.manifest.key) copied to \(target)\(job.lost.map { ", replacing \($0)" } ?? ", one copy more")")
             }
             return recorded
         } catch {

@@ -92,7 +92,8 @@ public protocol MetadataStore: Sendable {
     func beginRepair(key: String, chunk: ChunkID, node: String) async throws
     /// Ends a repair, in one transaction. When the object is still the one repaired (same
     /// `createdNanoseconds`) and its chunk still names `lost` and not `added`, the manifest
-    /// names `added` in place of `lost` and the copy on `lost` is queued for deletion (after
+    /// names `added` in place of `lost` (or, with no `lost`, as one more copy, if the chunk
+    /// has no more than `copiesBefore` copies) and the copy on `lost` is queued for deletion (after
     /// the grace, like a replaced object's; not at all when `lostCopyReachable` is false);
     /// returns `true`. When the chunk already names `added`, nothing changes and nothing is
     /// queued. Otherwise — the object was overwritten or deleted meanwhile, or the chunk
@@ -107,18 +108,22 @@ public protocol MetadataStore: Sendable {
     func reclaimRepairs() async throws -> Int
 }
 
-/// One chunk copy a repair made: `lost` is replaced by `added` in object `key`'s manifest.
+/// One chunk copy a repair made: `lost` is replaced by `added` in object `key`'s manifest,
+/// or, with no `lost`, `added` joins a chunk that has fewer copies than configured.
 public struct ChunkRepair: Sendable, Equatable {
     public var key: String
     public var createdNanoseconds: Int64
     public var chunk: ChunkID
-    public var lost: String
+    public var lost: String?
     public var added: String
     /// Whether the lost copy's node may come back (it is down, not gone): only then is the
     /// lost copy queued for deletion.
     public var lostCopyReachable: Bool
+    /// With no `lost`: how many copies the chunk had when the repair read it. A chunk that has
+    /// more by now got its copy elsewhere, and this one is not added.
+    public var copiesBefore: Int = 0
 
-    public init(key: String, createdNanoseconds: Int64, chunk: ChunkID, lost: String, added: String, lostCopyReachable: Bool = true) {
+    public init(key: String, createdNanoseconds: Int64, chunk: ChunkID, lost: String?, added: String, lostCopyReachable: Bool = true) {
         self.key = key
         self.createdNanoseconds = createdNanoseconds
         self.chunk = chunk

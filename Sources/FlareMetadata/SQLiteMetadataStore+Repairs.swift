@@ -13,24 +13,32 @@ extension SQLiteMetadataStore {
         let notBefore = wallClockNanoseconds() + Int64(deletionGraceSeconds) * 1_000_000_000
         return try await perform(write: true) { database in
             try Self.endRepair(chunk: "\(repair.chunk)", node: repair.added, database)
-            let manifest = try Self.load(repair.key, database)
-            let position = manifest?.createdNanoseconds == repair.createdNanoseconds
-                ? manifest?.chunks.firstIndex(where: { $0.id == repair.chunk }) : nil
-            // A copy the manifest already names is live: never queue it.
-            if let position, manifest!.chunks[position].replicas.contains(repair.added) { return false }
-            guard var manifest, let position, let slot = manifest.chunks[position].replicas.firstIndex(of: repair.lost) else {
-                // Not the object it was, or not the chunk's layout it was: the new copy is
-                // nobody's. It was never readable, so no grace.
+            guard var manifest = try Self.load(repair.key, database), manifest.createdNanoseconds == repair.createdNanoseconds,
+                  let position = manifest.chunks.firstIndex(where: { $0.id == repair.chunk }) else {
+                // Not the object it was: the new copy is nobody's. It was never readable, so no grace.
                 try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.added, notBefore: 0, database)
                 return false
             }
-            manifest.chunks[position].replicas[slot] = repair.added
+            var replicas = manifest.chunks[position].replicas
+            // A copy the manifest already names is live: never queue it.
+            if replicas.contains(repair.added) { return false }
+            if let lost = repair.lost, let slot = replicas.firstIndex(of: lost) {
+                replicas[slot] = repair.added
+            } else if repair.lost == nil && replicas.count <= repair.copiesBefore {
+                replicas.append(repair.added)
+            } else {
+                // The chunk moved on meanwhile (its lost copy replaced, or a copy added
+                // elsewhere): the new copy is nobody's.
+                try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.added, notBefore: 0, database)
+                return false
+            }
+            manifest.chunks[position].replicas = replicas
             try database.statement("UPDATE objects SET chunks = ?2 WHERE key = ?1")
                 .bind(1, repair.key).bind(2, manifest.encodeChunks()).run()
             // A read that began before this may still be reading the old copy. A lost copy on
             // a node that is gone for good is not queued: nothing could ever delete it.
-            if repair.lostCopyReachable {
-                try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.lost, notBefore: notBefore, database)
+            if let lost = repair.lost, repair.lostCopyReachable {
+                try Self.queueDeletion(chunk: "\(repair.chunk)", node: lost, notBefore: notBefore, database)
             }
             return true
         }

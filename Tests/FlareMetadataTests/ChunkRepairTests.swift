@@ -43,6 +43,24 @@ struct ChunkRepairTests {
         }
     }
 
+    @Test("a copy added to a chunk with fewer copies than configured joins it; a second one, for the count read before, goes")
+    func addsCopy() async throws {
+        try await withStore(graceSeconds: 0) { store, _ async throws in
+            let manifest = M.manifest(key: "k", size: 65536, seed: 6, replicas: ["a"])
+            _ = try await store.commit(manifest)
+            let chunk = manifest.chunks[0].id
+            var add = ChunkRepair(key: "k", createdNanoseconds: manifest.createdNanoseconds, chunk: chunk, lost: nil, added: "b")
+            add.copiesBefore = 1
+            #expect(try await store.finishRepair(add))
+            #expect(try await store.manifest(for: "k")?.chunks[0].replicas == ["a", "b"])
+            var other = add
+            other.added = "c"
+            #expect(try await !store.finishRepair(other), "the chunk has two copies now, not the one this repair read")
+            #expect(try await store.manifest(for: "k")?.chunks[0].replicas == ["a", "b"])
+            #expect(copies(try await store.pendingDeletions(limit: 10)) == ["\(chunk)@c"], "only the superfluous copy is queued")
+        }
+    }
+
     @Test("an object overwritten or deleted during the repair is not resurrected; the new copy is queued")
     func compareAndSet() async throws {
         try await withStore(graceSeconds: 0) { store, _ async throws in

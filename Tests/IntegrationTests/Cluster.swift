@@ -49,10 +49,11 @@ final class Cluster: @unchecked Sendable {
                                           + (index < perNodeOptions.count ? perNodeOptions[index] : []), scratch: scratch.tmp, port: port)
     }
 
-    /// Starts (or restarts) the API node on the same metadata file and data nodes.
-    func startAPI() async throws {
+    /// Starts (or restarts) the API node on the same metadata file and data nodes, with the
+    /// cluster's API options or, when given, `options` instead.
+    func startAPI(options: [String]? = nil) async throws {
         try await api.start(["--io", engine.rawValue, "--datanodes", dataNodes.map(\.address).joined(separator: ","),
-                             "--metadata", metadataPath, "--threads", "2"] + apiOptions, scratch: scratch.tmp)
+                             "--metadata", metadataPath, "--threads", "2"] + (options ?? apiOptions), scratch: scratch.tmp)
     }
 
     /// Kills every process by its pid (SIGKILL), for cleanup.

@@ -85,6 +85,37 @@ struct RepairTests {
         }
     }
 
+    @Test("objects stored with --replicas 1, the api restarted with --replicas 2: every chunk gets its second copy, on another node",
+          arguments: testedEngines)
+    func replicasRaised(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "raise", apiOptions: ["--chunk-size", "64KiB", "--replicas", "1"]) { cluster in
+            var files: [String: String] = [:]
+            for (index, size) in Self.sizes.enumerated() {
+                files["u/\(index)"] = try await cluster.randomFile("u-\(index)", size: size)
+                #expect(try await cluster.put("u/\(index)", file: files["u/\(index)"]!).status == 201)
+            }
+            let all = try await cluster.chunksPerNode().reduce(into: Set<String>()) { $0.formUnion($1) }
+            await cluster.api.stop(SIGTERM, withinSeconds: 10)
+            try await cluster.startAPI(options: ["--chunk-size", "64KiB", "--replicas", "2"])
+            var counts: [String: Int] = [:]
+            let settled = try await cluster.poll(seconds: 30) {
+                counts = [:]
+                for node in try await cluster.chunksPerNode() {
+                    for chunk in node { counts[chunk, default: 0] += 1 }
+                }
+                return Set(counts.keys) == all && counts.values.allSatisfy { $0 == 2 }
+            }
+            #expect(settled, "\(counts.values.filter { $0 != 2 }.count) of \(all.count) chunks not on exactly two nodes")
+            // The second copy is named in the manifest: with the first copy's node down, reads still work.
+            await cluster.dataNodes[0].stop(SIGKILL, withinSeconds: 5)
+            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
+                let get = try await cluster.get(key, to: file + ".out")
+                #expect(get.status == 200 && get.curlExit == 0, "\(key) with a node down: \(get)")
+                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
+            }
+        }
+    }
+
     /// The repair's `done` count in the api's metrics.
     static func repairedCopies(_ cluster: Cluster) async throws -> Int {
         let metrics = try await curl(["--max-time", "5", "\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
