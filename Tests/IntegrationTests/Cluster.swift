@@ -104,6 +104,26 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
+    /// How many running data nodes hold each chunk id, from the nodes' own listings.
+    func copiesPerChunk() async throws -> [String: Int] {
+        var copies: [String: Int] = [:]
+        for node in try await chunksPerNode() {
+            for chunk in node { copies[chunk, default: 0] += 1 }
+        }
+        return copies
+    }
+
+    /// GETs every object of `files` (key → the file it was stored from) and expects a 200
+    /// with exactly the file's bytes; `when` says in which state, for the messages.
+    func expectEveryObjectReadsBack(_ files: [String: String], _ when: String,
+                                    sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        for (key, file) in files.sorted(by: { $0.key < $1.key }) {
+            let get = try await self.get(key, to: file + ".out")
+            #expect(get.status == 200 && get.curlExit == 0, "\(key) \(when): \(get)", sourceLocation: sourceLocation)
+            #expect(try await sameBytes(file, file + ".out", scratch: scratch.tmp), "\(key) \(when)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// Chunk ids per running data node (nodes that are down list nothing).
     func chunksPerNode() async throws -> [Set<String>] {
         var all: [Set<String>] = []

@@ -42,11 +42,7 @@ struct RepairTests {
             let after = try await cluster.chunksPerNode()
             #expect(repaired, "chunks missing after the repair: node 2 lacks \(all.subtracting(after[1]).count), node 3 lacks \(all.subtracting(after[2]).count) of \(all.count)")
             #expect(readsDuring > 1)
-            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
-                let get = try await cluster.get(key, to: file + ".out")
-                #expect(get.status == 200 && get.curlExit == 0, "\(key) after the repair: \(get)")
-                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
-            }
+            try await cluster.expectEveryObjectReadsBack(files, "after the repair")
             let metrics = try await curl(["\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
             let done = metrics.split(separator: "\n").first { $0.hasPrefix("flare_api_repair_copies_total{result=\"done\"}") }
             let count = done.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } ?? 0
@@ -70,18 +66,11 @@ struct RepairTests {
             try await cluster.startDataNode(0, port: port)
             var counts: [String: Int] = [:]
             let settled = try await cluster.poll(seconds: 30) {
-                counts = [:]
-                for node in try await cluster.chunksPerNode() {
-                    for chunk in node { counts[chunk, default: 0] += 1 }
-                }
+                counts = try await cluster.copiesPerChunk()
                 return Set(counts.keys) == all && counts.values.allSatisfy { $0 == 2 }
             }
             #expect(settled, "\(all.subtracting(counts.keys).count) chunks missing, \(counts.values.filter { $0 != 2 }.count) not on exactly two nodes, of \(all.count)")
-            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
-                let get = try await cluster.get(key, to: file + ".out")
-                #expect(get.status == 200 && get.curlExit == 0, "\(key): \(get)")
-                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
-            }
+            try await cluster.expectEveryObjectReadsBack(files, "after the repair")
         }
     }
 
@@ -99,20 +88,13 @@ struct RepairTests {
             try await cluster.startAPI(options: ["--chunk-size", "64KiB", "--replicas", "2"])
             var counts: [String: Int] = [:]
             let settled = try await cluster.poll(seconds: 30) {
-                counts = [:]
-                for node in try await cluster.chunksPerNode() {
-                    for chunk in node { counts[chunk, default: 0] += 1 }
-                }
+                counts = try await cluster.copiesPerChunk()
                 return Set(counts.keys) == all && counts.values.allSatisfy { $0 == 2 }
             }
             #expect(settled, "\(counts.values.filter { $0 != 2 }.count) of \(all.count) chunks not on exactly two nodes")
             // The second copy is named in the manifest: with the first copy's node down, reads still work.
             await cluster.dataNodes[0].stop(SIGKILL, withinSeconds: 5)
-            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
-                let get = try await cluster.get(key, to: file + ".out")
-                #expect(get.status == 200 && get.curlExit == 0, "\(key) with a node down: \(get)")
-                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
-            }
+            try await cluster.expectEveryObjectReadsBack(files, "with a node down")
         }
     }
 
@@ -150,18 +132,11 @@ struct RepairTests {
             // Every chunk on exactly two survivors: none missing, no leftover third copy.
             var counts: [String: Int] = [:]
             let settled = try await cluster.poll(seconds: 60) {
-                counts = [:]
-                for node in try await cluster.chunksPerNode().dropFirst() {
-                    for chunk in node { counts[chunk, default: 0] += 1 }
-                }
+                counts = try await cluster.copiesPerChunk()  // the killed node 1 lists nothing
                 return Set(counts.keys) == all && counts.values.allSatisfy { $0 == 2 }
             }
             #expect(settled, "after the restart: \(all.subtracting(counts.keys).count) chunks missing, \(counts.values.filter { $0 < 2 }.count) with one copy, \(counts.values.filter { $0 > 2 }.count) with three (of \(all.count); \(lost) copies were lost)")
-            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
-                let get = try await cluster.get(key, to: file + ".out")
-                #expect(get.status == 200 && get.curlExit == 0, "\(key): \(get)")
-                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
-            }
+            try await cluster.expectEveryObjectReadsBack(files, "after the repair")
         }
     }
 }

@@ -11,15 +11,6 @@ struct ReplicationTests {
     /// Awkward sizes around the 64 KiB chunk of these clusters.
     static let sizes = [0, 1, 65535, 65536, 65537, 5 * 65536 + 3]
 
-    /// How many nodes hold each chunk id, from the data nodes' own listings.
-    static func copiesPerChunk(_ cluster: Cluster) async throws -> [String: Int] {
-        var copies: [String: Int] = [:]
-        for node in try await cluster.chunksPerNode() {
-            for chunk in node { copies[chunk, default: 0] += 1 }
-        }
-        return copies
-    }
-
     @Test("--replicas 1, 2, 3 on three nodes: every chunk on exactly N nodes; awkward sizes round-trip byte for byte",
           arguments: testedEngines, [1, 2, 3])
     func exactlyNCopies(engine: IOEngineKind, replicas: Int) async throws {
@@ -30,7 +21,7 @@ struct ReplicationTests {
                 #expect(try await cluster.get("s/\(size)", to: file + ".out").status == 200)
                 #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(size) bytes")
             }
-            let copies = try await Self.copiesPerChunk(cluster)
+            let copies = try await cluster.copiesPerChunk()
             let chunks = Self.sizes.map { ($0 + 65535) / 65536 }.reduce(0, +)
             #expect(copies.count == chunks, "\(copies.count) distinct chunks on the nodes, \(chunks) expected")
             #expect(copies.values.allSatisfy { $0 == replicas }, "copies per chunk: \(Set(copies.values)), expected \(replicas)")
@@ -93,11 +84,7 @@ struct ReplicationTests {
                 #expect(try await cluster.put("o/\(index)", file: files["o/\(index)"]!).status == 201)
             }
             await cluster.dataNodes[1].stop(SIGKILL, withinSeconds: 5)
-            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
-                let get = try await cluster.get(key, to: file + ".out")
-                #expect(get.status == 200 && get.curlExit == 0, "\(key) with a node dead: \(get)")
-                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
-            }
+            try await cluster.expectEveryObjectReadsBack(files, "with a node dead")
             let before = try await cluster.chunksPerNode()
             let file = try await cluster.randomFile("after", size: 3 * 65536 + 1)
             #expect(try await cluster.put("after", file: file).status == 201)
@@ -229,11 +216,7 @@ struct ReplicationTests {
             }
             let now = try await Self.apiNodes(cluster)
             #expect(relearned, "the api still takes the wiped node for \(oldID): \(now)")
-            for (key, file) in files.sorted(by: { $0.key < $1.key }) {
-                let get = try await cluster.get(key, to: file + ".out")
-                #expect(get.status == 200 && get.curlExit == 0, "\(key): \(get)")
-                #expect(try await sameBytes(file, file + ".out", scratch: cluster.scratch.tmp), "\(key)")
-            }
+            try await cluster.expectEveryObjectReadsBack(files, "after")
         }
     }
 
