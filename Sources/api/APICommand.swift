@@ -39,8 +39,8 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("buffer-pool"), help: "Total bytes of chunk buffers; requests wait when it is used up.")
     var bufferPool = "512MiB"
 
-    @Option(name: .customLong("gc-grace"), help: "Seconds a replaced or deleted object's chunks are kept for reads in progress.")
-    var gcGrace = 30
+    @Option(name: .customLong("deletion-grace"), help: "Seconds a replaced or deleted object's chunks are kept for reads in progress.")
+    var deletionGrace = 30
 
     @Option(name: .customLong("datanode-timeout"), help: "Seconds a data node may take to connect (2 at most), accept a chunk or answer, before the next replica or node is tried.")
     var datanodeTimeout = 10
@@ -84,7 +84,7 @@ struct APICommand: AsyncParsableCommand {
         guard let pool = ByteSize.parse(bufferPool), pool >= size * (window + 1) else {
             throw ValidationError("--buffer-pool must hold at least window+1 chunks (\(ByteSize.format(size * (window + 1))))")
         }
-        guard gcGrace >= 0 else { throw ValidationError("--gc-grace must be ≥ 0") }
+        guard deletionGrace >= 0 else { throw ValidationError("--deletion-grace must be ≥ 0") }
         guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
         guard (1...3600).contains(nodeDownAfter) else { throw ValidationError("--node-down-after must be 1…3600 seconds") }
         guard (0...86400 * 30).contains(repairAfter) else { throw ValidationError("--repair-after must be 0…2592000 seconds") }
@@ -103,7 +103,7 @@ struct APICommand: AsyncParsableCommand {
         config.chunkSizeBytes = ByteSize.parse(chunkSize)!
         config.windowChunks = window
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
-        config.deletionGraceSeconds = gcGrace
+        config.deletionGraceSeconds = deletionGrace
         config.dataNodeTimeoutSeconds = datanodeTimeout
         config.replicas = replicas
         config.nodeDownAfterSeconds = nodeDownAfter

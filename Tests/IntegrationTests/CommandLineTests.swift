@@ -53,7 +53,7 @@ struct CommandLineTests {
 
     @Test("api refuses other malformed flags", arguments: [
         ["--chunk-size", "100"], ["--chunk-size", "3KiB"], ["--window", "0"], ["--io", "kqueue"],
-        ["--threads", "0"], ["--gc-grace", "-1"], ["--buffer-pool", "1MiB"], ["--log-level", "loud"],
+        ["--threads", "0"], ["--deletion-grace", "-1"], ["--buffer-pool", "1MiB"], ["--log-level", "loud"],
         ["--idle-timeout", "0"], ["--head-timeout", "3601"], ["--body-timeout", "soon"],
         ["--replicas", "0"], ["--replicas", "2"], ["--node-down-after", "0"],
     ])
@@ -82,7 +82,7 @@ struct CommandLineTests {
         let result = try await Self.run("api", ["--help"])
         #expect(result.status == 0)
         for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
-                     "--threads", "--gc-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout",
+                     "--threads", "--deletion-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout",
                      "--replicas", "--node-down-after", "--datanode-timeout"] {
             #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
         }

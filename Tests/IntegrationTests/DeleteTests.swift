@@ -19,9 +19,9 @@ struct DeleteTests {
         try await cluster.chunksPerNode().reduce(into: Set<String>()) { $0.formUnion($1) }
     }
 
-    @Test("DELETE → 204, then 404; with --gc-grace 0 the chunks leave the data nodes", arguments: testedEngines)
+    @Test("DELETE → 204, then 404; with --deletion-grace 0 the chunks leave the data nodes", arguments: testedEngines)
     func deleteAndCollect(engine: IOEngineKind) async throws {
-        try await withCluster(engine, "delete", apiOptions: ["--chunk-size", "64KiB", "--gc-grace", "0"]) { cluster in
+        try await withCluster(engine, "delete", apiOptions: ["--chunk-size", "64KiB", "--deletion-grace", "0"]) { cluster in
             let doomedFile = try await cluster.randomFile("doomed", size: 5 * 65536 + 1)
             let keptFile = try await cluster.randomFile("kept", size: 2 * 65536)
             let doomed = try await Self.put(cluster, "doomed", doomedFile)
@@ -57,7 +57,7 @@ struct DeleteTests {
     @Test("a deleted object's chunks stay through the grace period for reads in progress, then go", arguments: testedEngines)
     func graceKeepsChunks(engine: IOEngineKind) async throws {
         let graceSeconds = 6
-        try await withCluster(engine, "grace", apiOptions: ["--chunk-size", "64KiB", "--gc-grace", "\(graceSeconds)"],
+        try await withCluster(engine, "grace", apiOptions: ["--chunk-size", "64KiB", "--deletion-grace", "\(graceSeconds)"],
                               busy: false) { cluster in
             let file = try await cluster.randomFile("object", size: 3 * 65536)
             let chunks = try await Self.put(cluster, "object", file)

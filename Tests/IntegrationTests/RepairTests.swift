@@ -109,7 +109,7 @@ struct RepairTests {
           arguments: testedEngines)
     func apiKilledMidRepair(engine: IOEngineKind) async throws {
         try await withCluster(engine, "repair-crash", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2", "--repair-after", "1",
-                                                                   "--node-down-after", "1", "--repair-concurrency", "1", "--gc-grace", "0"],
+                                                                   "--node-down-after", "1", "--repair-concurrency", "1", "--deletion-grace", "0"],
                               dataNodeCount: 4) { cluster in
             var files: [String: String] = [:]
             for index in 0..<40 {

@@ -340,7 +340,7 @@ struct ReplicationTests {
     @Test("a DELETE removes every replica; the copies on a node that is down stay queued until it is back",
           arguments: testedEngines)
     func deleteWithNodeDown(engine: IOEngineKind) async throws {
-        try await withCluster(engine, "deldown", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2", "--gc-grace", "0"]) { cluster in
+        try await withCluster(engine, "deldown", apiOptions: ["--chunk-size", "64KiB", "--replicas", "2", "--deletion-grace", "0"]) { cluster in
             let file = try await cluster.randomFile("gone", size: 8 * 65536)
             #expect(try await cluster.put("gone", file: file).status == 201)
             let down = cluster.dataNodes[0]
