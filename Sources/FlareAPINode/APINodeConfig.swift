@@ -32,6 +32,11 @@ public struct APINodeConfig: Sendable {
     public var repairConcurrency = 4
     /// Bytes per second the repair and rebalance copy at most, all copies together; 0: no limit.
     public var repairBandwidthBytesPerSecond = 256 << 20
+    /// Seconds since a data node wrote a chunk before garbage collection may delete it as an
+    /// orphan (no manifest, upload, queued deletion or repair refers to it), by the node's clock.
+    public var gcGraceSeconds = 3600
+    /// Seconds between garbage collection passes (the first one that long after the start).
+    public var gcIntervalSeconds = 3600.0
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

@@ -7,7 +7,7 @@ import Glibc
 import Logging
 
 /// A running API node: loops, per-loop buffer pools and data-node clients, the metadata
-/// store, the deletion worker and the HTTP server.
+/// store, the background workers (deletion, repair, garbage collection) and the HTTP server.
 public final class APINodeService: @unchecked Sendable {
     public let config: APINodeConfig
     public let metrics = Metrics()
@@ -16,6 +16,7 @@ public final class APINodeService: @unchecked Sendable {
     private var server: HTTPServer!
     private var deletions: DeletionWorker!
     private var repairs: RepairWorker!
+    private var gc: GCWorker!
     private var contexts: [LoopContext] = []
     private let nodes: NodeDirectory
     private let layout: ClusterLayout
@@ -109,7 +110,7 @@ public final class APINodeService: @unchecked Sendable {
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
-        // Both background workers on the first loop, sharing its per-chunk locks.
+        // The background workers on the first loop, sharing its per-chunk locks.
         let background = contexts[ObjectIdentifier(loops[0])]!
         let locks = ChunkLocks(loop: loops[0])
         deletions = DeletionWorker(context: background, metadata: metadata, locks: locks, logger: logger)
@@ -118,6 +119,9 @@ public final class APINodeService: @unchecked Sendable {
                                progress: repairProgress, replicas: config.replicas, repairAfterSeconds: config.repairAfterSeconds,
                                concurrency: config.repairConcurrency, logger: logger)
         repairs.start()
+        gc = GCWorker(loop: loops[0], inventory: background.dataNodes, directory: nodes, metadata: metadata, locks: locks,
+                      metrics: metrics, graceSeconds: config.gcGraceSeconds, intervalSeconds: config.gcIntervalSeconds, logger: logger)
+        gc.start()
         prober.start()
         logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")
     }
@@ -143,6 +147,10 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_repair_pass_bytes_done", type: "gauge", "Bytes the current repair pass has copied.")
         metrics.describe("flare_api_repair_eta_seconds", type: "gauge", "Seconds the current repair pass needs at its rate so far (-1: not known yet).")
         metrics.describe("flare_api_layout_version", type: "gauge", "The cluster layout's version (raised by every node added, drained, removed or reweighed).")
+        metrics.describe("flare_api_gc_deleted_chunks_total", type: "counter", "Orphan chunk copies garbage collection deleted.")
+        metrics.describe("flare_api_gc_passes_total", type: "counter", "Garbage collection passes over the data nodes.")
+        metrics.describe("flare_api_gc_last_pass_orphans", type: "gauge",
+                         "Orphan chunk copies (older than --gc-grace, nothing refers to them) the last garbage collection pass found.")
         metrics.set("flare_api_requests_in_flight", 0)
     }
 
@@ -153,9 +161,10 @@ public final class APINodeService: @unchecked Sendable {
     /// upload, or one chunk each of many small ones, per write.
     static func reservedIDsPerBatch(_ config: APINodeConfig) -> Int { max(64, 4 * config.windowChunks) }
 
-    /// Stops accepting, stops the deletion worker, the loops and the metadata threads.
+    /// Stops accepting, stops the background workers, the loops and the metadata threads.
     public func stop() async {
         await server.stop()
+        await gc.stop()
         await repairs.stop()
         await deletions.stop()
         await prober.stop()

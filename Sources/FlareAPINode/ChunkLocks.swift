@@ -1,11 +1,12 @@
 import FlareCore
 import FlareIO
 
-/// One holder at a time per chunk id, between the repair and the deletion worker: a repair
-/// writes a chunk's copy onto a node, and a queued deletion of that very copy (left by an
-/// earlier failed attempt) must not run while it does, or the copy the manifest is about to
-/// name could be deleted under it. Loop-confined (both workers run on one loop); waiters
-/// are served first come, first served.
+/// One holder at a time per chunk id, between the repair, the deletion worker and garbage
+/// collection: a repair writes a chunk's copy onto a node, and neither a queued deletion of
+/// that very copy (left by an earlier failed attempt) nor garbage collection (which found
+/// the copy unreferenced) may delete it while it does, or the copy the manifest is about to
+/// name could be deleted under it. Loop-confined (the workers run on one loop); waiters are
+/// served first come, first served.
 final class ChunkLocks: @unchecked Sendable {
     private let loop: EventLoop
     private var held: [ChunkID: [CheckedContinuation<Void, Never>]] = [:]
@@ -37,4 +38,7 @@ final class ChunkLocks: @unchecked Sendable {
 
     /// Chunks held now (for tests).
     var heldCount: Int { held.count }
+
+    /// Tasks waiting for `chunk`'s lock now (for tests).
+    func waiterCount(_ chunk: ChunkID) -> Int { held[chunk]?.count ?? 0 }
 }

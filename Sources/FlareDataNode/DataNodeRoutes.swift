@@ -37,7 +37,7 @@ struct DataNodeRoutes: Sendable {
             await refreshGauges(store)
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case ("GET", "/chunks"):
-            try await list(store, response)
+            if let query = request.head.query, !query.isEmpty { try await listOlder(query, store, response) } else { try await list(store, response) }
         case (_, "/health"), (_, "/metrics"), (_, "/chunks"):
             try await response.respondError(405, "use GET", headers: ["Allow": "GET"])
         default:

@@ -150,6 +150,22 @@ public protocol MetadataStore: Sendable {
     /// For a start-up: each repair left unfinished by a process that died becomes a queued
     /// deletion of its new copy, unless the manifest names that copy. Returns how many.
     func reclaimRepairs() async throws -> Int
+    /// Of `chunks` (ids found on one data node, which `nodeNames` are the names of: its id,
+    /// and the `host:port` a manifest of a build before node ids may name it by), those
+    /// nothing refers to on that node, all read in one transaction: the id is not reserved
+    /// (an upload in flight may have sent it to any node), no manifest names the copy, no
+    /// deletion of it is queued (a replaced object's copy is kept for its grace, and its
+    /// deletion is the deletion worker's), no repair is making it. In the order given. What
+    /// garbage collection may delete — each after ``isCopyReferenced(chunk:nodeNames:)``
+    /// says no again, under the chunk's lock, since references move after this read.
+    /// Manifests are not indexed by chunk: this reads every one.
+    func unreferencedChunks(_ chunks: [ChunkID], nodeNames: [String]) async throws -> [ChunkID]
+    /// Whether anything refers to the copy of `chunk` on the node `nodeNames` name (as in
+    /// ``unreferencedChunks(_:nodeNames:)``): a reservation of the id, a manifest naming the
+    /// copy, a queued deletion of it, a repair making it — all read in one transaction, so a
+    /// reference that moves meanwhile (a commit ends a reservation and names the copy) is seen
+    /// on one side or the other.
+    func isCopyReferenced(chunk: ChunkID, nodeNames: [String]) async throws -> Bool
 }
 
 /// One chunk copy a repair made: `lost` is replaced by `added` in object `key`'s manifest,

@@ -60,6 +60,12 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("repair-bandwidth"), help: ArgumentHelp("Bytes per second repair and rebalancing copy at most, all copies together, e.g. 256MiB; 0 for no limit. Clients' requests are never held back for repair either way.", valueName: "size"))
     var repairBandwidth = "256MiB"
 
+    @Option(name: .customLong("gc-grace"), help: "Seconds since a data node wrote a chunk (by its own clock) before garbage collection may delete it as an orphan: a copy no manifest, upload in flight, queued deletion or repair refers to. 0 is allowed (it is safe: every copy is rechecked under its lock).")
+    var gcGrace = 3600
+
+    @Option(name: .customLong("gc-interval"), help: "Seconds between garbage collection passes over the data nodes that are up (the first one that long after the start).")
+    var gcInterval = 3600.0
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -95,7 +101,18 @@ struct APICommand: AsyncParsableCommand {
         guard repairBandwidth == "0" || ByteSize.parse(repairBandwidth).map({ $0 > 0 }) == true else {
             throw ValidationError("--repair-bandwidth must be a size per second like 256MiB, or 0 for no limit (got \(repairBandwidth.debugDescription))")
         }
+        guard (0...Self.gcGraceSecondsMax).contains(gcGrace) else {
+            throw ValidationError("--gc-grace must be 0…\(Self.gcGraceSecondsMax) seconds (3600, an hour, by default)")
+        }
+        guard (0.1...Self.gcIntervalSecondsMax).contains(gcInterval) else {
+            throw ValidationError("--gc-interval must be 0.1…\(Int(Self.gcIntervalSecondsMax)) seconds (3600, an hour, by default)")
+        }
     }
+
+    /// Ten years: the most a data node's `/chunks?older-than=` takes.
+    static let gcGraceSecondsMax = 10 * 365 * 86400
+    /// A week: collection less often than that lets orphans pile up for no gain.
+    static let gcIntervalSecondsMax = 7 * 86400.0
 
     func run() async throws {
         runtime.bootstrapLogging()
@@ -116,6 +133,8 @@ struct APICommand: AsyncParsableCommand {
         config.repairAfterSeconds = repairAfter
         config.repairConcurrency = repairConcurrency
         config.repairBandwidthBytesPerSecond = repairBandwidth == "0" ? 0 : ByteSize.parse(repairBandwidth)!
+        config.gcGraceSeconds = gcGrace
+        config.gcIntervalSeconds = gcInterval
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

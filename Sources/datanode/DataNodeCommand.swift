@@ -12,7 +12,9 @@ struct DataNodeCommand: AsyncParsableCommand {
         abstract: "A Flare data node: stores and serves chunks by id, written with O_DIRECT on io_uring.",
         discussion: """
         API: PUT /chunk/{id} (Content-Length and X-Flare-Checksum: crc32c=<hex> required), \
-        GET /chunk/{id} (Range supported), HEAD, DELETE, GET /chunks, GET /health, GET /metrics.
+        GET /chunk/{id} (Range supported), HEAD, DELETE, GET /chunks ("id length" per line), \
+        GET /chunks?older-than=SECONDS (one id per line: chunks written at least that long ago by this node's \
+        clock, for the api's garbage collection), GET /health, GET /metrics.
         Chunk ids are 32 lowercase hex characters. On its first start over a data directory the \
         node creates its id (32 lowercase hex) in <data-dir>/node-id and keeps it from then on; \
         /health reports it with the zone, the capacity and the bytes used. A node-id file that \

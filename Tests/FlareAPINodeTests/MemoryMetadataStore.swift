@@ -117,4 +117,20 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
     func abandonRepair(chunk: ChunkID, node: String) async throws { preconditionFailure("the PUT pipeline does not repair") }
 
     func reclaimRepairs() async throws -> Int { 0 }
+
+    func unreferencedChunks(_ chunks: [ChunkID], nodeNames: [String]) async throws -> [ChunkID] {
+        state.withLock { state in chunks.filter { !Self.isReferenced($0, nodeNames, state) } }
+    }
+
+    func isCopyReferenced(chunk: ChunkID, nodeNames: [String]) async throws -> Bool {
+        state.withLock { Self.isReferenced(chunk, nodeNames, $0) }
+    }
+
+    /// Reserved anywhere, queued for deletion there, or named there by a manifest (this store
+    /// keeps no repairs).
+    private static func isReferenced(_ chunk: ChunkID, _ names: [String], _ state: State) -> Bool {
+        state.reserved.contains(chunk)
+            || names.contains { state.queued.contains(ChunkCopy(chunk: chunk, node: $0)) }
+            || state.objects.values.contains { $0.chunks.contains { $0.id == chunk && $0.replicas.contains(where: names.contains) } }
+    }
 }

@@ -56,6 +56,7 @@ struct CommandLineTests {
         ["--threads", "0"], ["--deletion-grace", "-1"], ["--buffer-pool", "1MiB"], ["--log-level", "loud"],
         ["--idle-timeout", "0"], ["--head-timeout", "3601"], ["--body-timeout", "soon"],
         ["--replicas", "0"], ["--replicas", "2"], ["--node-down-after", "0"],
+        ["--gc-grace", "-1"], ["--gc-grace", "soon"], ["--gc-interval", "0"], ["--gc-interval", "700000"],
     ])
     func badFlags(flags: [String]) async throws {
         // One data node and one replica: valid, so each refusal is the flag's own
@@ -83,7 +84,8 @@ struct CommandLineTests {
         #expect(result.status == 0)
         for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
                      "--threads", "--deletion-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout",
-                     "--replicas", "--node-down-after", "--datanode-timeout"] {
+                     "--replicas", "--node-down-after", "--datanode-timeout", "--repair-after", "--repair-concurrency",
+                     "--gc-grace", "--gc-interval"] {
             #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
         }
     }
