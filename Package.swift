@@ -49,6 +49,9 @@ let package = Package(
         // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
         // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
         .target(name: "FlareAdmin", dependencies: ["FlareCore", "FlareHTTP", "FlareIO"], swiftSettings: strict),
+        .executableTarget(name: "flare", dependencies: [
+            "FlareAdmin", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
         .target(name: "FlareBench", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
