@@ -62,6 +62,7 @@ public final class HTTPAdminTransport: AdminTransport, @unchecked Sendable {
     /// Closes the kept-alive connection and stops the loop; call once, after the last request.
     public func close() async {
         let client = self.client
+        // Nothing in the body throws: `run` is declared throwing for bodies that do.
         _ = try? await loop.run { await client.closeIdle() }
         loop.shutdown()
     }
