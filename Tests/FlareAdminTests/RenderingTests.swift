@@ -40,6 +40,23 @@ struct RenderingTests {
             """)
     }
 
+    @Test("states and healths this CLI does not know are shown as the api names them, after the known ones")
+    func unknownStates() async throws {
+        let layout = #"{"version":2,"replicas":1,"nodes":["# + Fixture.node(Fixture.idA, 9001, state: "joining", health: "up") + ","
+            + Fixture.node(Fixture.idC, 9003) + "]}"
+        let (actions, _) = Fixture.actions(["GET /admin/nodes": (200, layout), "GET /admin/repair": (200, Fixture.repairIdle)])
+        let lines = try await actions.status().split(separator: "\n")
+        #expect(lines[1] == "nodes: 2 (1 active, 1 joining; 2 up), layout version 2")
+        #expect(lines[3] == "  1a2b3c4d5e6f at 127.0.0.1:9001: joining, up")
+        #expect(lines.last == "repair: idle")
+    }
+
+    @Test("an empty layout is a heading without a table")
+    func emptyLayout() async throws {
+        let (actions, _) = Fixture.actions(["GET /admin/nodes": (200, #"{"version":0,"replicas":2,"nodes":[]}"#)])
+        #expect(try await actions.nodes() == "layout version 0: 0 nodes, 2 replicas per chunk")
+    }
+
     @Test("flare repair status: a pass in progress, and none yet")
     func repairReport() throws {
         let copying = try JSONDecoder().decode(RepairStatus.self, from: Data(Fixture.repairCopying.utf8))
