@@ -53,7 +53,7 @@ public struct AdminActions: Sendable {
     }
 
     /// `flare node weight`.
-    public func setWeight(_ node: NodeIDPrefix, _ weight: Int) async throws(AdminError) -> String {
+    public func setWeight(_ node: NodeIDPrefix, _ weight: NodeWeight) async throws(AdminError) -> String {
         render(try await api.nodeAction(try await api.resolve(node), "weight", query: "value=\(weight)"), "reweighted")
     }
 

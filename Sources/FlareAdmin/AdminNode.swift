@@ -14,8 +14,8 @@ public struct AdminNode: Codable, Sendable, Equatable {
     public var usedBytes: Int?
     /// What the probes see: `up`, `suspect`, `down` or `gone` (not at its address any more).
     public var health: String
-    /// Chunk copies the manifests name on this node.
-    public var copies: Int
+    /// Chunk copies the manifests name on this node; `nil` when the api did not count them.
+    public var copies: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, address, zone, state, weight
@@ -25,7 +25,7 @@ public struct AdminNode: Codable, Sendable, Equatable {
     }
 
     public init(id: String, address: String, zone: String, state: String, weight: Int, capacityBytes: Int,
-                usedBytes: Int?, health: String, copies: Int) {
+                usedBytes: Int?, health: String, copies: Int?) {
         self.id = id
         self.address = address
         self.zone = zone

@@ -15,7 +15,7 @@ extension NodeLayout {
         for node in nodes {
             table.append([
                 String(node.id.prefix(Self.shownIDLength)), node.address, node.zone, node.state, node.health,
-                "\(node.weight)", "\(node.copies)", node.usedBytes.map(ByteSize.format) ?? "-",
+                "\(node.weight)", node.copies.map { "\($0)" } ?? "-", node.usedBytes.map(ByteSize.format) ?? "-",
                 ByteSize.format(node.capacityBytes), node.usedPercent,
             ])
         }
@@ -43,8 +43,9 @@ extension AdminNode {
         return "\(Int(percent.rounded()))%"
     }
 
-    /// One line for the node commands' answers: `node 1a2b… at 127.0.0.1:9004 (zone a): draining, up, weight 100, 12 copies`.
+    /// One line for the node commands' answers: `node <id> at 127.0.0.1:9004 (zone a): draining, health up, weight 100, 12 copies`.
     public func renderLine() -> String {
-        "node \(id) at \(address) (zone \(zone)): \(state), health \(health), weight \(weight), \(copies) cop\(copies == 1 ? "y" : "ies")"
+        let held = copies.map { "\($0) cop\($0 == 1 ? "y" : "ies")" } ?? "copies not counted"
+        return "node \(id) at \(address) (zone \(zone)): \(state), health \(health), weight \(weight), \(held)"
     }
 }

@@ -19,7 +19,8 @@ public struct RepairStatus: Codable, Sendable, Equatable {
         public var chunksDone: Int
         public var bytesTotal: Int
         public var bytesDone: Int
-        public var rateBytesPerSecond: Double
+        /// `nil` while the pass has not copied long enough to measure.
+        public var rateBytesPerSecond: Double?
         /// `nil` while there is no rate to extrapolate from.
         public var etaSeconds: Double?
         /// Chunks found with a copy on a lost node.

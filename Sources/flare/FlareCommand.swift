@@ -174,20 +174,21 @@ struct Node: AsyncParsableCommand {
     struct Weight: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set a node's weight: its share of chunks, relative to the other nodes' weights.",
-            discussion: "Needs POST /admin/nodes/{id}/weight?value=N.")
+            discussion: "Needs POST /admin/nodes/{id}/weight?value=N (or value=capacity).")
 
         @OptionGroup var node: NodeArgument
 
-        @Argument(help: ArgumentHelp("The new weight.", valueName: "weight"))
-        var weight: Int
+        @Argument(help: ArgumentHelp("The new weight: a whole number, or capacity (the node's capacity in GiB, the default).",
+                                     valueName: "weight"))
+        var weight: String
 
         @OptionGroup var options: APIOptions
 
         func validate() throws {
-            guard weight >= 0 else { throw ValidationError("the weight must be 0 or more") }
+            guard NodeWeight(weight) != nil else { throw ValidationError("the weight is a whole number ≥ 0 or capacity, not '\(weight)'") }
         }
 
-        func run() async throws { try await options.perform { try await $0.setWeight(node.prefix, weight) } }
+        func run() async throws { try await options.perform { try await $0.setWeight(node.prefix, NodeWeight(weight)!) } }
     }
 }
 

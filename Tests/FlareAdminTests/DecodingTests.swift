@@ -23,6 +23,20 @@ struct DecodingTests {
         #expect(idle.pass == nil && idle.totals.copies == 0)
     }
 
+    @Test("keys the api leaves out when it has no value (pass, rate, eta, used_bytes, copies) decode as unknown")
+    func omittedKeys() throws {
+        let repair = #"{"state":"scanning","replicas":2,"bandwidth_bytes_per_second":0,"lost_nodes":[],"pass":{"started_ns":5,"chunks_total":0,"chunks_done":0,"bytes_total":0,"bytes_done":0,"lost":0,"few":0,"misplaced":0,"bad":0},"totals":{"copies":0,"bytes":0,"failed":0}}"#
+        let decoded = try JSONDecoder().decode(RepairStatus.self, from: Data(repair.utf8))
+        #expect(decoded.pass?.rateBytesPerSecond == nil && decoded.pass?.etaSeconds == nil)
+        #expect(decoded.renderSummary() == "repair: scanning, 0/0 chunks, 0 B of 0 B")
+        let bare = #"{"state":"idle","replicas":2,"bandwidth_bytes_per_second":0,"lost_nodes":[],"totals":{"copies":0,"bytes":0,"failed":0}}"#
+        #expect(try JSONDecoder().decode(RepairStatus.self, from: Data(bare.utf8)).pass == nil)
+        let node = #"{"id":"\#(Fixture.idA)","address":"127.0.0.1:9001","zone":"a","state":"active","weight":100,"capacity_bytes":1,"health":"gone"}"#
+        let decodedNode = try JSONDecoder().decode(AdminNode.self, from: Data(node.utf8))
+        #expect(decodedNode.usedBytes == nil && decodedNode.copies == nil)
+        #expect(decodedNode.renderLine().hasSuffix("health gone, weight 100, copies not counted"))
+    }
+
     @Test("an error status becomes the api's message and status, also for a body that is not Flare's JSON")
     func errorStatus() async throws {
         let (actions, _) = Fixture.actions(["POST /admin/nodes?address=127.0.0.1:9009": Fixture.error(502, "no data node answers at 127.0.0.1:9009"),

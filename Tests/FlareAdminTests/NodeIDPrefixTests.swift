@@ -41,20 +41,24 @@ struct NodeIDPrefixTests {
             #expect(error == .ambiguousNode(prefix: "1a2b3c4d5e6f", matches: ["\(Fixture.idA) at 127.0.0.1:9001", "\(Fixture.idB) at 127.0.0.1:9002"]))
             #expect("\(error)".contains("give more of the id"))
         }
-        await #expect(throws: AdminError.unknownNode(prefix: "77", known: 3)) { try await actions.setWeight(NodeIDPrefix("77")!, 5) }
+        await #expect(throws: AdminError.unknownNode(prefix: "77", known: 3)) { try await actions.setWeight(NodeIDPrefix("77")!, .value(5)) }
         #expect(transport.requests == ["GET /admin/nodes", "GET /admin/nodes"])
     }
 
-    @Test("remove --force and weight put their values in the query")
+    @Test("remove --force and weight (a number or capacity) put their values in the query")
     func queries() async throws {
         let (actions, transport) = Fixture.actions([
             "POST /admin/nodes/\(Fixture.idA)/remove?force=true": (200, Fixture.node(Fixture.idA, 9001, state: "removed")),
             "POST /admin/nodes/\(Fixture.idA)/weight?value=50": (200, Fixture.node(Fixture.idA, 9001)),
+            "POST /admin/nodes/\(Fixture.idA)/weight?value=capacity": (200, Fixture.node(Fixture.idA, 9001)),
         ])
         _ = try await actions.remove(NodeIDPrefix("1a2b3c4d5e6f7")!, force: true)
-        _ = try await actions.setWeight(NodeIDPrefix("1a2b3c4d5e6f7")!, 50)
+        _ = try await actions.setWeight(NodeIDPrefix("1a2b3c4d5e6f7")!, NodeWeight("50")!)
+        _ = try await actions.setWeight(NodeIDPrefix("1a2b3c4d5e6f7")!, NodeWeight("capacity")!)
         #expect(transport.requests.filter { $0.hasPrefix("POST") } == [
             "POST /admin/nodes/\(Fixture.idA)/remove?force=true", "POST /admin/nodes/\(Fixture.idA)/weight?value=50",
+            "POST /admin/nodes/\(Fixture.idA)/weight?value=capacity",
         ])
+        #expect(NodeWeight("-1") == nil && NodeWeight("1.5") == nil && NodeWeight("Capacity") == nil)
     }
 }

@@ -42,7 +42,7 @@ func runFlare(_ arguments: [String], engine: IOEngineKind, envAPI: String? = nil
 /// a listener that never answers.
 @Suite("flare CLI", .timeLimit(.minutes(5)))
 struct FlareCLITests {
-    @Test("every command and its --json against a cluster: a fourth node added, drained, activated, reweighted; remove refused (409) while a node holds copies, then --force; unknown ids exit 1",
+    @Test("every command and its --json against a cluster: a fourth node added, drained, activated, reweighted (a number, then capacity); remove refused (409) while a node holds copies, then --force; unknown ids exit 1",
           arguments: testedEngines)
     func everyCommand(engine: IOEngineKind) async throws {
         try await withCluster(engine, "flare-cli", apiOptions: ["--chunk-size", "64KiB"]) { cluster in
@@ -113,6 +113,9 @@ struct FlareCLITests {
             #expect(activated.status == 0 && activated.object?["state"] as? String == "active", "\(activated)")
             let weighted = try await flare(["--json", "node", "weight", prefix, "50"])
             #expect(weighted.status == 0 && weighted.object?["weight"] as? Int == 50, "\(weighted)")
+            let byCapacity = try await flare(["node", "weight", prefix, "capacity"])
+            #expect(byCapacity.status == 0 && byCapacity.stdout.hasPrefix("reweighted node \(newID)"), "\(byCapacity)")
+            #expect(try await Self.node(newID, flare)?["weight"] as? Int != 50, "weight capacity left the weight at 50")
 
             let holder = try #require(try await Self.nodes(flare).first { ($0["copies"] as? Int ?? 0) > 0 && $0["id"] as? String != newID })
             let holderID = try #require(holder["id"] as? String)
