@@ -30,6 +30,8 @@ public struct APINodeConfig: Sendable {
     public var repairAfterSeconds = 600.0
     /// Chunks copied at once by the repair.
     public var repairConcurrency = 4
+    /// Bytes per second the repair and rebalance copy at most, all copies together; 0: no limit.
+    public var repairBandwidthBytesPerSecond = 256 << 20
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

@@ -18,7 +18,11 @@ public final class APINodeService: @unchecked Sendable {
     private var repairs: RepairWorker!
     private var contexts: [LoopContext] = []
     private let nodes: NodeDirectory
+    private let layout: ClusterLayout
     private let prober: NodeProber
+    private let repairProgress: RepairProgress
+    /// Copies reads found bad, for the repair to make again.
+    private let badCopies = BadCopies()
     private let logger: Logger
 
     /// The address bound (the real port when 0 was asked for).
@@ -26,13 +30,17 @@ public final class APINodeService: @unchecked Sendable {
 
     public init(config: APINodeConfig, logger: Logger) async throws {
         self.config = config
-        guard (1...max(1, config.dataNodes.count)).contains(config.replicas) else {
-            throw APINodeConfigError("replicas \(config.replicas) needs as many data nodes, and \(config.dataNodes.count) are configured")
-        }
         let configured = try config.dataNodes.map { (text: $0, address: try SocketAddress(parsing: $0)) }
         let directory = config.metadataPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !directory.isEmpty { try FileSystem.makeDirectories(directory) }
         metadata = try SQLiteMetadataStore(path: config.metadataPath, deletionGraceSeconds: config.deletionGraceSeconds)
+        let known = try await metadata.knownNodes()
+        // The layout may hold nodes added since (flare node add): those count too.
+        let layoutAddresses = Set(config.dataNodes).union(known.filter { $0.membership == .active }.map(\.address))
+        guard (1...max(1, layoutAddresses.count)).contains(config.replicas) else {
+            metadata.close()
+            throw APINodeConfigError("replicas \(config.replicas) needs as many data nodes, and \(layoutAddresses.count) are configured")
+        }
         let resolved = config.engine.resolved()
         if let reason = resolved.fallbackReason { logger.notice("io_uring unavailable (\(reason)); using epoll") }
         var loops: [EventLoop] = []
@@ -41,33 +49,29 @@ public final class APINodeService: @unchecked Sendable {
         }
         self.loops = loops
         self.logger = logger
-        // Nodes known from earlier runs at the addresses given now: their chunks resolve even
-        // while they are down; the first probe below finds who is where now.
         let nodes = NodeDirectory(policy: NodeHealthPolicy(downAfterSeconds: config.nodeDownAfterSeconds))
-        for known in try await metadata.knownNodes() {
-            guard let at = configured.first(where: { $0.text == known.address }) else { continue }
-            nodes.upsert(NodeDirectory.Node(id: known.id, address: known.address, socketAddress: at.address, zone: known.zone,
-                                            capacityBytes: known.capacityBytes))
-        }
         self.nodes = nodes
-        prober = NodeProber(loop: loops[0], configured: configured, directory: nodes, metadata: metadata, logger: logger)
+        layout = ClusterLayout(metadata: metadata, directory: nodes, configured: configured, known: known)
+        await layout.refreshVersion()
+        prober = NodeProber(loop: loops[0], layout: layout, logger: logger)
         // Data nodes started together with the api may take a moment to listen: wait for
         // them, a bounded while, rather than refuse the first PUTs.
+        let expected = layout.probeTargets.count
         try await loops[0].run { [prober, nodes, loop = loops[0]] in
             let deadline = ContinuousClock.now + Self.startupDiscoverySecondsMax
             await prober.probeAll()
-            while nodes.nodes.count < configured.count && ContinuousClock.now < deadline {
+            while nodes.nodes.count < expected && ContinuousClock.now < deadline {
                 try await loop.sleep(for: .milliseconds(200))
                 await prober.probeAll()
             }
         }
         let reached = nodes.nodes.count
         if reached < config.replicas {
-            logger.warning("\(reached) of \(configured.count) data nodes known, fewer than --replicas \(config.replicas): PUTs are refused until more answer")
+            logger.warning("\(reached) of \(expected) data nodes known, fewer than --replicas \(config.replicas): PUTs are refused until more answer")
         }
         // A copy left by a dead upload may be on any configured node: reclaim only when all are
         // known, else the unknown ones' copies would leak. The reservations wait for a later start.
-        if reached == configured.count {
+        if reached >= expected {
             let reclaimed = try await metadata.reclaimReservations(onNodes: nodes.nodes.map(\.id))
             if reclaimed > 0 { logger.notice("\(reclaimed) chunk id(s) reserved by unfinished uploads of a previous run: their copies are queued for deletion") }
         } else {
@@ -96,8 +100,11 @@ public final class APINodeService: @unchecked Sendable {
             contexts[ObjectIdentifier(loop)] = context
             self.contexts.append(context)
         }
+        repairProgress = RepairProgress(bandwidthBytesPerSecond: config.repairBandwidthBytesPerSecond)
         describeMetrics()
-        let routes = APIRoutes(contexts: contexts, nodes: nodes, metadata: metadata,
+        let admin = AdminRoutes(layout: layout, prober: prober, progress: repairProgress, replicas: config.replicas,
+                                configured: Set(config.dataNodes))
+        let routes = APIRoutes(contexts: contexts, nodes: nodes, metadata: metadata, admin: admin, badCopies: badCopies,
                                config: config, metrics: metrics, engine: resolved.kind, logger: logger)
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
@@ -107,8 +114,9 @@ public final class APINodeService: @unchecked Sendable {
         let locks = ChunkLocks(loop: loops[0])
         deletions = DeletionWorker(context: background, metadata: metadata, locks: locks, logger: logger)
         deletions.start()
-        repairs = RepairWorker(context: background, metadata: metadata, locks: locks, replicas: config.replicas,
-                               repairAfterSeconds: config.repairAfterSeconds, concurrency: config.repairConcurrency, logger: logger)
+        repairs = RepairWorker(context: background, metadata: metadata, locks: locks, layout: layout, badCopies: badCopies,
+                               progress: repairProgress, replicas: config.replicas, repairAfterSeconds: config.repairAfterSeconds,
+                               concurrency: config.repairConcurrency, logger: logger)
         repairs.start()
         prober.start()
         logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")
@@ -126,7 +134,15 @@ public final class APINodeService: @unchecked Sendable {
                          "Chunk copies the repair made (done), found superseded, or could not make, by result.")
         metrics.describe("flare_api_repair_bytes_total", type: "counter", "Bytes of chunk copies the repair made.")
         metrics.describe("flare_api_repair_pending_chunks", type: "gauge", "Chunks with a lost copy in the page the repair is working on.")
-        metrics.describe("flare_api_repair_lost_nodes", type: "gauge", "Nodes whose copies are lost now: down for --repair-after, or gone.")
+        metrics.describe("flare_api_repair_lost_nodes", type: "gauge", "Nodes whose copies are lost now: down for --repair-after, removed, or gone.")
+        metrics.describe("flare_api_repair_reason_copies_total", type: "counter",
+                         "Copies the repair made, by why: lost, bad, few (below --replicas), misplaced (rebalance, drain).")
+        metrics.describe("flare_api_repair_pass_chunks", type: "gauge", "Copies the current repair pass found to make (0 when idle).")
+        metrics.describe("flare_api_repair_pass_chunks_done", type: "gauge", "Copies the current repair pass has made.")
+        metrics.describe("flare_api_repair_pass_bytes", type: "gauge", "Bytes the current repair pass found to copy.")
+        metrics.describe("flare_api_repair_pass_bytes_done", type: "gauge", "Bytes the current repair pass has copied.")
+        metrics.describe("flare_api_repair_eta_seconds", type: "gauge", "Seconds the current repair pass needs at its rate so far (-1: not known yet).")
+        metrics.describe("flare_api_layout_version", type: "gauge", "The cluster layout's version (raised by every node added, drained, removed or reweighed).")
         metrics.set("flare_api_requests_in_flight", 0)
     }
 

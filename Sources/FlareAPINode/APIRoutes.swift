@@ -6,11 +6,13 @@ import FlareMetadata
 import Logging
 
 /// The API node's HTTP API: `/object/{key}` (PUT, GET, HEAD, DELETE), `/objects`,
-/// `/health`, `/metrics`.
+/// `/health`, `/metrics`, and the admin API under `/admin` (``AdminRoutes``).
 struct APIRoutes: Sendable {
     let contexts: [ObjectIdentifier: LoopContext]
     let nodes: NodeDirectory
     let metadata: MetadataStore
+    let admin: AdminRoutes
+    let badCopies: BadCopies
     let config: APINodeConfig
     let metrics: Metrics
     let engine: IOEngineKind
@@ -37,6 +39,7 @@ struct APIRoutes: Sendable {
             }
             return
         }
+        if path == "/admin" || path.hasPrefix("/admin/") { return try await admin.handle(request, response) }
         switch (request.method, path) {
         case ("GET", "/objects"):
             try await list(request, response)
@@ -46,6 +49,7 @@ struct APIRoutes: Sendable {
         case ("GET", "/metrics"):
             metrics.set("flare_api_buffers_in_use", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.inUse))
             metrics.set("flare_api_buffer_waiters", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.waiting))
+            admin.updateMetrics(metrics)
             for entry in nodes.snapshot() {
                 for state in NodeState.allCases {
                     metrics.set("flare_api_datanode_state", labels: "node=\"\(entry.node.id)\",state=\"\(state.rawValue)\"",
@@ -110,8 +114,10 @@ struct APIRoutes: Sendable {
         var logger = self.logger
         logger[metadataKey: "request"] = "\(request.requestID)"
         let dataNodes = context.dataNodes, nodes = self.nodes
+        let badCopies = self.badCopies
         let reader = ObjectReader(pool: context.pool, transport: dataNodes, metrics: metrics, window: config.windowChunks,
-                                  logger: logger, readOrder: { nodes.readOrder($0, load: dataNodes.inFlight) })
+                                  logger: logger, readOrder: { nodes.readOrder($0, load: dataNodes.inFlight) },
+                                  onBadCopy: { badCopies.report($0.chunk, on: $0.node) })
         let contentLength = range.count
         let headHeaders = headers
         do {
@@ -151,27 +157,22 @@ struct APIRoutes: Sendable {
     /// `GET /objects?prefix=&start-after=&limit=` → JSON page of keys.
     private func list(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         var prefix = "", startAfter: String?, limit = 1000
-        for pair in (request.head.query ?? "").split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0])
-            let rawValue = parts.count > 1 ? String(parts[1]).replacingPlus() : ""
-            let value: String
-            do {
-                value = rawValue.isEmpty ? "" : try ObjectKey.decode(rawValue)
-            } catch {
-                return try await response.respondError(400, "invalid \(name): \(error)")
+        let query: QueryParameters
+        do {
+            query = try QueryParameters(request.head.query)
+        } catch {
+            return try await response.respondError(400, error.description)
+        }
+        if let unknown = query.unknown(allowing: ["prefix", "start-after", "limit"]) {
+            return try await response.respondError(400, "unknown query parameter \(unknown); use prefix, start-after, limit")
+        }
+        if let value = query["prefix"] { prefix = value }
+        if let value = query["start-after"], !value.isEmpty { startAfter = value }
+        if let value = query["limit"] {
+            guard let number = Int(value), (1...1000).contains(number) else {
+                return try await response.respondError(400, "limit must be 1…1000")
             }
-            switch name {
-            case "prefix": prefix = value
-            case "start-after": startAfter = value.isEmpty ? nil : value
-            case "limit":
-                guard let number = Int(value), (1...1000).contains(number) else {
-                    return try await response.respondError(400, "limit must be 1…1000")
-                }
-                limit = number
-            default:
-                return try await response.respondError(400, "unknown query parameter \(name); use prefix, start-after, limit")
-            }
+            limit = number
         }
         let page: ObjectListing
         do {
@@ -196,9 +197,4 @@ struct APIRoutes: Sendable {
             record.target.hasPrefix("/object/") ? .init("request_seconds", labels: "method=\"\(record.method)\"") : nil
         }
     }
-}
-
-extension String {
-    /// `+` means space in query strings.
-    func replacingPlus() -> String { String(map { $0 == "+" ? " " : $0 }) }
 }

@@ -43,7 +43,9 @@ enum ReplicaFault: String, Sendable {
     case connect
     /// Silent past the data-node timeout: connecting, before the first byte, or between bytes.
     case timeout
-    /// An error status: 404 for a lost copy, a 5xx.
+    /// 404: the node is up and has no such copy (lost, or quarantined by its scrubber).
+    case missing
+    /// An error status other than 404: a 5xx.
     case status
     /// A length other than the manifest's.
     case length
@@ -53,6 +55,10 @@ enum ReplicaFault: String, Sendable {
     case checksum
     /// Anything else: a reset before the response, a malformed response.
     case error
+
+    /// The node answered, and what it has is not a good copy (missing, wrong length, wrong
+    /// bytes): the copy is to be made again, unlike a node that could not answer.
+    var copyIsBad: Bool { self == .missing || self == .length || self == .checksum }
 }
 
 /// No node could store or serve a chunk: the reason each node tried gave.

@@ -2,6 +2,7 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import Foundation
 import Synchronization
 
 /// The chunk transport over HTTP: talks to data nodes from one event loop, over that loop's
@@ -114,7 +115,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
                 crc = CRC32C()  // a retry on a fresh connection starts over
                 guard response.status == 200 else {
                     _ = try await response.body.discard(bytesMax: 64 * 1024)
-                    return (.status, "status \(response.status)")
+                    return (response.status == 404 ? .missing : .status, "status \(response.status)")
                 }
                 guard response.body.contentLength == length else {
                     return (.length, "length \(response.body.contentLength ?? -1), manifest says \(length)")
@@ -139,6 +140,37 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         if let (fault, reason) = problem { throw .unreadable(node: node, fault: fault, reason: reason) }
         return crc.value
     }
+
+    /// What `node`'s scrubber quarantined (`GET /chunks/corrupt`); `nil` when the node could
+    /// not say (unreachable, or an answer that is not the list). A node without a scrubber
+    /// answers 404: nothing quarantined.
+    func corruptChunks(on node: String) async -> [ChunkID]? {
+        guard let address = directory.address(of: node) else { return nil }
+        struct Listing: Decodable {
+            struct Entry: Decodable { var id: String }
+            var chunks: [Entry]
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.corruptListBytesMax, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            let count = try await client.execute(method: "GET", target: "/chunks/corrupt", to: address, timeout: timeout) { response in
+                guard response.status == 200 else {
+                    _ = try await response.body.discard(bytesMax: 64 * 1024)
+                    return response.status == 404 ? 0 : -1
+                }
+                return try await response.body.readFully(into: buffer)
+            }
+            guard count >= 0 else { return nil }
+            guard count > 0 else { return [] }
+            let listing = try JSONDecoder().decode(Listing.self, from: Data(UnsafeRawBufferPointer(rebasing: buffer[0..<count])))
+            return listing.chunks.compactMap { ChunkID($0.id) }
+        } catch {
+            return nil
+        }
+    }
+
+    /// Bytes of a `/chunks/corrupt` answer read at most (some 80 bytes per quarantined chunk).
+    static let corruptListBytesMax = 4 << 20
 
     func delete(_ id: ChunkID, on node: String) async -> Bool {
         // A node not reachable now keeps its deletion queued until it is back.

@@ -1,12 +1,16 @@
 import FlareCluster
 import FlareCore
 import FlareIO
+import FlareMetadata
 import Synchronization
 
-/// The data nodes this api writes to and reads from, by id: where each is now, its zone
-/// and weight, and its health. Shared by every loop (a probe on one loop, data-path errors
-/// on all), so its state sits behind a lock; each call holds it for a few dictionary
-/// operations only.
+/// The data nodes this api writes to and reads from, by id: where each is now, its zone,
+/// weight and membership, and its health. Shared by every loop (a probe on one loop,
+/// data-path errors on all), so its state sits behind a lock; each call holds it for a few
+/// dictionary operations only.
+///
+/// Active and draining nodes are here (both are read from and probed); only active ones are
+/// in the placement, so a draining node gets no new chunk. Removed nodes are not here.
 final class NodeDirectory: Sendable {
     /// One data node as the directory knows it.
     struct Node: Sendable, Equatable {
@@ -15,12 +19,32 @@ final class NodeDirectory: Sendable {
         var socketAddress: SocketAddress
         var zone: String
         var capacityBytes: Int
+        /// Placement weight (the operator's, else the capacity in GiB).
+        var weight: Int
+        var membership: NodeMembership = .active
+        /// Bytes of chunks the node last said it stores.
+        var usedBytes: Int?
+
+        init(id: String, address: String, socketAddress: SocketAddress, zone: String, capacityBytes: Int,
+             weight: Int? = nil, membership: NodeMembership = .active, usedBytes: Int? = nil) {
+            self.id = id
+            self.address = address
+            self.socketAddress = socketAddress
+            self.zone = zone
+            self.capacityBytes = capacityBytes
+            self.weight = weight ?? max(1, capacityBytes >> 30)
+            self.membership = membership
+            self.usedBytes = usedBytes
+        }
     }
 
     private struct State {
         var nodes: [String: Node] = [:]
         var health: NodeHealthTable<ContinuousClock.Instant>
+        /// Over the active nodes only.
         var placement: ReplicaPlacement?
+        /// Raised by every change of the nodes, their zones, weights or membership.
+        var generation = 0
         /// Exchanges in flight with an up node, to abandon if it stops being up.
         var watchers: [String: [Int: @Sendable () -> Void]] = [:]
         var nextWatch = 0
@@ -49,16 +73,44 @@ final class NodeDirectory: Sendable {
 
     func node(at address: String) -> Node? { state.withLock { $0.nodes.values.first { $0.address == address } } }
 
+    func node(_ id: String) -> Node? { state.withLock { $0.nodes[id] } }
+
+    /// Raised by every change of the nodes, their zones, weights or membership: work planned
+    /// against an older generation may be planned differently now.
+    var generation: Int { state.withLock { $0.generation } }
+
+    /// Nodes draining now.
+    var draining: Set<String> { state.withLock { Set($0.nodes.values.filter { $0.membership == .draining }.map(\.id)) } }
+
+    /// Takes a node out (it was removed from the layout): not probed, not read from, no chunk.
+    func remove(_ id: String) {
+        state.withLock { state in
+            guard state.nodes.removeValue(forKey: id) != nil else { return }
+            Self.rebuild(&state)
+        }
+    }
+
+    /// Records what a node said it stores, without a rebuild.
+    func setUsedBytes(_ bytes: Int, of id: String) {
+        state.withLock { $0.nodes[id]?.usedBytes = bytes }
+    }
     /// Adds a node, or moves a known one (a node restarted on another address keeps its id,
     /// and so its chunks). A node whose address another id held replaces it there: that
     /// old id (a data directory that was wiped) is no longer reachable anywhere.
     func upsert(_ node: Node) {
         state.withLock { state in
+            var changed = false
             for (id, other) in state.nodes where other.address == node.address && id != node.id {
                 state.nodes.removeValue(forKey: id)
+                changed = true
             }
-            state.nodes[node.id] = node
-            Self.rebuild(&state)
+            var node = node
+            if node.usedBytes == nil { node.usedBytes = state.nodes[node.id]?.usedBytes }
+            if state.nodes[node.id] != node {
+                state.nodes[node.id] = node
+                changed = true
+            }
+            if changed { Self.rebuild(&state) }
         }
     }
 
@@ -129,6 +181,13 @@ final class NodeDirectory: Sendable {
         }
     }
 
+    /// Where `chunk`'s copies belong now: the first `replicas` active nodes by
+    /// ``ReplicaPlacement/choose(_:replicas:excluding:)``, whatever their health (a node down
+    /// for a while keeps its place; repair, not the layout, covers for it).
+    func wanted(for chunk: ChunkID, replicas: Int) -> [String] {
+        state.withLock { $0.placement?.choose(chunk, replicas: replicas) ?? [] }
+    }
+
     /// Where a repair puts a new copy of `chunk`: by ``ReplicaPlacement/replacement(for:keeping:tried:excluding:)``,
     /// the next node in rendezvous order that holds none of its `replicas` (kept or lost),
     /// is up, and keeps the zone rule with the `keeping` copies if any node can.
@@ -146,7 +205,8 @@ final class NodeDirectory: Sendable {
     }
 
     private static func rebuild(_ state: inout State) {
-        let nodes = state.nodes.values.map { ClusterNode(id: $0.id, zone: $0.zone, weight: max(1, $0.capacityBytes >> 30)) }
+        state.generation += 1
+        let nodes = state.nodes.values.filter { $0.membership == .active }.map { ClusterNode(id: $0.id, zone: $0.zone, weight: $0.weight) }
         do {
             try state.health.setNodes(state.nodes.keys, at: .now)
             state.placement = nodes.isEmpty ? nil : try ReplicaPlacement(nodes: nodes)

@@ -6,15 +6,17 @@ import FlareMetadata
 import Foundation
 import Logging
 
-/// Asks every configured data node for its `/health` about once a second: learns each
-/// node's id (and so where a node restarted on another address now is), zone and capacity,
-/// records them in the metadata store, and feeds the node health table. Runs on one loop.
+/// Asks every data node of the layout (``ClusterLayout/probeTargets``) for its `/health`
+/// about once a second: learns each node's id (and so where a node restarted on another
+/// address now is), zone and capacity, records them in the layout, and feeds the node
+/// health table. Runs on one loop.
 final class NodeProber: @unchecked Sendable {
     /// What a data node's `/health` says about itself.
-    struct Health: Decodable {
+    struct Health: Decodable, Sendable {
         var id: NodeID
         var zone: String
         var capacityBytes: Int
+        var usedBytes: Int?
     }
 
     static let interval = Duration.seconds(1)
@@ -23,29 +25,26 @@ final class NodeProber: @unchecked Sendable {
     /// Bytes of a `/health` answer read at most.
     static let answerBytesMax = 64 * 1024
 
-    private let loop: EventLoop
+    let loop: EventLoop
     private let client: HTTPClient
-    private let configured: [(text: String, address: SocketAddress)]
-    private let directory: NodeDirectory
-    private let metadata: MetadataStore
+    private let layout: ClusterLayout
+    private var directory: NodeDirectory { layout.directory }
+    private var metadata: MetadataStore { layout.metadata }
     private let logger: Logger
     private var task: Task<Void, Error>?
 
-    init(loop: EventLoop, configured: [(text: String, address: SocketAddress)], directory: NodeDirectory,
-         metadata: MetadataStore, logger: Logger) {
+    init(loop: EventLoop, layout: ClusterLayout, logger: Logger) {
         self.loop = loop
         client = HTTPClient(loop: loop, connectionsPerPeerMax: 2, idlePerPeerMax: 1)
         client.connectTimeout = Self.timeout
-        self.configured = configured
-        self.directory = directory
-        self.metadata = metadata
+        self.layout = layout
         self.logger = logger
     }
 
     /// Probes every node once (on the prober's loop).
     func probeAll() async {
         await withTaskGroup(of: Void.self) { group in
-            for node in configured {
+            for node in layout.probeTargets {
                 group.addTask { await self.probe(node.text, node.address) }
             }
         }
@@ -77,29 +76,47 @@ final class NodeProber: @unchecked Sendable {
         let id = "\(health.id)"
         let previous = directory.node(at: text)
         if previous?.id != id || previous?.zone != health.zone || previous?.capacityBytes != health.capacityBytes {
-            await learn(Health(id: health.id, zone: health.zone, capacityBytes: health.capacityBytes), at: text, address, previous: previous)
+            guard await learn(health, at: text, address, previous: previous) else { return }
         }
+        if let used = health.usedBytes { directory.setUsedBytes(used, of: id) }
         log(directory.record(.probeSucceeded, node: id), id, text)
     }
 
-    /// A node seen for the first time at this address, or changed.
-    private func learn(_ health: Health, at text: String, _ address: SocketAddress, previous: NodeDirectory.Node?) async {
+    /// A node seen for the first time at this address, or changed; `false` for a node the
+    /// operator removed, which stays out.
+    private func learn(_ health: Health, at text: String, _ address: SocketAddress, previous: NodeDirectory.Node?) async -> Bool {
         let id = "\(health.id)"
+        do {
+            let learned = try await layout.learned(id: id, at: text, address, zone: health.zone, capacityBytes: health.capacityBytes,
+                                                   seenNanoseconds: wallClockNanoseconds())
+            guard learned.accepted else {
+                if learned.firstIgnore {
+                    logger.notice("data node \(id) at \(text) was removed from the layout: not using it (flare node add \(text) brings it back)")
+                }
+                return false
+            }
+        } catch {
+            logger.error("cannot record data node \(id) at \(text): \(error)")
+            return false
+        }
         if let previous, previous.id != id {
             logger.warning("data node at \(text) now has id \(id), not \(previous.id): its data directory is not the one it had; \(previous.id)'s copies are read from other replicas")
         } else if previous == nil {
             logger.info("data node \(id) at \(text), zone \(health.zone), capacity \(ByteSize.format(health.capacityBytes))")
         }
-        directory.upsert(NodeDirectory.Node(id: id, address: text, socketAddress: address, zone: health.zone,
-                                            capacityBytes: health.capacityBytes))
         do {
-            try await metadata.recordNode(KnownNode(id: id, address: text, zone: health.zone, capacityBytes: health.capacityBytes,
-                                                    seenNanoseconds: wallClockNanoseconds()))
             let renamed = try await metadata.renameReplicas(address: text, to: id)
             if renamed > 0 { logger.notice("\(renamed) manifest(s) named node \(text) by address; they now name it by id \(id)") }
         } catch {
-            logger.error("cannot record data node \(id) at \(text): \(error)")
+            logger.error("cannot rename the replicas recorded as \(text) to \(id): \(error)")
         }
+        return true
+    }
+
+    /// `/health` of whatever answers at `address` (for a node the operator adds), on the
+    /// prober's loop.
+    func health(at address: SocketAddress) async throws -> Health {
+        try await loop.run { [self] in try await fetchHealth(address) }
     }
 
     private func fetchHealth(_ address: SocketAddress) async throws -> Health {

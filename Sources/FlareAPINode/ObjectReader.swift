@@ -15,6 +15,9 @@ struct ObjectReader {
     let logger: Logger
     /// A chunk's replicas in the order to try them (suspect and down nodes last).
     var readOrder: @Sendable ([String]) -> [String] = { $0 }
+    /// Told of a copy that is bad (missing on a node that answered, wrong length or bytes),
+    /// for the repair to make again.
+    var onBadCopy: @Sendable (BadReplica) -> Void = { _ in }
 
     /// Sends `range` of the object. `start` runs when the first chunk is in hand (send the
     /// head there): a failure before it can still become an error response.
@@ -30,6 +33,7 @@ struct ObjectReader {
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
         let pool = self.pool, transport = self.transport, metrics = self.metrics, logger = self.logger, readOrder = self.readOrder
+        let onBadCopy = self.onBadCopy
         try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
             func startFetch(into buffer: IOBuffer) {
                 let index = reorder.startNextFetch()
@@ -38,6 +42,7 @@ struct ObjectReader {
                 group.addTask {
                     try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
                         logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
+                        if bad.fault.copyIsBad { onBadCopy(bad) }
                     }
                     return (index, buffer)
                 }

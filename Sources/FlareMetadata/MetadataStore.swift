@@ -21,7 +21,17 @@ public struct PendingDeletion: Sendable, Equatable {
     public var node: String
 }
 
-/// A data node as the api last saw it.
+/// A data node's place in the cluster layout, as the operator set it.
+public enum NodeMembership: String, Sendable, CaseIterable, Codable {
+    /// Takes new chunks and holds its share.
+    case active
+    /// Takes no new chunks; its copies are made again on active nodes, then it may be removed.
+    case draining
+    /// Out of the cluster: not probed, not read from; its copies are made again elsewhere.
+    case removed
+}
+
+/// A data node as the api last saw it, with its place in the layout.
 public struct KnownNode: Sendable, Equatable {
     /// The id the node keeps in its data directory (32 hex).
     public var id: String
@@ -31,13 +41,33 @@ public struct KnownNode: Sendable, Equatable {
     public var capacityBytes: Int
     /// Wall-clock nanoseconds of the last time it answered.
     public var seenNanoseconds: Int64
+    public var membership: NodeMembership
+    /// The operator's placement weight; `nil`: the capacity in GiB (at least 1).
+    public var weight: Int?
 
-    public init(id: String, address: String, zone: String, capacityBytes: Int, seenNanoseconds: Int64) {
+    public init(id: String, address: String, zone: String, capacityBytes: Int, seenNanoseconds: Int64,
+                membership: NodeMembership = .active, weight: Int? = nil) {
         self.id = id
         self.address = address
         self.zone = zone
         self.capacityBytes = capacityBytes
         self.seenNanoseconds = seenNanoseconds
+        self.membership = membership
+        self.weight = weight
+    }
+
+    /// The weight placement uses: the operator's, else the capacity in GiB.
+    public var placementWeight: Int { weight ?? max(1, capacityBytes >> 30) }
+}
+
+/// A layout change the store refuses.
+public struct LayoutError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable, Equatable { case unknownNode, conflict }
+    public let kind: Kind
+    public let description: String
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
     }
 }
 
@@ -66,10 +96,24 @@ public protocol MetadataStore: Sendable {
     /// becomes a queued deletion of that chunk on each of `nodes`, where a copy may have
     /// landed. Returns how many ids were reclaimed.
     func reclaimReservations(onNodes nodes: [String]) async throws -> Int
-    /// Every data node known, by id.
+    /// Every data node known, by id, removed ones included.
     func knownNodes() async throws -> [KnownNode]
-    /// Records a node as seen (inserted, or its address, zone and capacity updated).
+    /// Records a node as seen: inserted as `node.membership` (raising the layout version),
+    /// or its address, zone and capacity updated — its membership and weight are the
+    /// operator's and stay as they are.
     func recordNode(_ node: KnownNode) async throws
+    /// The layout's version: raised by every node added and every membership or weight change.
+    func layoutVersion() async throws -> Int64
+    /// Sets a known node's membership, raising the layout version; returns the node as it is
+    /// now. Removing a node also drops the deletions queued for it (it is never contacted
+    /// again; should it come back, garbage collection finds what it still holds).
+    /// Throws ``LayoutError`` (`.unknownNode`) for an id never recorded.
+    func setMembership(_ membership: NodeMembership, of id: String) async throws -> KnownNode
+    /// Sets a known node's placement weight (`nil`: back to its capacity), raising the layout
+    /// version; returns the node as it is now.
+    func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode
+    /// How many chunk copies the manifests name on each node (nodes naming none are absent).
+    func copiesByNode() async throws -> [String: Int]
     /// Renames replicas recorded as `address` (by a build before node ids) to `id`, in
     /// manifests and in the deletion queue, in one transaction; returns the manifests changed.
     func renameReplicas(address: String, to id: String) async throws -> Int

@@ -98,6 +98,15 @@ final class Statement {
         return self
     }
 
+    @discardableResult
+    func bind(_ index: Int32, _ value: Int64?) -> Statement {
+        guard let value else {
+            sqlite3_bind_null(raw, index)
+            return self
+        }
+        return bind(index, value)
+    }
+
     /// Steps once; true when a row is available.
     func step() throws -> Bool {
         let result = sqlite3_step(raw)
@@ -114,6 +123,11 @@ final class Statement {
     }
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
+
+    /// `nil` for SQL NULL.
+    func optionalInt64(_ column: Int32) -> Int64? {
+        sqlite3_column_type(raw, column) == SQLITE_NULL ? nil : sqlite3_column_int64(raw, column)
+    }
 
     func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(raw, column) else { return "" }

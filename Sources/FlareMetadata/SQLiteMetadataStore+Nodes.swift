@@ -1,27 +1,96 @@
 import FlareCore
 
 extension SQLiteMetadataStore {
+    static let nodeColumns = "id, address, zone, capacity_bytes, seen_ns, state, weight"
+
+    static func node(_ statement: Statement) -> KnownNode {
+        KnownNode(id: statement.text(0), address: statement.text(1), zone: statement.text(2),
+                  capacityBytes: Int(statement.int64(3)), seenNanoseconds: statement.int64(4),
+                  membership: NodeMembership(rawValue: statement.text(5)) ?? .active,
+                  weight: statement.optionalInt64(6).map { Int($0) })
+    }
+
     public func knownNodes() async throws -> [KnownNode] {
         try await perform(write: false) { database in
-            let statement = try database.statement("SELECT id, address, zone, capacity_bytes, seen_ns FROM nodes ORDER BY id")
+            let statement = try database.statement("SELECT \(Self.nodeColumns) FROM nodes ORDER BY id")
             var nodes: [KnownNode] = []
-            while try statement.step() {
-                nodes.append(KnownNode(id: statement.text(0), address: statement.text(1), zone: statement.text(2),
-                                       capacityBytes: Int(statement.int64(3)), seenNanoseconds: statement.int64(4)))
-            }
+            while try statement.step() { nodes.append(Self.node(statement)) }
             return nodes
         }
     }
 
     public func recordNode(_ node: KnownNode) async throws {
         try await perform(write: true) { database in
-            try database.statement("""
-                INSERT INTO nodes(id, address, zone, capacity_bytes, seen_ns) VALUES (?1, ?2, ?3, ?4, ?5)
-                ON CONFLICT(id) DO UPDATE SET address = ?2, zone = ?3, capacity_bytes = ?4, seen_ns = ?5
-                """)
+            try database.statement("UPDATE nodes SET address = ?2, zone = ?3, capacity_bytes = ?4, seen_ns = ?5 WHERE id = ?1")
                 .bind(1, node.id).bind(2, node.address).bind(3, node.zone).bind(4, Int64(node.capacityBytes))
                 .bind(5, node.seenNanoseconds).run()
+            guard database.changes == 0 else { return }
+            try database.statement("""
+                INSERT INTO nodes(id, address, zone, capacity_bytes, seen_ns, state, weight) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                """)
+                .bind(1, node.id).bind(2, node.address).bind(3, node.zone).bind(4, Int64(node.capacityBytes))
+                .bind(5, node.seenNanoseconds).bind(6, node.membership.rawValue).bind(7, node.weight.map(Int64.init)).run()
+            try Self.raiseLayoutVersion(database)
         }
+    }
+
+    public func layoutVersion() async throws -> Int64 {
+        try await perform(write: false) { database in try Self.layoutVersion(database) }
+    }
+
+    public func setMembership(_ membership: NodeMembership, of id: String) async throws -> KnownNode {
+        try await perform(write: true) { database in
+            try database.statement("UPDATE nodes SET state = ?2 WHERE id = ?1").bind(1, id).bind(2, membership.rawValue).run()
+            guard database.changes > 0 else { throw LayoutError(.unknownNode, "no data node with id \(id) in the layout") }
+            if membership == .removed {
+                try database.statement("DELETE FROM deletions WHERE node = ?1").bind(1, id).run()
+            }
+            try Self.raiseLayoutVersion(database)
+            return try Self.node(id, database)
+        }
+    }
+
+    public func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode {
+        precondition(weight.map { $0 > 0 } ?? true, "weights are > 0")
+        return try await perform(write: true) { database in
+            try database.statement("UPDATE nodes SET weight = ?2 WHERE id = ?1").bind(1, id).bind(2, weight.map(Int64.init)).run()
+            guard database.changes > 0 else { throw LayoutError(.unknownNode, "no data node with id \(id) in the layout") }
+            try Self.raiseLayoutVersion(database)
+            return try Self.node(id, database)
+        }
+    }
+
+    public func copiesByNode() async throws -> [String: Int] {
+        try await perform(write: false) { database in
+            let select = try database.statement("SELECT key, chunks FROM objects")
+            var copies: [String: Int] = [:]
+            while try select.step() {
+                guard let chunks = ObjectManifest.decodeChunks(select.text(1)) else {
+                    throw SQLiteError(code: 0, message: "manifest of '\(select.text(0))' is unreadable")
+                }
+                for chunk in chunks {
+                    for replica in chunk.replicas { copies[replica, default: 0] += 1 }
+                }
+            }
+            return copies
+        }
+    }
+
+    private static func node(_ id: String, _ database: SQLiteDatabase) throws -> KnownNode {
+        let select = try database.statement("SELECT \(nodeColumns) FROM nodes WHERE id = ?1").bind(1, id)
+        defer { select.reset() }
+        guard try select.step() else { throw LayoutError(.unknownNode, "no data node with id \(id) in the layout") }
+        return node(select)
+    }
+
+    private static func layoutVersion(_ database: SQLiteDatabase) throws -> Int64 {
+        let select = try database.statement("SELECT version FROM layout")
+        defer { select.reset() }
+        return try select.step() ? select.int64(0) : 0
+    }
+
+    private static func raiseLayoutVersion(_ database: SQLiteDatabase) throws {
+        try database.statement("UPDATE layout SET version = version + 1").run()
     }
 
     public func renameReplicas(address: String, to id: String) async throws -> Int {

@@ -56,6 +56,15 @@ extension SQLiteMetadataStore {
         ) WITHOUT ROWID;
         CREATE INDEX deletions_by_copy ON deletions(chunk, node);
         """,
+        // The cluster layout: each node's membership (`active`, `draining`, `removed`) and an
+        // operator's weight (NULL: its capacity in GiB), and one version number that every
+        // change of the layout raises.
+        """
+        ALTER TABLE nodes ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+        ALTER TABLE nodes ADD COLUMN weight INTEGER;
+        CREATE TABLE layout(version INTEGER NOT NULL);
+        INSERT INTO layout(version) SELECT count(*) FROM nodes;
+        """,
     ]
 
     static func migrate(_ database: SQLiteDatabase) throws {

@@ -51,11 +51,14 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("node-down-after"), help: "Seconds a data node may keep failing (probes each second, requests) before it is down rather than suspect. Either way it gets new chunks and reads only when the others are not enough.")
     var nodeDownAfter = 5.0
 
-    @Option(name: .customLong("repair-after"), help: "Seconds a data node may be down before its copies are made again on the other nodes. A gone node (a wiped node's old id, one no longer listed) is repaired once the api has run this long.")
+    @Option(name: .customLong("repair-after"), help: "Seconds a data node may be down before its copies are made again on the other nodes. A removed node's copies are made again at once; a gone node's (a wiped node's old id) once the api has run this long.")
     var repairAfter = 600.0
 
     @Option(name: .customLong("repair-concurrency"), help: "Chunks the repair copies at once (each holds one chunk buffer).")
     var repairConcurrency = 4
+
+    @Option(name: .customLong("repair-bandwidth"), help: ArgumentHelp("Bytes per second repair and rebalancing copy at most, all copies together, e.g. 256MiB; 0 for no limit. Clients' requests are never held back for repair either way.", valueName: "size"))
+    var repairBandwidth = "256MiB"
 
     @OptionGroup var runtime: RuntimeOptions
 
@@ -89,6 +92,9 @@ struct APICommand: AsyncParsableCommand {
         guard (1...3600).contains(nodeDownAfter) else { throw ValidationError("--node-down-after must be 1…3600 seconds") }
         guard (0...86400 * 30).contains(repairAfter) else { throw ValidationError("--repair-after must be 0…2592000 seconds") }
         guard (1...64).contains(repairConcurrency) else { throw ValidationError("--repair-concurrency must be 1…64") }
+        guard repairBandwidth == "0" || ByteSize.parse(repairBandwidth).map({ $0 > 0 }) == true else {
+            throw ValidationError("--repair-bandwidth must be a size per second like 256MiB, or 0 for no limit (got \(repairBandwidth.debugDescription))")
+        }
     }
 
     func run() async throws {
@@ -109,6 +115,7 @@ struct APICommand: AsyncParsableCommand {
         config.nodeDownAfterSeconds = nodeDownAfter
         config.repairAfterSeconds = repairAfter
         config.repairConcurrency = repairConcurrency
+        config.repairBandwidthBytesPerSecond = repairBandwidth == "0" ? 0 : ByteSize.parse(repairBandwidth)!
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

@@ -3,6 +3,8 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetadata
+import Logging
 import FlareTestSupport
 import Foundation
 import Testing
@@ -64,5 +66,15 @@ struct ChunkVerificationTests {
                 }
             }
         }
+    }
+}
+
+extension AdminRoutes {
+    /// Admin routes over `directory` alone (no configured nodes, nothing known), for tests
+    /// of the object routes.
+    init(metadata: MetadataStore, directory: NodeDirectory, loop: EventLoop) {
+        let layout = ClusterLayout(metadata: metadata, directory: directory, configured: [], known: [])
+        self.init(layout: layout, prober: NodeProber(loop: loop, layout: layout, logger: Logger(label: "test")),
+                  progress: RepairProgress(bandwidthBytesPerSecond: 0), replicas: 1, configured: [])
     }
 }

@@ -62,8 +62,11 @@ struct GetCutOffTests {
                                                   metrics: metrics, timeout: .seconds(5)),
                         reservations: ChunkIDReservations(metadata: metadata, batchCount: 4) { body in loop.spawn { await body() } })
         }
-        let routes = APIRoutes(contexts: [ObjectIdentifier(loop): context], nodes: .of([goodNode: good.address, badNode: bad.address]),
-                               metadata: metadata, config: config, metrics: metrics, engine: engine)
+        let directory = NodeDirectory.of([goodNode: good.address, badNode: bad.address])
+        let badCopies = BadCopies()
+        let routes = APIRoutes(contexts: [ObjectIdentifier(loop): context], nodes: directory, metadata: metadata,
+                               admin: .init(metadata: metadata, directory: directory, loop: loop), badCopies: badCopies,
+                               config: config, metrics: metrics, engine: engine)
         let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), loops: [loop], handler: routes.handle)
         let base = "http://127.0.0.1:\(server.localAddress.port)/object/"
 
@@ -82,5 +85,7 @@ struct GetCutOffTests {
                 "not the first chunk and then the cut: \(cut.body.count) bytes, \(cut.headers)")
         #expect(none.status == 503 && none.curlExit == 0 && none.text.contains("status 500"), "\(none)")
         #expect(metrics.value("flare_api_bad_replicas_total", labels: "node=\"\(badNode)\",reason=\"status\"") == 2)
+        // A 500 says nothing of the copy: it is not reported for repair.
+        #expect(badCopies.count == 0)
     }
 }

@@ -40,7 +40,7 @@ final class InMemoryChunkTransport: ChunkTransport, @unchecked Sendable {
     }
 
     func get(_ id: ChunkID, length: Int, from node: String, into buffer: IOBuffer) async throws(ChunkTransportError) -> UInt32 {
-        guard let bytes = state.withLock({ $0.chunks[node]?[id] }) else { throw .unreadable(node: node, fault: .status, reason: "status 404") }
+        guard let bytes = state.withLock({ $0.chunks[node]?[id] }) else { throw .unreadable(node: node, fault: .missing, reason: "status 404") }
         guard bytes.count == length else { throw .unreadable(node: node, fault: .length, reason: "length \(bytes.count)") }
         buffer.space.copyBytes(from: bytes)
         return bytes.withUnsafeBytes { CRC32C.checksum($0) }

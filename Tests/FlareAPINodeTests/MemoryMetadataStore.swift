@@ -76,6 +76,18 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func recordNode(_ node: KnownNode) async throws {}
 
+    func layoutVersion() async throws -> Int64 { 0 }
+
+    func setMembership(_ membership: NodeMembership, of id: String) async throws -> KnownNode {
+        preconditionFailure("the PUT pipeline does not change the layout")
+    }
+
+    func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode {
+        preconditionFailure("the PUT pipeline does not change the layout")
+    }
+
+    func copiesByNode() async throws -> [String: Int] { preconditionFailure("the PUT pipeline does not count copies") }
+
     func renameReplicas(address: String, to id: String) async throws -> Int { 0 }
 
     func delete(key: String) async throws -> ObjectManifest? { state.withLock { $0.objects.removeValue(forKey: key) } }

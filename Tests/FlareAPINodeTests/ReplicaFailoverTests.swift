@@ -20,7 +20,8 @@ enum Misbehaviour: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .wrongLength: return .length
         case .closesMidBody: return .shortBody
         case .stallsMidBody, .neverAnswers: return .timeout
-        case .serverError, .notFound: return .status
+        case .serverError: return .status
+        case .notFound: return .missing
         case .refusesConnections: return .connect
         }
     }
@@ -109,6 +110,9 @@ struct ReplicaFailoverTests {
             #expect(metrics.value("flare_api_bad_replicas_total", labels: "node=\"\(badNode)\",reason=\"\(reason)\"") == 1,
                     "not counted as \(reason): \(metrics.render())")
             #expect(!metrics.render().contains("flare_api_bad_replicas_total{node=\"\(goodNode)\""), "the good replica was counted bad")
+            // Only what says the copy itself is bad goes to the repair; a node that could not
+            // answer is the health table's business.
+            #expect(misbehaviour.fault.copyIsBad == [.wrongBytes, .wrongLength, .notFound].contains(misbehaviour))
             let reported = outcome.reported
             #expect(reported.count == 1 && reported.first?.node == badNode && reported.first?.chunk == chunk.id
                     && reported.first?.fault == misbehaviour.fault,
