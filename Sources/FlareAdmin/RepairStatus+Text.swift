@@ -11,7 +11,8 @@ extension RepairStatus {
         }
         if let pass {
             let ago = CompactDuration.format(seconds: Double(nowNanoseconds - pass.startedNanoseconds) / 1e9)
-            lines.append("\(state == "idle" ? "last pass" : "pass"), started \(ago) ago: \(pass.progress)")
+            let running = state != "idle"
+            lines.append("\(running ? "pass" : "last pass"), started \(ago) ago: \(pass.progress(running: running))")
             lines.append("  chunks found: \(pass.lost) lost, \(pass.few) few, \(pass.misplaced) misplaced, \(pass.bad) bad")
         } else {
             lines.append("no pass has run yet")
@@ -24,16 +25,18 @@ extension RepairStatus {
     public func renderSummary() -> String {
         var line = "repair: \(state)"
         if !lostNodes.isEmpty { line += ", \(lostNodes.count) lost node\(lostNodes.count == 1 ? "" : "s")" }
-        if let pass, state != "idle" { line += ", " + pass.progress }
+        if let pass, state != "idle" { line += ", " + pass.progress(running: true) }
         return line
     }
 }
 
 extension RepairStatus.Pass {
-    /// `120/1000 chunks, 480 MiB of 4 GiB (12%), 25 MiB/s, ETA 3m20s`.
-    var progress: String {
+    /// `120/1000 chunks, 480 MiB of 4 GiB (12%), 25 MiB/s, ETA 3m20s`; the rate and ETA only
+    /// while it is `running` (a finished pass's are the api's last estimate, not news).
+    func progress(running: Bool) -> String {
         var text = "\(chunksDone)/\(chunksTotal) chunks, \(ByteSize.format(bytesDone)) of \(ByteSize.format(bytesTotal))"
         if bytesTotal > 0 { text += " (\(Int((Double(bytesDone) / Double(bytesTotal) * 100).rounded(.down)))%)" }
+        guard running else { return text }
         if let rateBytesPerSecond, rateBytesPerSecond > 0 { text += ", \(ByteSize.format(Int(rateBytesPerSecond)))/s" }
         if let etaSeconds { text += ", ETA \(CompactDuration.format(seconds: etaSeconds))" }
         return text

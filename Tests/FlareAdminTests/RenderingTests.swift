@@ -67,6 +67,10 @@ struct RenderingTests {
               chunks found: 10 lost, 990 few, 0 misplaced, 1 bad
             since the api started: 1234 copies made (4.8 GiB), 2 failed
             """)
+        var finished = copying
+        finished.state = "idle"
+        #expect(finished.renderReport(nowNanoseconds: 1_130_000_000_000).split(separator: "\n")[2]
+                == "last pass, started 2m10s ago: 120/1000 chunks, 480 MiB of 4 GiB (11%)")
         let idle = try JSONDecoder().decode(RepairStatus.self, from: Data(Fixture.repairIdle.utf8))
         #expect(idle.renderReport(nowNanoseconds: 0) == """
             repair: idle (2 replicas per chunk, bandwidth unlimited)

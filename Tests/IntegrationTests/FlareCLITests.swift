@@ -115,7 +115,9 @@ struct FlareCLITests {
             #expect(weighted.status == 0 && weighted.object?["weight"] as? Int == 50, "\(weighted)")
             let byCapacity = try await flare(["node", "weight", prefix, "capacity"])
             #expect(byCapacity.status == 0 && byCapacity.stdout.hasPrefix("reweighted node \(newID)"), "\(byCapacity)")
-            #expect(try await Self.node(newID, flare)?["weight"] as? Int != 50, "weight capacity left the weight at 50")
+            // The api's default weight: the capacity in GiB.
+            let capacityGiB = max(1, (try await Self.node(newID, flare)?["capacity_bytes"] as? Int ?? 0) >> 30)
+            #expect(try await Self.node(newID, flare)?["weight"] as? Int == capacityGiB, "weight capacity: not \(capacityGiB)")
 
             let holder = try #require(try await Self.nodes(flare).first { ($0["copies"] as? Int ?? 0) > 0 && $0["id"] as? String != newID })
             let holderID = try #require(holder["id"] as? String)
