@@ -83,6 +83,6 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareMetadataTests", dependencies: ["FlareMetadata", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["FlareCluster", "FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
     ]
 )

@@ -19,6 +19,13 @@ public struct CopyPlan: Sendable, Equatable {
     public var replacing: String?
     public var sources: [String]
     public var target: String?
+
+    public init(reason: CopyReason, replacing: String?, sources: [String], target: String?) {
+        self.reason = reason
+        self.replacing = replacing
+        self.sources = sources
+        self.target = target
+    }
 }
 
 extension CopyPlan {

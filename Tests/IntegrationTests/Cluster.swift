@@ -15,6 +15,9 @@ final class Cluster: @unchecked Sendable {
     let dataNodeOptions: [String]
     /// Options for one data node each (by index), after `dataNodeOptions`: zones, say.
     let perNodeOptions: [[String]]
+    /// How many of the data nodes (the first ones) the api is given in `--datanodes`; the
+    /// others are started too, for a test to add them to the layout.
+    var listedDataNodes: Int
 
     init(engine: IOEngineKind, scratch: Scratch, dataNodeCount: Int, apiOptions: [String], dataNodeOptions: [String] = [],
          perNodeOptions: [[String]] = []) throws {
@@ -23,6 +26,7 @@ final class Cluster: @unchecked Sendable {
         self.apiOptions = apiOptions
         self.dataNodeOptions = dataNodeOptions
         self.perNodeOptions = perNodeOptions
+        listedDataNodes = dataNodeCount
         let datanode = try builtExecutable("datanode")
         dataNodes = (0..<dataNodeCount).map {
             ServerProcess(name: "datanode \($0 + 1)", executable: datanode, logPath: "\(scratch.path)/datanode-\($0 + 1).log")
@@ -52,7 +56,7 @@ final class Cluster: @unchecked Sendable {
     /// Starts (or restarts) the API node on the same metadata file and data nodes, with the
     /// cluster's API options or, when given, `options` instead.
     func startAPI(options: [String]? = nil) async throws {
-        try await api.start(["--io", engine.rawValue, "--datanodes", dataNodes.map(\.address).joined(separator: ","),
+        try await api.start(["--io", engine.rawValue, "--datanodes", dataNodes.prefix(listedDataNodes).map(\.address).joined(separator: ","),
                              "--metadata", metadataPath, "--threads", "2"] + (options ?? apiOptions), scratch: scratch.tmp)
     }
 
@@ -102,6 +106,48 @@ final class Cluster: @unchecked Sendable {
             let fields = line.split(separator: " ")
             return (String(fields[1]), fields[4].split(separator: ",").map(String.init))
         }
+    }
+
+    /// Every manifest's chunks as (chunk id, replica node ids), by key, in one read of the
+    /// metadata file (like ``manifestChunks(_:)``).
+    func allManifestChunks() async throws -> [String: [(id: String, replicas: [String])]] {
+        let script = """
+        import sqlite3, sys
+        db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+        for key, chunks in db.execute("SELECT key, chunks FROM objects"):
+            for line in chunks.split("\\n"):
+                if line:
+                    sys.stdout.write(key.encode("unicode_escape").decode() + "\\t" + line + "\\n")
+        """
+        let outPath = "\(scratch.tmp)/manifests-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let child = try ChildProcess("/usr/bin/python3", ["-c", script, metadataPath], stdout: out)
+        try out.close()
+        defer { child.killNow() }
+        let status = await child.exitStatus(within: 30)
+        guard status == 0 else { throw StartFailure(description: "reading the manifests: exit \(String(describing: status))") }
+        var all: [String: [(id: String, replicas: [String])]] = [:]
+        for line in readText(outPath).split(separator: "\n") {
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            let fields = parts[1].split(separator: " ")
+            all[String(parts[0]), default: []].append((String(fields[1]), fields[4].split(separator: ",").map(String.init)))
+        }
+        return all
+    }
+
+    /// A request to the admin API (`path` after `/admin/`), answered as JSON.
+    func admin(_ method: String, _ path: String) async throws -> CurlResult {
+        try await curl(["-X", method, "--max-time", "20", "\(api.base)/admin/\(path)"], scratch: scratch.tmp)
+    }
+
+    /// `GET /admin/nodes`' nodes.
+    func layoutNodes() async throws -> [[String: Any]] {
+        let result = try await admin("GET", "nodes")
+        guard result.status == 200, let nodes = result.json?["nodes"] as? [[String: Any]] else {
+            throw StartFailure(description: "GET /admin/nodes: \(result)")
+        }
+        return nodes
     }
 
     /// How many running data nodes hold each chunk id, from the nodes' own listings.
@@ -236,7 +282,8 @@ enum Upload: CaseIterable, CustomStringConvertible {
 /// scratch directory removed afterwards, also when the body throws (logs are printed then).
 /// `busy: false` is for tests that mostly wait: they do not count against ``clusterSlots``.
 func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] = [], dataNodeOptions: [String] = [],
-                 perNodeOptions: [[String]] = [], dataNodeCount: Int = 3, busy: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
+                 perNodeOptions: [[String]] = [], dataNodeCount: Int = 3, listedDataNodes: Int? = nil, busy: Bool = true,
+                 _ body: (Cluster) async throws -> Void) async throws {
     try skipIfUnavailable(engine)
     let slots = busy ? clusterSlots : Slots(1)
     await slots.acquire()
@@ -245,6 +292,7 @@ func withCluster(_ engine: IOEngineKind, _ label: String, apiOptions: [String] =
     do {
         cluster = try Cluster(engine: engine, scratch: scratch, dataNodeCount: dataNodeCount, apiOptions: apiOptions,
                               dataNodeOptions: dataNodeOptions, perNodeOptions: perNodeOptions)
+        if let listedDataNodes { cluster.listedDataNodes = listedDataNodes }
     } catch {
         scratch.remove()
         await slots.release()
