@@ -26,11 +26,6 @@ final class BadCopies: Sendable {
         }
     }
 
-    /// The nodes holding a bad copy of `chunk`.
-    func nodes(holding chunk: ChunkID) -> Set<String> {
-        state.withLock { state in Set(state.copies.filter { $0.chunk == chunk }.map(\.node)) }
-    }
-
     /// Every bad copy, by chunk.
     var byChunk: [ChunkID: Set<String>] {
         state.withLock { state in

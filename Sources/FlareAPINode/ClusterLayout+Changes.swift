@@ -127,7 +127,8 @@ extension ClusterLayout {
     }
 
     private func keepsEnoughActive(without id: String, replicas: Int, doing: String) throws(LayoutChangeError) {
-        let active = known.filter { $0.membership == .active && $0.id != id }.count
+        // Nodes in the directory only: a gone id (a wiped node's old one) takes no chunk.
+        let active = known.filter { $0.membership == .active && $0.id != id && directory.node($0.id) != nil }.count
         guard active >= replicas else {
             throw LayoutChangeError(409, "\(doing) node \(id) would leave \(active) active data node(s), fewer than --replicas \(replicas): add a node first")
         }

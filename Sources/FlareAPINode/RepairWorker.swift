@@ -204,9 +204,15 @@ final class RepairWorker: @unchecked Sendable {
         return jobs
     }
 
+    /// Scrubbers find little and slowly: asking each node every few seconds is enough.
+    static let scrubberAskSeconds = 5.0
+    private var scrubbersAsked: ContinuousClock.Instant?
+
     /// Adds what data nodes' scrubbers quarantined to the bad copies (up nodes only; a node
     /// that has no scrubber answers 404 and adds nothing).
     private func askScrubbers() async {
+        if let asked = scrubbersAsked, (ContinuousClock.now - asked).secondsValue < Self.scrubberAskSeconds { return }
+        scrubbersAsked = .now
         for node in directory.nodes where directory.isUp(node.id) {
             guard let corrupt = await context.dataNodes.corruptChunks(on: node.id) else { continue }
             for chunk in corrupt where badCopies.report(chunk, on: node.id) {
@@ -242,10 +248,11 @@ final class RepairWorker: @unchecked Sendable {
             metrics.increment("flare_api_repair_copies_total", labels: "result=\"no_target\"")
             return false
         }
-        // Only a free buffer: waiting in the pool's line would put repair ahead of clients.
-        guard let buffer = context.pool.tryAcquire() else { return false }  // the next pass tries again
+        // Paced before it takes a buffer, so a copy waiting its turn holds none.
         await pacer.pace(chunk.length, on: context.loop)
         guard !Task.isCancelled else { return false }
+        // Only a free buffer: waiting in the pool's line would put repair ahead of clients.
+        guard let buffer = context.pool.tryAcquire() else { return false }  // the next pass tries again
         var source = chunk
         source.replicas = plan.sources
         do {

@@ -18,6 +18,9 @@ public final class LocalCluster: @unchecked Sendable {
         /// Keep the data directories and logs at stop (and log the api at `info`), to look
         /// into a failed run.
         public var keepFiles = false
+        /// How many of the data nodes (the first) the api gets in `--datanodes`; the others run
+        /// for a bench to add to the layout. `nil`: all.
+        public var listedDataNodes: Int?
         /// More api flags (e.g. `--datanode-timeout 2`).
         public var apiArguments: [String] = []
         /// A directory on the disk to measure (the data directories go under it).
@@ -56,7 +59,7 @@ public final class LocalCluster: @unchecked Sendable {
             dataNodeProcesses.append(process)
         }
         apiPort = try freePort()
-        let nodes = dataNodePorts.map { "127.0.0.1:\($0)" }.joined(separator: ",")
+        let nodes = dataNodePorts.prefix(options.listedDataNodes ?? dataNodePorts.count).map { "127.0.0.1:\($0)" }.joined(separator: ",")
         let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
                                      "--chunk-size", options.chunkSize, "--window", "\(options.window)",
                                      "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",

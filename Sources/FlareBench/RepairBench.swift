@@ -73,6 +73,69 @@ public struct RepairBench {
                       fioDurableWriteMegabytesPerSecond: fio, complete: done >= lost)
     }
 
+    /// Client GETs while the repair runs at its default bandwidth, beside the same GETs
+    /// before the node was killed, on one cluster: `seconds` of sequential curl GETs of the
+    /// stored objects (each checked) before, then as many seconds from the repair's first
+    /// copy, or fewer when it ends sooner.
+    public struct LoadResult: Codable, Sendable {
+        public var getMegabytesPerSecondBefore: Double
+        public var getMegabytesPerSecondDuring: Double
+        public var repairMegabytesPerSecondDuring: Double
+        public var secondsDuring: Double
+        public var errors: Int
+    }
+
+    public func clientLoad(seconds: Double) throws -> LoadResult {
+        let progress = ProgressReporter()
+        let cluster = try LocalCluster(options: options)
+        defer { cluster.stop() }
+        try cluster.start()
+        let file = "\(options.workDirectory)/flare-bench-repair-load-\(getpid())"
+        defer { unlink(file) }
+        let crc = try CurlWorkload.makeFile(at: file, bytes: Self.objectSize)
+        let count = max(1, objectBytes / Self.objectSize)
+        progress.begin("storing \(count) × 64 MiB with \(options.replicas) copies of every chunk")
+        for index in 0..<count {
+            let put = try CurlWorkload.put(file: file, bytes: Self.objectSize, url: "\(cluster.apiURL)/object/heal/\(index)", name: "put")
+            guard put.verified else { throw BenchError("PUT \(index) of the objects to heal failed") }
+        }
+        progress.finish("stored \(ByteSize.format(count * Self.objectSize))")
+        var errors = 0
+        func reads(for seconds: Double, while going: () throws -> Bool) throws -> (bytes: Int, seconds: Double) {
+            let started = ContinuousClock.now
+            var bytes = 0, index = 0
+            while (ContinuousClock.now - started).secondsValue < seconds, try going() {
+                let get = try CurlWorkload.get(url: "\(cluster.apiURL)/object/heal/\(index % count)", bytes: Self.objectSize, expected: crc, name: "get")
+                if get.verified { bytes += get.bytes } else { errors += 1 }
+                index += 1
+            }
+            return (bytes, (ContinuousClock.now - started).secondsValue)
+        }
+        progress.begin("GETs for \(Int(seconds)) s without repair")
+        let before = try reads(for: seconds) { true }
+        progress.finish("\(Int(Double(before.bytes) / before.seconds / 1e6)) MB/s")
+        kill(cluster.dataNodeProcesses[0].processIdentifier, SIGKILL)
+        progress.begin("killed a data node; waiting for the repair's first copy")
+        var repairedAtStart = 0
+        for _ in 0..<600 {
+            usleep(50_000)
+            repairedAtStart = Int(Self.value(try text("\(cluster.apiURL)/metrics"), "flare_api_repair_bytes_total"))
+            if repairedAtStart > 0 { break }
+        }
+        progress.finish("repairing")
+        progress.begin("GETs for up to \(Int(seconds)) s during the repair")
+        let during = try reads(for: seconds) {
+            let metrics = try text("\(cluster.apiURL)/metrics")
+            return Self.value(metrics, "flare_api_repair_pass_chunks_done") < Self.value(metrics, "flare_api_repair_pass_chunks")
+        }
+        let repaired = Int(Self.value(try text("\(cluster.apiURL)/metrics"), "flare_api_repair_bytes_total")) - repairedAtStart
+        progress.finish("\(Int(Double(during.bytes) / max(during.seconds, 0.001) / 1e6)) MB/s")
+        return LoadResult(getMegabytesPerSecondBefore: Double(before.bytes) / before.seconds / 1e6,
+                          getMegabytesPerSecondDuring: during.seconds > 0 ? Double(during.bytes) / during.seconds / 1e6 : 0,
+                          repairMegabytesPerSecondDuring: during.seconds > 0 ? Double(repaired) / during.seconds / 1e6 : 0,
+                          secondsDuring: during.seconds, errors: errors)
+    }
+
     /// A counter's value in a Prometheus text page (0 when absent).
     static func value(_ metrics: String, _ series: String) -> Double {
         for line in metrics.split(separator: "\n") where line.hasPrefix(series + " ") {

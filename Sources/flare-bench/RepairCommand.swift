@@ -5,12 +5,14 @@ import Foundation
 
 struct Repair: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time to heal: kill a data node holding a share of the objects and time the api's repair, beside fio's durable write.",
+        abstract: "Time to heal: kill a data node holding a share of the objects and time the api's repair, beside fio's durable write; then clients' GETs while a repair runs at its default bandwidth.",
         discussion: """
-        Starts a local cluster with --replicas 2 (--repair-after 1, --node-down-after 1), stores --data in 64 MiB \
-        objects, SIGKILLs one data node and waits until every chunk it held has been copied again. Reports the time \
-        until the repair started and its throughput from the first copy to the last. Writes \
-        bench-results/repair-<engine>.md unless --no-record.
+        Starts a local cluster with --replicas 2 (--repair-after 1, --node-down-after 1, --repair-bandwidth 0), \
+        stores --data in 64 MiB objects, SIGKILLs one data node and waits until every chunk it held has been \
+        copied again. Reports the time until the repair started and its throughput from the first copy to the \
+        last. Then, on a second cluster with the default --repair-bandwidth, --load-seconds of sequential GETs \
+        before a node is killed and as many during the repair. Writes bench-results/repair-<engine>.md unless \
+        --no-record.
         """)
 
     @OptionGroup var common: CommonOptions
@@ -20,6 +22,9 @@ struct Repair: AsyncParsableCommand {
 
     @Option(help: "The api's --repair-concurrency: chunks copied at once.")
     var concurrency = 4
+
+    @Option(name: .customLong("load-seconds"), help: "Seconds of client GETs before and during the throttled repair (0: skip that part).")
+    var loadSeconds = 8.0
 
     func validate() throws {
         guard (ByteSize.parse(data) ?? 0) >= 64 << 20 else { throw ValidationError("--data: at least 64MiB, e.g. 3GiB") }
@@ -32,15 +37,26 @@ struct Repair: AsyncParsableCommand {
         options.engine = common.io
         options.replicas = 2
         options.apiArguments = ["--repair-after", "1", "--node-down-after", "1", "--repair-concurrency", "\(concurrency)"]
-        let result = try RepairBench(options: options, objectBytes: ByteSize.parse(data)!).run()
+        var unthrottled = options
+        unthrottled.apiArguments += ["--repair-bandwidth", "0"]
+        let result = try RepairBench(options: unthrottled, objectBytes: ByteSize.parse(data)!).run()
         var table = "### repair · \(ISO8601DateFormatter().string(from: Date())) · \(common.io) · \(data) stored, replicas 2, "
-        table += "chunk \(options.chunkSize), --repair-concurrency \(concurrency), --repair-after 1 s, --node-down-after 1 s\n\n"
+        table += "chunk \(options.chunkSize), --repair-concurrency \(concurrency), --repair-after 1 s, --node-down-after 1 s, --repair-bandwidth 0\n\n"
         table += "| chunks lost | repaired | until the first copy | first copy to last | repair throughput | fio durable write | ratio |\n"
         table += "|--:|--:|--:|--:|--:|--:|--:|\n"
         let ratio = result.fioDurableWriteMegabytesPerSecond > 0 ? result.megabytesPerSecond / result.fioDurableWriteMegabytesPerSecond : 0
         table += "| \(result.lostChunks) | \(ByteSize.format(result.repairedBytes))\(result.complete ? "" : " (**incomplete**)") | "
         table += "\(String(format: "%.1f", result.secondsToStart)) s | \(String(format: "%.1f", result.secondsRepairing)) s | "
         table += "\(Int(result.megabytesPerSecond)) MB/s | \(Int(result.fioDurableWriteMegabytesPerSecond)) MB/s | \(String(format: "%.2f", ratio))× |\n"
+        if loadSeconds > 0 {
+            let load = try RepairBench(options: options, objectBytes: ByteSize.parse(data)!).clientLoad(seconds: loadSeconds)
+            table += "\nClient GETs (sequential, 64 MiB, each checked) with the repair at its default --repair-bandwidth (256 MiB/s), "
+            table += "on a second cluster of the same shape:\n\n"
+            table += "| GETs without repair | GETs during repair | ratio | repair meanwhile | seconds measured | errors |\n|--:|--:|--:|--:|--:|--:|\n"
+            let ratio = load.getMegabytesPerSecondBefore > 0 ? load.getMegabytesPerSecondDuring / load.getMegabytesPerSecondBefore : 0
+            table += "| \(Int(load.getMegabytesPerSecondBefore)) MB/s | \(Int(load.getMegabytesPerSecondDuring)) MB/s | \(String(format: "%.2f", ratio))× | "
+            table += "\(Int(load.repairMegabytesPerSecondDuring)) MB/s | \(String(format: "%.1f", load.secondsDuring)) | \(load.errors) |\n"
+        }
         try common.publishTable(table, as: "repair")
         if !result.complete { throw BenchFailure("the repair did not finish within 15 minutes") }
     }
