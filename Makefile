@@ -13,7 +13,7 @@ FUZZ_SOURCES := $(addprefix Sources/FlareHTTP/,HTTPHeadParser.swift HTTPHead.swi
 help:
 	@echo "make run      start a local cluster (API on :8000, data nodes on :9001-9003, data in ./data)"
 	@echo "make test     everything CI runs (unit, both I/O engines, integration)"
-	@echo "make build    release build of api, datanode, flare-bench and flare-pipeline"
+	@echo "make build    release build of api, datanode, flare, flare-bench and flare-pipeline"
 	@echo "make bench    micro-benchmarks (Benchmarks/) with same-run baselines, results in bench-results/"
 	@echo "make bench-cluster   flare-bench's full matrix on both engines, recorded in bench-results/"
 	@echo "make bench-check     throughput regression check against bench-results/baseline.json"

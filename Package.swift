@@ -46,6 +46,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
+        // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
+        .target(name: "FlareAdmin", dependencies: ["FlareCore", "FlareHTTP", "FlareIO"], swiftSettings: strict),
+        .executableTarget(name: "flare", dependencies: [
+            "FlareAdmin", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
         .target(name: "FlareBench", dependencies: [
             "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
@@ -68,6 +74,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers.

@@ -24,8 +24,9 @@ public enum ByteSize {
     public static func format(_ bytes: Int) -> String {
         let units = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         for (size, name) in units where bytes >= size {
-            let value = Double(bytes) / Double(size)
-            return value == value.rounded() ? "\(Int(value)) \(name)" : "\((value * 10).rounded() / 10) \(name)"
+            // One decimal at most, and none when it rounds to a whole number (252 GiB, not 252.0).
+            let tenths = (Double(bytes) / Double(size) * 10).rounded() / 10
+            return tenths == tenths.rounded() ? "\(Int(tenths)) \(name)" : "\(tenths) \(name)"
         }
         return "\(bytes) B"
     }
