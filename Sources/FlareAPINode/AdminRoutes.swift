@@ -33,6 +33,8 @@ struct AdminRoutes: Sendable {
         /// address, it never answered this run, or it was removed).
         var health: String
         var copies: Int?
+        /// Deletions queued for it (copies replaced or moved off it, waiting out the grace).
+        var pendingDeletions: Int?
     }
 
     struct Layout: Encodable {
@@ -122,8 +124,11 @@ struct AdminRoutes: Sendable {
     private func listing() async throws(LayoutChangeError) -> Layout {
         do {
             let copies = try await layout.metadata.copiesByNode()
+            let deletions = try await layout.metadata.deletionsByNode()
             let version = try await layout.metadata.layoutVersion()
-            return Layout(version: version, replicas: replicas, nodes: layout.known.map { entry($0, copies: copies[$0.id] ?? 0) })
+            return Layout(version: version, replicas: replicas, nodes: layout.known.map {
+                entry($0, copies: copies[$0.id] ?? 0, deletions: deletions[$0.id] ?? 0)
+            })
         } catch {
             throw LayoutChangeError(500, "metadata: \(error)")
         }
@@ -131,18 +136,19 @@ struct AdminRoutes: Sendable {
 
     private func entry(_ node: KnownNode) async throws(LayoutChangeError) -> NodeEntry {
         do {
-            return entry(node, copies: try await layout.metadata.copiesByNode()[node.id] ?? 0)
+            return entry(node, copies: try await layout.metadata.copiesByNode()[node.id] ?? 0,
+                         deletions: try await layout.metadata.deletionsByNode()[node.id] ?? 0)
         } catch {
             throw LayoutChangeError(500, "metadata: \(error)")
         }
     }
 
-    private func entry(_ node: KnownNode, copies: Int) -> NodeEntry {
+    private func entry(_ node: KnownNode, copies: Int, deletions: Int) -> NodeEntry {
         let health = layout.directory.snapshot().first { $0.node.id == node.id }
         let inDirectory = layout.directory.node(node.id)
         return NodeEntry(id: node.id, address: node.address, zone: node.zone, state: node.membership, weight: node.placementWeight,
                          capacityBytes: node.capacityBytes, usedBytes: inDirectory?.usedBytes,
-                         health: health?.health.state.rawValue ?? "gone", copies: copies)
+                         health: health?.health.state.rawValue ?? "gone", copies: copies, pendingDeletions: deletions)
     }
 
     struct RepairReport: Encodable {

@@ -77,16 +77,18 @@ extension ClusterLayout {
     }
 
     /// Removes a node from the layout. Refused while manifests still name copies on it
-    /// (drain it first) unless `force` — then those copies are lost at once and made again
-    /// from the others — and when fewer active nodes than `replicas` would be left.
+    /// (drain it first) or, while it is up, deletions of copies moved off it are still
+    /// queued, unless `force` — then those copies are lost at once and made again from the
+    /// others — and when fewer active nodes than `replicas` would be left.
     func remove(_ id: String, force: Bool, replicas: Int, configured: Set<String>) async throws(LayoutChangeError) -> KnownNode {
         let node = try existing(id)
         guard node.membership != .removed else { return node }
         if !force {
             try keepsEnoughActive(without: id, replicas: replicas, doing: "removing")
-            let copies: Int
+            let copies: Int, deletions: Int
             do {
                 copies = try await metadata.copiesByNode()[id] ?? 0
+                deletions = try await metadata.deletionsByNode()[id] ?? 0
             } catch {
                 throw LayoutChangeError(500, "metadata: cannot count the copies on \(id): \(error)")
             }
@@ -94,6 +96,12 @@ extension ClusterLayout {
                 let advice = node.membership == .draining ? "wait until the drain has moved them (flare nodes shows the count)"
                     : "drain it first (flare node drain \(id)) and wait until it holds none"
                 throw LayoutChangeError(409, "node \(id) still holds \(copies) chunk copies: \(advice), or remove it with --force to make them again from the other copies")
+            }
+            // Copies moved off it are deleted from it after the deletion grace; removed, it
+            // would keep them (nothing contacts a removed node). A node that is not up now
+            // could not take them anyway: its deletions go with it.
+            guard deletions == 0 || !directory.isUp(id) else {
+                throw LayoutChangeError(409, "node \(id) holds no copy the manifests name, but \(deletions) deletion(s) of copies moved off it are still queued (they run after --deletion-grace): wait for them, or remove it with --force and wipe its data directory")
             }
         }
         let removed = try await store(.removed, of: id)

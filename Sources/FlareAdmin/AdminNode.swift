@@ -16,16 +16,20 @@ public struct AdminNode: Codable, Sendable, Equatable {
     public var health: String
     /// Chunk copies the manifests name on this node; `nil` when the api did not count them.
     public var copies: Int?
+    /// Deletions queued for it (copies moved or replaced off it, waiting out the grace); a
+    /// drained node is removable once these have run. `nil` from an api that does not say.
+    public var pendingDeletions: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, address, zone, state, weight
         case capacityBytes = "capacity_bytes"
         case usedBytes = "used_bytes"
         case health, copies
+        case pendingDeletions = "pending_deletions"
     }
 
     public init(id: String, address: String, zone: String, state: String, weight: Int, capacityBytes: Int,
-                usedBytes: Int?, health: String, copies: Int?) {
+                usedBytes: Int?, health: String, copies: Int?, pendingDeletions: Int? = nil) {
         self.id = id
         self.address = address
         self.zone = zone
@@ -35,6 +39,7 @@ public struct AdminNode: Codable, Sendable, Equatable {
         self.usedBytes = usedBytes
         self.health = health
         self.copies = copies
+        self.pendingDeletions = pendingDeletions
     }
 }
 

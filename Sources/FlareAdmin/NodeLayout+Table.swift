@@ -45,7 +45,8 @@ extension AdminNode {
 
     /// One line for the node commands' answers: `node <id> at 127.0.0.1:9004 (zone a): draining, health up, weight 100, 12 copies`.
     public func renderLine() -> String {
-        let held = copies.map { "\($0) cop\($0 == 1 ? "y" : "ies")" } ?? "copies not counted"
+        var held = copies.map { "\($0) cop\($0 == 1 ? "y" : "ies")" } ?? "copies not counted"
+        if let pendingDeletions, pendingDeletions > 0 { held += ", \(pendingDeletions) deletion\(pendingDeletions == 1 ? "" : "s") queued" }
         return "node \(id) at \(address) (zone \(zone)): \(state), health \(health), weight \(weight), \(held)"
     }
 }

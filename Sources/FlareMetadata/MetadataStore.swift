@@ -114,6 +114,9 @@ public protocol MetadataStore: Sendable {
     func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode
     /// How many chunk copies the manifests name on each node (nodes naming none are absent).
     func copiesByNode() async throws -> [String: Int]
+    /// How many deletions are queued for each node, due or not (nodes with none are absent):
+    /// a drained node still holds those copies until they run.
+    func deletionsByNode() async throws -> [String: Int]
     /// Renames replicas recorded as `address` (by a build before node ids) to `id`, in
     /// manifests and in the deletion queue, in one transaction; returns the manifests changed.
     func renameReplicas(address: String, to id: String) async throws -> Int

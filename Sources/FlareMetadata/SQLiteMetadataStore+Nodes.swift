@@ -76,6 +76,15 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func deletionsByNode() async throws -> [String: Int] {
+        try await perform(write: false) { database in
+            let select = try database.statement("SELECT node, count(*) FROM deletions GROUP BY node")
+            var counts: [String: Int] = [:]
+            while try select.step() { counts[select.text(0)] = Int(select.int64(1)) }
+            return counts
+        }
+    }
+
     private static func node(_ id: String, _ database: SQLiteDatabase) throws -> KnownNode {
         let select = try database.statement("SELECT \(nodeColumns) FROM nodes WHERE id = ?1").bind(1, id)
         defer { select.reset() }

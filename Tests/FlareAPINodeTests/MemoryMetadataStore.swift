@@ -88,6 +88,8 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func copiesByNode() async throws -> [String: Int] { preconditionFailure("the PUT pipeline does not count copies") }
 
+    func deletionsByNode() async throws -> [String: Int] { preconditionFailure("the PUT pipeline does not count deletions") }
+
     func renameReplicas(address: String, to id: String) async throws -> Int { 0 }
 
     func delete(key: String) async throws -> ObjectManifest? { state.withLock { $0.objects.removeValue(forKey: key) } }

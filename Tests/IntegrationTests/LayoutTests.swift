@@ -144,9 +144,15 @@ struct LayoutTests {
                 #expect(!(manifests[key] ?? []).contains { $0.replicas.contains(id) }, "\(key), PUT while draining, has a copy on the draining node")
             }
             let files = stored.merging(during) { first, _ in first }
-            let remove = try await cluster.admin("POST", "nodes/\(id)/remove")
-            #expect(remove.status == 200 && remove.json?["state"] as? String == "removed", "\(remove)")
-            let gone = try await cluster.poll(seconds: 20) { try cluster.chunksOnDisk(3).isEmpty }
+            // Copies moved off it are deleted after the grace; a remove waits for them.
+            var remove = try await cluster.admin("POST", "nodes/\(id)/remove")
+            #expect(remove.status == 200 || (remove.status == 409 && remove.text.contains("deletion")), "\(remove)")
+            let removed = try await cluster.poll(seconds: 30) {
+                remove = try await cluster.admin("POST", "nodes/\(id)/remove")
+                return remove.status == 200
+            }
+            #expect(removed && remove.json?["state"] as? String == "removed", "\(remove)")
+            let gone = try await cluster.poll(seconds: 5) { try cluster.chunksOnDisk(3).isEmpty }
             let leftOnRemoved = try cluster.chunksOnDisk(3).count
             #expect(gone, "the removed node still holds \(leftOnRemoved) chunk files")
             try await cluster.expectEveryObjectReadsBack(files, "after the drain")
