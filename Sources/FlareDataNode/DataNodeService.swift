@@ -48,6 +48,10 @@ public final class DataNodeService: @unchecked Sendable {
         }
         self.loops = loops
         let stats = ChunkStoreStats(metrics: metrics, chunkCount: report.chunkCount, bytesStored: report.bytesStored)
+        let quarantine = try ChunkQuarantine.load(dataDirectory: config.dataDirectory, metrics: metrics, logger: logger)
+        if !quarantine.entries.isEmpty {
+            logger.notice("\(quarantine.entries.count) corrupt chunks in \(quarantine.directory), listed by GET /chunks/corrupt until deleted")
+        }
         let bufferBytes = ChunkFormat.segmentBytes + ChunkFormat.footerBytes
         let buffersPerLoop = max(2, config.bufferPoolBytes / bufferBytes / loops.count)
         var stores: [ObjectIdentifier: ChunkStore] = [:]
@@ -55,7 +59,8 @@ public final class DataNodeService: @unchecked Sendable {
             // Built on its loop: the pool touches its pages there, and is used only there.
             let store = try await loop.run { [config, report] in
                 ChunkStore(directory: config.dataDirectory, usesDirectIO: report.usesDirectIO, loop: loop,
-                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop, hugePages: true), stats: stats)
+                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop, hugePages: true), stats: stats,
+                           quarantine: quarantine)
             }
             stores[ObjectIdentifier(loop)] = store
         }
