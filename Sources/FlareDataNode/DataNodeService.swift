@@ -16,6 +16,8 @@ public final class DataNodeService: @unchecked Sendable {
     /// Held while the node runs: one node per data directory.
     private let directoryLock: DataDirectoryLock
     private var server: HTTPServer!
+    /// The scrubber's task on the first loop; `nil` with `--scrub-interval 0`.
+    private var scrubTask: Task<Void, Error>?
     private let logger: Logger
 
     /// The address bound (the real port when 0 was asked for).
@@ -72,6 +74,14 @@ public final class DataNodeService: @unchecked Sendable {
         server = try HTTPServer(address: address, loops: loops, limits: config.httpLimits,
                                 onExchange: DataNodeRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
+        if config.scrubIntervalSeconds > 0, let first = loops.first, let store = stores[ObjectIdentifier(first)] {
+            let scrubber = ChunkScrubber(store: store, settings: .init(intervalSeconds: config.scrubIntervalSeconds,
+                                                                       bytesPerSecond: config.scrubBytesPerSecond),
+                                         dataDirectory: config.dataDirectory, metrics: metrics, logger: logger)
+            scrubTask = first.spawn { await scrubber.run() }
+        } else {
+            logger.notice("scrubbing is off (--scrub-interval 0): stored chunks are checked only when read")
+        }
         logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop; node \(nodeID), zone \(config.zone), capacity \(ByteSize.format(capacityBytes))")
     }
 
@@ -100,9 +110,12 @@ public final class DataNodeService: @unchecked Sendable {
         return capacity
     }
 
-    /// Stops accepting and stops the loops.
+    /// Stops accepting, stops the scrubber (its reads and sleeps are cancelled, and waited
+    /// for: a loop stops only once nothing waits on it) and stops the loops.
     public func stop() async {
         await server.stop()
+        scrubTask?.cancel()
+        _ = await scrubTask?.result
         for loop in loops { loop.shutdown() }
     }
 }
