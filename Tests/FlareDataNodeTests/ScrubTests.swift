@@ -49,6 +49,14 @@ private func scrubState(_ directory: TestDirectory) -> ScrubState? {
     return ScrubState.parse(text)
 }
 
+/// Writes a `scrub-state` whose schedule began two hours ago, so that a node started with
+/// `--scrub-interval 3600` runs its first pass at once and its second an hour later: one
+/// pass, whatever the machine's speed, whose counts the test can check exactly.
+private func scheduleOnePassNow(_ directory: TestDirectory) throws {
+    let state = ScrubState(sinceNanoseconds: wallClockNanoseconds() - 7_200_000_000_000)
+    try state.encoded.write(toFile: "\(directory.data)/\(ScrubState.fileName)", atomically: true, encoding: .utf8)
+}
+
 /// `GET /chunks/corrupt` as (id, reason, found_ns) triples.
 private func corruptList(_ node: DataNode) async throws -> [(id: String, reason: String, found: Int64)] {
     let answer = try await node.get(path: "/chunks/corrupt")
@@ -72,7 +80,8 @@ struct ScrubTests {
             try flipByte("\(directory.data)/chunks/\(bad[0].0.shard)/\(bad[0].0)", at: 100)
             try flipByte("\(directory.data)/chunks/\(bad[1].0.shard)/\(bad[1].0)", at: Self.segment + 17)
             let started = wallClockNanoseconds()
-            let node = try DataNode(engine: engine, directory: directory, arguments: ["--scrub-interval", "1", "--scrub-bandwidth", "0"])
+            try scheduleOnePassNow(directory)
+            let node = try DataNode(engine: engine, directory: directory, arguments: ["--scrub-interval", "3600", "--scrub-bandwidth", "0"])
             nodes.append(node)
             try await node.start()
             let passed = try await node.eventually(within: 60) { try await node.metric("flare_datanode_scrub_passes_total") ?? 0 >= 1 }
@@ -147,8 +156,9 @@ struct ScrubTests {
         try await withStoredChunks(engine, "scrub-rate", store: { writer, directory in
             try await putChunks(Array(repeating: chunkBytes, count: count), on: writer, in: directory)
         }) { _, directory, nodes in
+            try scheduleOnePassNow(directory)
             let node = try DataNode(engine: engine, directory: directory,
-                                    arguments: ["--scrub-interval", "0.5", "--scrub-bandwidth", "\(rate)"])
+                                    arguments: ["--scrub-interval", "3600", "--scrub-bandwidth", "\(rate)"])
             nodes.append(node)
             let started = ContinuousClock.now
             try await node.start()
