@@ -75,6 +75,9 @@ final class ChunkScrubber: @unchecked Sendable {
         // Its own buffer, made (and touched) on the loop like every pool: see the type's doc.
         let buffers = BufferPool(bufferBytes: store.pool.bufferBytes, bufferCount: 1, loop: store.loop)
         var state = await loadState()
+        let rate = settings.bytesPerSecond == 0 ? "no bandwidth limit" : "\(ByteSize.format(settings.bytesPerSecond))/s"
+        let firstDue = state.nextPassDue(intervalNanoseconds: intervalNanoseconds, now: wallClockNanoseconds())
+        logger.info("scrubbing every \(settings.intervalSeconds) s at \(rate); next pass in \(max(0, Double(firstDue - wallClockNanoseconds()) / 1e9)) s")
         while !Task.isCancelled {
             let due = state.nextPassDue(intervalNanoseconds: intervalNanoseconds, now: wallClockNanoseconds())
             logger.debug("next scrub pass in \(Double(due - wallClockNanoseconds()) / 1e9) s")
@@ -114,8 +117,7 @@ final class ChunkScrubber: @unchecked Sendable {
         }
         metrics.set("flare_datanode_scrub_pass_chunks_total", Double(ids.count))
         metrics.set("flare_datanode_scrub_pass_chunks", 0)
-        let rate = settings.bytesPerSecond == 0 ? "unlimited" : "\(ByteSize.format(settings.bytesPerSecond))/s"
-        logger.info("scrub pass begins: \(ids.count) chunks, read at \(rate)")
+        logger.info("scrub pass begins: \(ids.count) chunks")
         var counts = (ok: 0, corrupt: 0, gone: 0, failed: 0)
         for id in ids {
             if Task.isCancelled { return .cancelled }
