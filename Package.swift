@@ -79,7 +79,8 @@ let package = Package(
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers.
         .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
-        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareTestSupport"],
+        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareTestSupport",
+                                                              .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
         .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareMetadataTests", dependencies: ["FlareMetadata", "FlareCore", "FlareTestSupport"], swiftSettings: strict),

@@ -7,7 +7,8 @@ public final class ChunkReader: @unchecked Sendable {
     public let footer: ChunkFooter
     private let file: File
     private let buffer: IOBuffer
-    private let stats: ChunkStoreStats
+    /// The store it was opened from: a segment found corrupt is quarantined there.
+    private let store: ChunkStore
     /// A segment already read into the start of the buffer when the chunk was opened; used
     /// once, by a stream that begins in it.
     private var prefetch: Prefetch?
@@ -22,18 +23,19 @@ public final class ChunkReader: @unchecked Sendable {
         var readBytes: Int
     }
 
-    init(file: File, footer: ChunkFooter, buffer: IOBuffer, prefetch: Prefetch?, stats: ChunkStoreStats) {
+    init(file: File, footer: ChunkFooter, buffer: IOBuffer, prefetch: Prefetch?, store: ChunkStore) {
         self.file = file
         self.footer = footer
         self.buffer = buffer
         self.prefetch = prefetch
-        self.stats = stats
+        self.store = store
     }
 
     /// Reads `range` of the chunk's data. `start` runs once the first segment has been read
     /// and verified (send the response head there), then `send` gets the bytes in order.
-    /// A corrupt segment throws ``ChunkStoreError/corrupt(_:_:)``; if it is not the first,
-    /// `start` and some `send`s have already run, and the caller must abort the response.
+    /// A corrupt segment throws ``ChunkStoreError/corrupt(_:_:)``, after the chunk was moved to
+    /// the quarantine; if it is not the first, `start` and some `send`s have already run, and
+    /// the caller must abort the response.
     public func stream(_ range: Range<Int>, start: () async throws -> Void,
                        send: (UnsafeRawBufferPointer) async throws -> Void) async throws(ChunkStoreError) {
         precondition(range.lowerBound >= 0 && range.upperBound <= footer.length)
@@ -62,12 +64,10 @@ public final class ChunkReader: @unchecked Sendable {
             prefetch = nil
             let data = UnsafeRawBufferPointer(rebasing: space[0..<count])
             guard got >= count else {
-                stats.corruptionFound()
-                throw .corrupt(footer.id, ChunkCorruption("segment \(segment) truncated"))
+                throw await store.corrupt(footer.id, ChunkCorruption("segment \(segment) truncated"))
             }
             guard CRC32C.checksum(data) == footer.segmentCRCs[segment] else {
-                stats.corruptionFound()
-                throw .corrupt(footer.id, ChunkCorruption("segment \(segment) checksum mismatch"))
+                throw await store.corrupt(footer.id, ChunkCorruption("segment \(segment) checksum mismatch"))
             }
             let from = max(range.lowerBound, segmentStart) - segmentStart
             let to = min(range.upperBound, segmentStart + count) - segmentStart

@@ -10,7 +10,14 @@ extension ChunkStore {
     /// `prefetchAt`, a data offset the caller is about to stream from, reads the segment
     /// holding it together with the footer, in one round of concurrent reads: a whole GET of a
     /// chunk of up to one segment then costs one trip to the disk, not two.
-    public func open(_ id: ChunkID, prefetchAt prefetchOffset: Int? = nil) async throws(ChunkStoreError) -> ChunkReader {
+    ///
+    /// `buffers`, where the reader's one buffer comes from: by default the store's pool; the
+    /// scrubber passes its own, so that it never takes a buffer from clients.
+    ///
+    /// A chunk whose file or footer fails a check is moved to the quarantine before the
+    /// error is thrown (``moveToQuarantine(_:_:)``): this read is the last that sees it.
+    public func open(_ id: ChunkID, prefetchAt prefetchOffset: Int? = nil,
+                     buffers: BufferPool? = nil) async throws(ChunkStoreError) -> ChunkReader {
         let path = path(of: id)
         let file: File
         do {
@@ -28,13 +35,12 @@ extension ChunkStore {
         guard fstat(file.fd, &info) == 0 else { throw .io(IOError(errno: Glibc.errno, operation: "fstat \(path)")) }
         let size = Int(info.st_size)
         guard size >= ChunkFormat.footerBytes && size % ChunkFormat.blockBytes == 0 else {
-            stats.corruptionFound()
-            throw .corrupt(id, ChunkCorruption("file size \(size) is not a chunk file size"))
+            throw await corrupt(id, ChunkCorruption("file size \(size) is not a chunk file size"))
         }
         let paddedData = size - ChunkFormat.footerBytes
         let buffer: IOBuffer
         do {
-            buffer = try await pool.acquire()
+            buffer = try await (buffers ?? pool).acquire()
         } catch {
             // The file closes itself as it goes: nothing was read, so there is nothing to report.
             throw .busy(error)
@@ -71,8 +77,7 @@ extension ChunkStore {
         }
         let footerRead = footerAt == ChunkFormat.segmentBytes ? counts[counts.count - 1] : counts[0] - footerAt
         guard footerRead == ChunkFormat.footerBytes else {
-            stats.corruptionFound()
-            throw .corrupt(id, ChunkCorruption("footer truncated"))
+            throw await corrupt(id, ChunkCorruption("footer truncated"))
         }
         if var read = prefetch {
             read.readBytes = min(counts[0], read.paddedBytes)
@@ -80,14 +85,19 @@ extension ChunkStore {
         }
         switch ChunkFooter.decode(UnsafeRawBufferPointer(footerSpace)) {
         case .failure(let corruption):
-            stats.corruptionFound()
-            throw .corrupt(id, corruption)
+            throw await corrupt(id, corruption)
         case .success(let footer):
             guard footer.id == id, ChunkFormat.fileBytes(footer.length) == size else {
-                stats.corruptionFound()
-                throw .corrupt(id, ChunkCorruption(footer.id == id ? "footer length disagrees with file size" : "footer names chunk \(footer.id)"))
+                throw await corrupt(id, ChunkCorruption(footer.id == id ? "footer length disagrees with file size" : "footer names chunk \(footer.id)"))
             }
-            return ChunkReader(file: file, footer: footer, buffer: buffer, prefetch: prefetch, stats: stats)
+            return ChunkReader(file: file, footer: footer, buffer: buffer, prefetch: prefetch, store: self)
         }
+    }
+
+    /// Counts a corrupt chunk, quarantines it, and returns the error to throw.
+    func corrupt(_ id: ChunkID, _ corruption: ChunkCorruption) async -> ChunkStoreError {
+        stats.corruptionFound()
+        await moveToQuarantine(id, corruption)
+        return .corrupt(id, corruption)
     }
 }

@@ -11,7 +11,9 @@ import Glibc
 /// and an id can be committed once only.
 ///
 /// The concerns live in `ChunkStore+Write.swift` (receive and commit), `ChunkStore+Open.swift`
-/// (open a committed chunk for reading), `ChunkStore+Delete.swift` and `ChunkStore+List.swift`.
+/// (open a committed chunk for reading), `ChunkStore+Delete.swift`, `ChunkStore+List.swift` and
+/// `ChunkStore+Quarantine.swift` (a chunk that fails its checks on any read is moved out of
+/// `chunks/`, see ``ChunkQuarantine``).
 public final class ChunkStore: @unchecked Sendable {
     /// Where chunks live.
     public let directory: String
@@ -22,6 +24,8 @@ public final class ChunkStore: @unchecked Sendable {
     /// Buffers of one segment plus a footer block.
     public let pool: BufferPool
     let stats: ChunkStoreStats
+    /// Where chunks found corrupt go; shared by every loop's store.
+    public let quarantine: ChunkQuarantine
     /// Shard directories opened for their `fsync` after a commit, kept open (256 at most).
     var shardDirectories: [String: File] = [:]
     var temporaryCounter: UInt64 = 0
@@ -29,13 +33,15 @@ public final class ChunkStore: @unchecked Sendable {
     lazy var temporaryPrefix = "\(getpid()).\(ObjectIdentifier(self).hashValue & 0xffff)"
 
     /// Creates a store over `directory`, prepared by ``DataDirectory/prepare(_:)``.
-    public init(directory: String, usesDirectIO: Bool, loop: EventLoop, pool: BufferPool, stats: ChunkStoreStats) {
+    public init(directory: String, usesDirectIO: Bool, loop: EventLoop, pool: BufferPool, stats: ChunkStoreStats,
+                quarantine: ChunkQuarantine) {
         precondition(pool.bufferBytes >= ChunkFormat.segmentBytes + ChunkFormat.footerBytes, "pool buffers too small")
         self.directory = directory
         self.usesDirectIO = usesDirectIO
         self.loop = loop
         self.pool = pool
         self.stats = stats
+        self.quarantine = quarantine
     }
 
     /// The committed path of a chunk.

@@ -23,6 +23,11 @@ public struct DataNodeConfig: Sendable {
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()
+    /// Seconds from the end of one scrub pass (a re-read of every chunk) to the start of the
+    /// next; 0: no scrubbing. See ``ChunkScrubber``.
+    public var scrubIntervalSeconds: Double = 7 * 86_400
+    /// The most bytes per second a scrub pass reads, on average; 0: unlimited.
+    public var scrubBytesPerSecond = 16 << 20
 
     public init() {}
 }

@@ -5,8 +5,9 @@ import Logging
 
 extension HTTPError: StatusCarrying {}
 
-/// The data node's HTTP API: `/chunk/{id}` (PUT, GET, HEAD, DELETE), `/chunks`, `/health`,
-/// `/metrics`. Each request uses the chunk store of the loop it arrived on.
+/// The data node's HTTP API: `/chunk/{id}` (PUT, GET, HEAD, DELETE), `/chunks`,
+/// `/chunks/corrupt`, `/health`, `/metrics`. Each request uses the chunk store of the loop it
+/// arrived on.
 struct DataNodeRoutes: Sendable {
     let stores: [ObjectIdentifier: ChunkStore]
     let config: DataNodeConfig
@@ -38,7 +39,9 @@ struct DataNodeRoutes: Sendable {
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case ("GET", "/chunks"):
             if let query = request.head.query, !query.isEmpty { try await listOlder(query, store, response) } else { try await list(store, response) }
-        case (_, "/health"), (_, "/metrics"), (_, "/chunks"):
+        case ("GET", "/chunks/corrupt"):
+            try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: store.quarantine.json())
+        case (_, "/health"), (_, "/metrics"), (_, "/chunks"), (_, "/chunks/corrupt"):
             try await response.respondError(405, "use GET", headers: ["Allow": "GET"])
         default:
             try await response.respondError(404, "no route for \(request.method) \(path)")
@@ -151,16 +154,34 @@ struct DataNodeRoutes: Sendable {
         }
     }
 
+    /// Deletes the stored copy and the quarantined copy of a chunk, whichever there are: the
+    /// api deletes a corrupt copy (listed by `/chunks/corrupt`) once it has repaired it
+    /// elsewhere, and may meanwhile have stored a good one here. 204 when either went, 404
+    /// when there was neither.
     private func delete(_ id: ChunkID, _ store: ChunkStore, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        var deleted = false
         do {
             try await store.delete(id)
+            deleted = true
+        } catch .notFound {
+            deleted = false
         } catch {
             return try await response.respondError(error.status, error.description)
         }
+        do {
+            if try await store.deleteQuarantined(id) { deleted = true }
+        } catch {
+            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            return try await response.respondError(error.status, error.description)
+        }
+        guard deleted else { return try await response.respondError(404, ChunkStoreError.notFound(id).description) }
         try await response.writeHead(status: 204, contentLength: nil)
     }
 
-    /// `id length` per line; `id corrupt: reason` for chunks whose footer fails its checks.
+    /// `id length` per line, for the chunks stored (quarantined ones are not: see
+    /// `/chunks/corrupt`). A chunk whose footer fails its checks here is quarantined and left
+    /// out; `id corrupt: reason` only for one that could not be moved, `id unreadable: error`
+    /// for one that could not be read.
     private func list(_ store: ChunkStore, _ response: HTTPResponseWriter) async throws {
         let ids: [ChunkID]
         do {
@@ -179,6 +200,7 @@ struct DataNodeRoutes: Sendable {
             } catch {
                 switch error {
                 case .notFound: continue  // deleted while listing
+                case .corrupt where store.quarantine.contains(id): continue
                 case .corrupt(_, let corruption): text += "\(id) corrupt: \(corruption.reason)\n"
                 default: text += "\(id) unreadable: \(error)\n"
                 }

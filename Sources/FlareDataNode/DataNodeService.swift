@@ -16,6 +16,8 @@ public final class DataNodeService: @unchecked Sendable {
     /// Held while the node runs: one node per data directory.
     private let directoryLock: DataDirectoryLock
     private var server: HTTPServer!
+    /// The scrubber's task on the first loop; `nil` with `--scrub-interval 0`.
+    private var scrubTask: Task<Void, Error>?
     private let logger: Logger
 
     /// The address bound (the real port when 0 was asked for).
@@ -48,6 +50,10 @@ public final class DataNodeService: @unchecked Sendable {
         }
         self.loops = loops
         let stats = ChunkStoreStats(metrics: metrics, chunkCount: report.chunkCount, bytesStored: report.bytesStored)
+        let quarantine = try ChunkQuarantine.load(dataDirectory: config.dataDirectory, metrics: metrics, logger: logger)
+        if !quarantine.entries.isEmpty {
+            logger.notice("\(quarantine.entries.count) corrupt chunks in \(quarantine.directory), listed by GET /chunks/corrupt until deleted")
+        }
         let bufferBytes = ChunkFormat.segmentBytes + ChunkFormat.footerBytes
         let buffersPerLoop = max(2, config.bufferPoolBytes / bufferBytes / loops.count)
         var stores: [ObjectIdentifier: ChunkStore] = [:]
@@ -55,7 +61,8 @@ public final class DataNodeService: @unchecked Sendable {
             // Built on its loop: the pool touches its pages there, and is used only there.
             let store = try await loop.run { [config, report] in
                 ChunkStore(directory: config.dataDirectory, usesDirectIO: report.usesDirectIO, loop: loop,
-                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop, hugePages: true), stats: stats)
+                           pool: BufferPool(bufferBytes: bufferBytes, bufferCount: buffersPerLoop, loop: loop, hugePages: true), stats: stats,
+                           quarantine: quarantine)
             }
             stores[ObjectIdentifier(loop)] = store
         }
@@ -67,6 +74,14 @@ public final class DataNodeService: @unchecked Sendable {
         server = try HTTPServer(address: address, loops: loops, limits: config.httpLimits,
                                 onExchange: DataNodeRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
+        if config.scrubIntervalSeconds > 0, let first = loops.first, let store = stores[ObjectIdentifier(first)] {
+            let scrubber = ChunkScrubber(store: store, settings: .init(intervalSeconds: config.scrubIntervalSeconds,
+                                                                       bytesPerSecond: config.scrubBytesPerSecond),
+                                         dataDirectory: config.dataDirectory, metrics: metrics, logger: logger)
+            scrubTask = first.spawn { await scrubber.run() }
+        } else {
+            logger.notice("scrubbing is off (--scrub-interval 0): stored chunks are checked only when read")
+        }
         logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop; node \(nodeID), zone \(config.zone), capacity \(ByteSize.format(capacityBytes))")
     }
 
@@ -95,9 +110,12 @@ public final class DataNodeService: @unchecked Sendable {
         return capacity
     }
 
-    /// Stops accepting and stops the loops.
+    /// Stops accepting, stops the scrubber (its reads and sleeps are cancelled, and waited
+    /// for: a loop stops only once nothing waits on it) and stops the loops.
     public func stop() async {
         await server.stop()
+        scrubTask?.cancel()
+        _ = await scrubTask?.result
         for loop in loops { loop.shutdown() }
     }
 }

@@ -21,12 +21,24 @@ extension DataNode {
         try await curl([base + path])
     }
 
-    /// The value of a metric line without labels, e.g. `flare_datanode_corrupt_chunks_total`.
-    func metric(_ name: String) async throws -> Double? {
+    /// The value of a metric, e.g. `flare_datanode_corrupt_chunks_total`, or with `labels`
+    /// (as rendered: `result="ok"`) that one series of it.
+    func metric(_ name: String, labels: String = "") async throws -> Double? {
+        let series = labels.isEmpty ? name : "\(name){\(labels)}"
         let text = try await get(path: "/metrics").text
-        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces))
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1).trimmingCharacters(in: .whitespaces))
         }
         return nil
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `seconds` have passed; whether it held.
+    func eventually(within seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
     }
 }

@@ -70,11 +70,14 @@ struct CommandLineTests {
     @Test("datanode refuses malformed flags, naming the flag", arguments: [
         ["--io", "kqueue"], ["--threads", "300"], ["--log-level", "loud"], ["--buffer-pool", "1MiB"],
         ["--idle-timeout", "0"], ["--idle-timeout", "-5"], ["--head-timeout", "0"], ["--body-timeout", "99999"],
+        ["--scrub-interval=-1"], ["--scrub-interval", "nan"], ["--scrub-interval", "99999999"], ["--scrub-interval", "weekly"],
+        ["--scrub-bandwidth", "fast"], ["--scrub-bandwidth", "16MiB/s"],
     ])
     func dataNodeBadFlags(flags: [String]) async throws {
         let result = try await Self.run("datanode", ["--port", "0", "--data-dir", "/tmp/flare-cli-never/datanode"] + flags)
         #expect(result.status != nil && result.status != 0, "\(flags): exit \(result.status.map(String.init) ?? "none")")
-        #expect(result.stderr.contains(flags[0]), "\(flags): stderr: \(result.stderr)")
+        let flag = String(flags[0].prefix { $0 != "=" })
+        #expect(result.stderr.contains(flag), "\(flags): stderr: \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/flare-cli-never"), "a refused start created the data directory")
     }
 
@@ -95,7 +98,7 @@ struct CommandLineTests {
         let result = try await Self.run("datanode", ["--help"])
         #expect(result.status == 0)
         for flag in ["--host", "--port", "--data-dir", "--io", "--threads", "--chunk-size-max", "--buffer-pool", "--log-level",
-                     "--idle-timeout", "--head-timeout", "--body-timeout"] {
+                     "--idle-timeout", "--head-timeout", "--body-timeout", "--scrub-interval", "--scrub-bandwidth", "/chunks/corrupt"] {
             #expect(result.stdout.contains(flag), "datanode --help does not mention \(flag)")
         }
     }
