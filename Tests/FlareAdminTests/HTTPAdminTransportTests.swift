@@ -58,13 +58,13 @@ struct HTTPAdminTransportTests {
             await listener.close()
             return address
         }
-        let started = ContinuousClock.now
         let client = try await transport(engine, address)
         let refused = await failure { _ = try await client.send("GET", "/admin/nodes") }
         await client.close()
         #expect(refused as? AdminError == .unreachable(api: "http://\(address)", reason: "connection refused"))
         #expect("\(refused.map { "\($0)" } ?? "no error")" == "cannot reach the api at http://\(address): connection refused")
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Refused, not timed out: the error says which, so no clock is needed (a loaded
+        // machine makes any bound on the time flaky).
     }
 
     @Test("a peer that accepts and never answers: a timeout after --timeout, not a hang", arguments: testedEngines)
@@ -83,6 +83,7 @@ struct HTTPAdminTransportTests {
         await client.close()
         await peer.stop()
         #expect(silence as? AdminError == .timedOut(api: "http://\(peer.address)", seconds: 1), "\(silence.map { "\($0)" } ?? "no error")")
-        #expect(waited >= .milliseconds(950) && waited < .seconds(5), "waited \(waited)")
+        // At least the timeout (a floor holds on any machine; a ceiling would not).
+        #expect(waited >= .milliseconds(950), "waited \(waited)")
     }
 }

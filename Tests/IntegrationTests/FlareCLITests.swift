@@ -158,13 +158,12 @@ struct FlareCLITests {
             // Never accepts: the kernel completes the handshake from the backlog, and then nothing answers.
             return (free, try TCPListener(address: SocketAddress(host: "127.0.0.1", port: 0), loop: loop))
         }
-        let started = ContinuousClock.now
+        // "connection refused", not a timeout, in the message: no clock needed.
         let refused = try await runFlare(["--api", "http://\(free)", "nodes"], engine: engine, scratch: scratch.tmp)
         #expect(refused.status == 1 && refused.stdout.isEmpty, "\(refused)")
         #expect(refused.stderr == "flare: cannot reach the api at http://\(free): connection refused\n", "\(refused)")
         let status = try await runFlare(["status", "--json"], engine: engine, envAPI: "http://\(free)", scratch: scratch.tmp)
         #expect(status.status == 1 && status.stderr.hasPrefix("flare: cannot reach the api at http://\(free)"), "\(status)")
-        #expect(ContinuousClock.now - started < .seconds(20), "two refused runs took \(ContinuousClock.now - started)")
 
         let hung = try await runFlare(["--api", "http://\(silent.localAddress)", "--timeout", "1", "repair", "status"],
                                       engine: engine, scratch: scratch.tmp)
