@@ -64,7 +64,14 @@ public struct RebalanceBench {
         _ = try api(cluster, "POST", "/admin/nodes/\(id)/drain")
         let chunkBytes = ByteSize.parse(options.chunkSize) ?? (4 << 20)
         steps.append(try settle(cluster, change: "4 → 3 (drain)", ideal: held * chunkBytes))
-        _ = try api(cluster, "POST", "/admin/nodes/\(id)/remove")
+        // Deletions of the copies moved off it run after the grace; then it may go.
+        var removed: [String: Any] = [:]
+        for _ in 0..<600 {
+            removed = try api(cluster, "POST", "/admin/nodes/\(id)/remove")
+            if removed["state"] as? String == "removed" { break }
+            usleep(100_000)
+        }
+        guard removed["state"] as? String == "removed" else { throw BenchError("the drained node could not be removed: \(removed)") }
         progress.finish("moved \(ByteSize.format(steps[1].bytesMoved)) in \(String(format: "%.1f", steps[1].seconds)) s")
         return steps
     }

@@ -7,11 +7,11 @@ struct Rebalance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bytes a layout change moves against the ideal, and the time: 3 → 4 nodes (add), then 4 → 3 (drain, remove).",
         discussion: """
-        Starts a local cluster of 3 listed data nodes and a 4th unlisted one, --replicas 2, --repair-bandwidth 0, \\
-        --deletion-grace 1 (so a copy moved back soon after it left is not held up by its queued deletion), stores \\
-        --data in 64 MiB objects, adds the 4th node by the admin API and waits until a repair pass finds nothing \\
-        to move; then drains it, waits the same way, and removes it. The ideal for the add is a quarter of the \\
-        copies' bytes (the new node's share), for the drain the bytes of the copies it held. Writes \\
+        Starts a local cluster of 3 listed data nodes and a 4th unlisted one, --replicas 2, --repair-bandwidth 0, \
+        --deletion-grace 1 (so a copy moved back soon after it left is not held up by its queued deletion), stores \
+        --data in 64 MiB objects, adds the 4th node by the admin API and waits until a repair pass finds nothing \
+        to move; then drains it, waits the same way, and removes it. The ideal for the add is a quarter of the \
+        copies' bytes (the new node's share), for the drain the bytes of the copies it held. Writes \
         bench-results/rebalance-<engine>.md unless --no-record.
         """)
 
@@ -34,7 +34,8 @@ struct Rebalance: AsyncParsableCommand {
         table += "chunk \(options.chunkSize), --repair-bandwidth 0\n\n"
         table += "| change | moved | ideal | moved ÷ ideal | time | throughput |\n|---|--:|--:|--:|--:|--:|\n"
         for step in steps {
-            table += "| \(step.change)\(step.complete ? "" : " (**incomplete**)") | \(ByteSize.format(step.bytesMoved)) | \(ByteSize.format(step.idealBytes)) | "
+            let mib = { (bytes: Int) in String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
+            table += "| \(step.change)\(step.complete ? "" : " (**incomplete**)") | \(mib(step.bytesMoved)) | \(mib(step.idealBytes)) | "
             table += "\(String(format: "%.2f", step.ratio))× | \(String(format: "%.1f", step.seconds)) s | \(Int(step.megabytesPerSecond)) MB/s |\n"
         }
         try common.publishTable(table, as: "rebalance")
