@@ -35,6 +35,9 @@ struct AdminRoutes: Sendable {
         var copies: Int?
         /// Deletions queued for it (copies replaced or moved off it, waiting out the grace).
         var pendingDeletions: Int?
+        /// A draining node that holds nothing any more (no copy named, no deletion queued):
+        /// its drain is over, and it may be removed.
+        var drained: Bool
     }
 
     struct Layout: Encodable {
@@ -148,7 +151,8 @@ struct AdminRoutes: Sendable {
         let inDirectory = layout.directory.node(node.id)
         return NodeEntry(id: node.id, address: node.address, zone: node.zone, state: node.membership, weight: node.placementWeight,
                          capacityBytes: node.capacityBytes, usedBytes: inDirectory?.usedBytes,
-                         health: health?.health.state.rawValue ?? "gone", copies: copies, pendingDeletions: deletions)
+                         health: health?.health.state.rawValue ?? "gone", copies: copies, pendingDeletions: deletions,
+                         drained: node.membership == .draining && copies == 0 && deletions == 0)
     }
 
     struct RepairReport: Encodable {

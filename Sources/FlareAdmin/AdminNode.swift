@@ -19,6 +19,9 @@ public struct AdminNode: Codable, Sendable, Equatable {
     /// Deletions queued for it (copies moved or replaced off it, waiting out the grace); a
     /// drained node is removable once these have run. `nil` from an api that does not say.
     public var pendingDeletions: Int?
+    /// A draining node that holds nothing any more: it may be removed. `nil` from an api that
+    /// does not say.
+    public var drained: Bool?
 
     enum CodingKeys: String, CodingKey {
         case id, address, zone, state, weight
@@ -26,7 +29,11 @@ public struct AdminNode: Codable, Sendable, Equatable {
         case usedBytes = "used_bytes"
         case health, copies
         case pendingDeletions = "pending_deletions"
+        case drained
     }
+
+    /// The state as the tables show it: a draining node that holds nothing is `drained`.
+    public var shownState: String { state == "draining" && drained == true ? "drained" : state }
 
     public init(id: String, address: String, zone: String, state: String, weight: Int, capacityBytes: Int,
                 usedBytes: Int?, health: String, copies: Int?, pendingDeletions: Int? = nil) {

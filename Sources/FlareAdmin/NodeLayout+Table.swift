@@ -14,7 +14,7 @@ extension NodeLayout {
         ])
         for node in nodes {
             table.append([
-                String(node.id.prefix(Self.shownIDLength)), node.address, node.zone, node.state, node.health,
+                String(node.id.prefix(Self.shownIDLength)), node.address, node.zone, node.shownState, node.health,
                 "\(node.weight)", node.copies.map { "\($0)" } ?? "-", node.usedBytes.map(ByteSize.format) ?? "-",
                 ByteSize.format(node.capacityBytes), node.usedPercent,
             ])
@@ -47,6 +47,6 @@ extension AdminNode {
     public func renderLine() -> String {
         var held = copies.map { "\($0) cop\($0 == 1 ? "y" : "ies")" } ?? "copies not counted"
         if let pendingDeletions, pendingDeletions > 0 { held += ", \(pendingDeletions) deletion\(pendingDeletions == 1 ? "" : "s") queued" }
-        return "node \(id) at \(address) (zone \(zone)): \(state), health \(health), weight \(weight), \(held)"
+        return "node \(id) at \(address) (zone \(zone)): \(shownState), health \(health), weight \(weight), \(held)"
     }
 }

@@ -1,3 +1,4 @@
+import FlareCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -67,6 +68,23 @@ public final class LocalCluster: @unchecked Sendable {
                              log: "\(root)/api.log")
         try waitForHealth(port: apiPort, process: api)
         apiProcess = api
+    }
+
+    /// Stores `count` objects `/object/<prefix><index>` of `bytes` each, all the same random
+    /// bytes (one file in the work directory, removed after); returns their CRC32C, for
+    /// checked GETs.
+    public func storeObjects(_ count: Int, bytes: Int, prefix: String) throws -> UInt32 {
+        let progress = ProgressReporter()
+        let file = "\(options.workDirectory)/flare-bench-objects-\(getpid())"
+        defer { unlink(file) }
+        let crc = try CurlWorkload.makeFile(at: file, bytes: bytes)
+        progress.begin("storing \(count) × \(ByteSize.format(bytes)) with \(options.replicas) copies of every chunk")
+        for index in 0..<count {
+            let put = try CurlWorkload.put(file: file, bytes: bytes, url: "\(apiURL)/object/\(prefix)\(index)", name: "put")
+            guard put.verified else { throw BenchError("PUT \(prefix)\(index) failed") }
+        }
+        progress.finish("stored \(ByteSize.format(count * bytes))")
+        return crc
     }
 
     /// Stops every process and removes the data (unless `keepFiles`).

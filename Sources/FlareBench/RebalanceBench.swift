@@ -39,16 +39,8 @@ public struct RebalanceBench {
         let cluster = try LocalCluster(options: options)
         defer { cluster.stop() }
         try cluster.start()
-        let file = "\(options.workDirectory)/flare-bench-rebalance-\(getpid())"
-        defer { unlink(file) }
-        _ = try CurlWorkload.makeFile(at: file, bytes: Self.objectSize)
         let count = max(1, objectBytes / Self.objectSize)
-        progress.begin("storing \(count) × 64 MiB with 2 copies of every chunk on 3 nodes")
-        for index in 0..<count {
-            let put = try CurlWorkload.put(file: file, bytes: Self.objectSize, url: "\(cluster.apiURL)/object/move/\(index)", name: "put")
-            guard put.verified else { throw BenchError("PUT \(index) of the objects to move failed") }
-        }
-        progress.finish("stored \(ByteSize.format(count * Self.objectSize))")
+        _ = try cluster.storeObjects(count, bytes: Self.objectSize, prefix: "move/")
         let copyBytes = 2 * count * Self.objectSize
         let fourth = "127.0.0.1:\(cluster.dataNodePorts[3])"
         var steps: [Step] = []

@@ -40,16 +40,8 @@ public struct RepairBench {
         let cluster = try LocalCluster(options: options)
         defer { cluster.stop() }
         try cluster.start()
-        let file = "\(options.workDirectory)/flare-bench-repair-\(getpid())"
-        defer { unlink(file) }
-        _ = try CurlWorkload.makeFile(at: file, bytes: Self.objectSize)
         let count = max(1, objectBytes / Self.objectSize)
-        progress.begin("storing \(count) × 64 MiB with \(options.replicas) copies of every chunk")
-        for index in 0..<count {
-            let put = try CurlWorkload.put(file: file, bytes: Self.objectSize, url: "\(cluster.apiURL)/object/heal/\(index)", name: "put")
-            guard put.verified else { throw BenchError("PUT \(index) of the objects to heal failed") }
-        }
-        progress.finish("stored \(ByteSize.format(count * Self.objectSize))")
+        _ = try cluster.storeObjects(count, bytes: Self.objectSize, prefix: "heal/")
         let victim = cluster.dataNodePorts[0]
         let lost = try text("http://127.0.0.1:\(victim)/chunks").split(separator: "\n").count
         progress.begin("killing the data node on :\(victim), which held \(lost) chunks; waiting for the repair")
@@ -90,16 +82,8 @@ public struct RepairBench {
         let cluster = try LocalCluster(options: options)
         defer { cluster.stop() }
         try cluster.start()
-        let file = "\(options.workDirectory)/flare-bench-repair-load-\(getpid())"
-        defer { unlink(file) }
-        let crc = try CurlWorkload.makeFile(at: file, bytes: Self.objectSize)
         let count = max(1, objectBytes / Self.objectSize)
-        progress.begin("storing \(count) × 64 MiB with \(options.replicas) copies of every chunk")
-        for index in 0..<count {
-            let put = try CurlWorkload.put(file: file, bytes: Self.objectSize, url: "\(cluster.apiURL)/object/heal/\(index)", name: "put")
-            guard put.verified else { throw BenchError("PUT \(index) of the objects to heal failed") }
-        }
-        progress.finish("stored \(ByteSize.format(count * Self.objectSize))")
+        let crc = try cluster.storeObjects(count, bytes: Self.objectSize, prefix: "heal/")
         var errors = 0
         func reads(for seconds: Double, while going: () throws -> Bool) throws -> (bytes: Int, seconds: Double) {
             let started = ContinuousClock.now

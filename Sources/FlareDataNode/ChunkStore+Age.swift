@@ -9,7 +9,9 @@ extension ChunkStore {
     /// keeps the modification time: the age is the time since its bytes were written. Each
     /// shard directory is read on the blocking pool, one at a time; a missing one holds no
     /// chunks, any other failure is an error (a listing that silently leaves chunks out would
-    /// mislead its reader).
+    /// mislead its reader). Quarantined chunks found at least that long ago are listed too:
+    /// a bad copy no manifest names any more (its object was deleted before the repair made
+    /// it again) would otherwise stay in `quarantine/` for ever; a DELETE removes it.
     public func ids(olderThanSeconds seconds: Int) async throws(ChunkStoreError) -> [ChunkID] {
         precondition(seconds >= 0)
         let before = wallClockNanoseconds() - Int64(seconds) * 1_000_000_000
@@ -25,6 +27,8 @@ extension ChunkStore {
             }
             ids += entries.filter { $0.modifiedNanoseconds <= before }.compactMap { ChunkID($0.name) }.sorted()
         }
+        let listed = Set(ids)
+        ids += quarantine.entries.filter { $0.foundNanoseconds <= before && !listed.contains($0.id) }.map(\.id)
         return ids
     }
 }

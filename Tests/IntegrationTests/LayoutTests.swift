@@ -144,14 +144,21 @@ struct LayoutTests {
                 #expect(!(manifests[key] ?? []).contains { $0.replicas.contains(id) }, "\(key), PUT while draining, has a copy on the draining node")
             }
             let files = stored.merging(during) { first, _ in first }
-            // Copies moved off it are deleted after the grace; a remove waits for them.
-            var remove = try await cluster.admin("POST", "nodes/\(id)/remove")
-            #expect(remove.status == 200 || (remove.status == 409 && remove.text.contains("deletion")), "\(remove)")
-            let removed = try await cluster.poll(seconds: 30) {
-                remove = try await cluster.admin("POST", "nodes/\(id)/remove")
-                return remove.status == 200
+            // Copies moved off it are deleted after the grace; until then a remove is refused,
+            // and then the node says it is drained.
+            var entry: [String: Any] = [:]
+            let drainedNow = try await cluster.poll(seconds: 30) {
+                entry = try await cluster.layoutNodes().first { $0["id"] as? String == id }!
+                if entry["drained"] as? Bool != true {
+                    let early = try await cluster.admin("POST", "nodes/\(id)/remove")
+                    #expect(early.status == 409 || early.status == 200, "\(early)")
+                    return early.status == 200
+                }
+                return true
             }
-            #expect(removed && remove.json?["state"] as? String == "removed", "\(remove)")
+            #expect(drainedNow, "never drained: \(entry)")
+            let remove = try await cluster.admin("POST", "nodes/\(id)/remove")
+            #expect(remove.status == 200 && remove.json?["state"] as? String == "removed", "\(remove)")
             let gone = try await cluster.poll(seconds: 5) { try cluster.chunksOnDisk(3).isEmpty }
             let leftOnRemoved = try cluster.chunksOnDisk(3).count
             #expect(gone, "the removed node still holds \(leftOnRemoved) chunk files")
