@@ -9,6 +9,8 @@ public struct APINodeConfig: Sendable {
     /// Data nodes as `host:port`.
     public var dataNodes: [String] = []
     public var metadataPath = "./data/meta.sqlite"
+    /// The bucket the native `/object` API reads and writes (the S3 API sees it too).
+    public var nativeBucket = "flare"
     public var chunkSizeBytes = 4 << 20
     /// Chunks in flight per request (pipelined writes, parallel reads).
     public var windowChunks = 8

@@ -35,6 +35,8 @@ public final class APINodeService: @unchecked Sendable {
         let directory = config.metadataPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !directory.isEmpty { try FileSystem.makeDirectories(directory) }
         metadata = try SQLiteMetadataStore(path: config.metadataPath, deletionGraceSeconds: config.deletionGraceSeconds)
+        // The native API's bucket exists from the first start on (S3 lists it).
+        _ = try await metadata.createBucket(config.nativeBucket, createdNanoseconds: wallClockNanoseconds())
         let known = try await metadata.knownNodes()
         // The layout may hold nodes added since (flare node add): those count too.
         let layoutAddresses = Set(config.dataNodes).union(known.filter { $0.membership == .active }.map(\.address))

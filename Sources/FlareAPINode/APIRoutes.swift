@@ -71,7 +71,7 @@ struct APIRoutes: Sendable {
         let manifest: ObjectManifest
         let source = request.body
         do {
-            manifest = try await writer.write(key: key) { buffer throws(HTTPError) in try await source.readFully(into: buffer) }
+            manifest = try await writer.write(key: storageKey(key)) { buffer throws(HTTPError) in try await source.readFully(into: buffer) }
         } catch {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
             return try await response.respondError(error.status, error.description)
@@ -83,7 +83,7 @@ struct APIRoutes: Sendable {
     private func get(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let loaded: ObjectManifest?
         do {
-            loaded = try await metadata.manifest(for: key)
+            loaded = try await metadata.manifest(for: storageKey(key))
         } catch {
             return try await response.respondError(500, "metadata: \(error)")
         }
@@ -137,7 +137,7 @@ struct APIRoutes: Sendable {
     private func delete(_ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let removed: ObjectManifest?
         do {
-            removed = try await metadata.delete(key: key)
+            removed = try await metadata.delete(key: storageKey(key))
         } catch {
             return try await response.respondError(500, "metadata: \(error)")
         }
@@ -175,20 +175,25 @@ struct APIRoutes: Sendable {
             limit = number
         }
         let page: ObjectListing
+        let bucket = storageKey("")
         do {
-            page = try await metadata.list(prefix: prefix, startAfter: startAfter, limit: limit)
+            page = try await metadata.list(prefix: bucket + prefix, startAfter: startAfter.map { bucket + $0 }, limit: limit)
         } catch {
             return try await response.respondError(500, "metadata: \(error)")
         }
         var body = "{\"objects\":["
         body += page.entries.map { entry in
-            "{\"key\":\(HTTPErrorBody.quote(entry.key)),\"size\":\(entry.size),\"etag\":\(HTTPErrorBody.quote(entry.etag)),\"lastModified\":\(HTTPErrorBody.quote(HTTPDate.string(secondsSinceEpoch: Int(entry.createdNanoseconds / 1_000_000_000))))}"
+            "{\"key\":\(HTTPErrorBody.quote(String(entry.key.dropFirst(bucket.count)))),\"size\":\(entry.size),\"etag\":\(HTTPErrorBody.quote(entry.etag)),\"lastModified\":\(HTTPErrorBody.quote(HTTPDate.string(secondsSinceEpoch: Int(entry.createdNanoseconds / 1_000_000_000))))}"
         }.joined(separator: ",")
         body += "],\"isTruncated\":\(page.nextStartAfter != nil)"
-        if let next = page.nextStartAfter { body += ",\"nextStartAfter\":\(HTTPErrorBody.quote(next))" }
+        if let next = page.nextStartAfter { body += ",\"nextStartAfter\":\(HTTPErrorBody.quote(String(next.dropFirst(bucket.count))))" }
         body += "}\n"
         try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
     }
+
+    /// Where a native key lives in the store: in the bucket `--native-bucket`, so the S3 API
+    /// sees the same objects.
+    private func storageKey(_ key: String) -> String { "\(config.nativeBucket)/\(key)" }
 
     /// Access log line and request metrics for every exchange; object requests' latencies
     /// by method, whatever their status.

@@ -28,18 +28,26 @@ public struct ObjectManifest: Equatable, Sendable {
     /// Commit time, nanoseconds since the Unix epoch.
     public var createdNanoseconds: Int64
     public var chunks: [ChunkRecord]
+    /// MD5, content type and stored headers (S3's); empty for a native PUT.
+    public var attributes: ObjectAttributes
 
-    public init(key: String, size: Int, chunkSize: Int, crc32c: UInt32, createdNanoseconds: Int64, chunks: [ChunkRecord]) {
+    public init(key: String, size: Int, chunkSize: Int, crc32c: UInt32, createdNanoseconds: Int64, chunks: [ChunkRecord],
+                attributes: ObjectAttributes = ObjectAttributes()) {
         self.key = key
         self.size = size
         self.chunkSize = chunkSize
         self.crc32c = crc32c
         self.createdNanoseconds = createdNanoseconds
         self.chunks = chunks
+        self.attributes = attributes
     }
 
-    /// The entity tag: changes whenever the bytes may have changed.
-    public var etag: String { "\"\(hex8(crc32c))-\(String(size, radix: 16))-\(String(createdNanoseconds, radix: 36))\"" }
+    /// The entity tag: the quoted MD5 when the object has one (S3 clients check it), else one
+    /// that changes whenever the bytes may have changed.
+    public var etag: String {
+        if let md5 = attributes.md5 { return "\"\(md5)\"" }
+        return "\"\(hex8(crc32c))-\(String(size, radix: 16))-\(String(createdNanoseconds, radix: 36))\""
+    }
 
     /// Checks the invariants a reader relies on: chunk indices 0…n-1 in order, lengths that
     /// add up to the size, every chunk but the last exactly `chunkSize`, replicas present.

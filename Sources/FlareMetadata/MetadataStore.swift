@@ -14,6 +14,24 @@ public struct ObjectListing: Sendable {
     public var nextStartAfter: String?
 }
 
+/// A bucket, as S3's ListBuckets shows it.
+public struct BucketInfo: Sendable, Equatable {
+    public var name: String
+    public var createdNanoseconds: Int64
+    public init(name: String, createdNanoseconds: Int64) {
+        self.name = name
+        self.createdNanoseconds = createdNanoseconds
+    }
+}
+
+/// What deleting a bucket did.
+public enum BucketDeletion: Sendable, Equatable {
+    case deleted
+    case missing
+    /// It holds objects (S3's 409 BucketNotEmpty).
+    case notEmpty
+}
+
 /// A chunk copy waiting to be deleted from a data node.
 public struct PendingDeletion: Sendable, Equatable {
     public var sequence: Int64
@@ -120,6 +138,12 @@ public protocol MetadataStore: Sendable {
     /// Renames replicas recorded as `address` (by a build before node ids) to `id`, in
     /// manifests and in the deletion queue, in one transaction; returns the manifests changed.
     func renameReplicas(address: String, to id: String) async throws -> Int
+    /// Every bucket, by name. Objects live under `<bucket>/` in the key space.
+    func buckets() async throws -> [BucketInfo]
+    /// Creates a bucket; `false` when it exists already.
+    func createBucket(_ name: String, createdNanoseconds: Int64) async throws -> Bool
+    /// Deletes a bucket that holds no object.
+    func deleteBucket(_ name: String) async throws -> BucketDeletion
     /// Removes a key and returns its manifest, or `nil` when it did not exist.
     func delete(key: String) async throws -> ObjectManifest?
     /// Keys starting with `prefix`, after `startAfter`, in byte order.

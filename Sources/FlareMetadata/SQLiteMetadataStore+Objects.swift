@@ -15,9 +15,10 @@ extension SQLiteMetadataStore {
             try Self.endReservations(manifest.chunks.map { "\($0.id)" }, database)
             // Strays were never part of a readable object: no grace needed.
             for (chunk, node) in strays { try Self.queueDeletion(chunk: chunk, node: node, notBefore: notBefore, database) }
-            try database.statement("INSERT OR REPLACE INTO objects(key, size, chunk_size, crc32c, created_ns, chunks) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            try database.statement("INSERT OR REPLACE INTO objects(key, size, chunk_size, crc32c, created_ns, chunks, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .bind(1, manifest.key).bind(2, Int64(manifest.size)).bind(3, Int64(manifest.chunkSize))
                 .bind(4, Int64(manifest.crc32c)).bind(5, manifest.createdNanoseconds).bind(6, manifest.encodeChunks())
+                .bind(7, manifest.attributes.encode())
                 .run()
             return replaced
         }
@@ -37,7 +38,7 @@ extension SQLiteMetadataStore {
             // Keys with a prefix are contiguous in byte order, starting at the prefix itself.
             let from = max(prefix, startAfter ?? "")
             let statement = try database.statement(
-                "SELECT key, size, crc32c, created_ns FROM objects WHERE key >= ?1 AND key > ?2 ORDER BY key LIMIT ?3")
+                "SELECT key, size, crc32c, created_ns, attributes FROM objects WHERE key >= ?1 AND key > ?2 ORDER BY key LIMIT ?3")
             statement.bind(1, from).bind(2, startAfter ?? "").bind(3, Int64(limit + 1))
             var entries: [ObjectListing.Entry] = []
             var more = false
@@ -47,7 +48,8 @@ extension SQLiteMetadataStore {
                 if entries.count == limit { more = true; break }
                 let size = Int(statement.int64(1))
                 let manifest = ObjectManifest(key: key, size: size, chunkSize: 0, crc32c: UInt32(statement.int64(2)),
-                                              createdNanoseconds: statement.int64(3), chunks: [])
+                                              createdNanoseconds: statement.int64(3), chunks: [],
+                                              attributes: ObjectAttributes.decode(statement.text(4)) ?? ObjectAttributes())
                 entries.append(.init(key: key, size: size, etag: manifest.etag, createdNanoseconds: manifest.createdNanoseconds))
             }
             return ObjectListing(entries: entries, nextStartAfter: more ? entries.last?.key : nil)
@@ -55,14 +57,17 @@ extension SQLiteMetadataStore {
     }
 
     static func load(_ key: String, _ database: SQLiteDatabase) throws -> ObjectManifest? {
-        let statement = try database.statement("SELECT size, chunk_size, crc32c, created_ns, chunks FROM objects WHERE key = ?1")
+        let statement = try database.statement("SELECT size, chunk_size, crc32c, created_ns, chunks, attributes FROM objects WHERE key = ?1")
         statement.bind(1, key)
         guard try statement.step() else { return nil }
         guard let chunks = ObjectManifest.decodeChunks(statement.text(4)) else {
             throw SQLiteError(code: 0, message: "manifest of '\(key)' is unreadable")
         }
+        guard let attributes = ObjectAttributes.decode(statement.text(5)) else {
+            throw SQLiteError(code: 0, message: "attributes of '\(key)' are unreadable")
+        }
         return ObjectManifest(key: key, size: Int(statement.int64(0)), chunkSize: Int(statement.int64(1)),
                               crc32c: UInt32(truncatingIfNeeded: statement.int64(2)), createdNanoseconds: statement.int64(3),
-                              chunks: chunks)
+                              chunks: chunks, attributes: attributes)
     }
 }

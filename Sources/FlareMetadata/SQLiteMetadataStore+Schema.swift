@@ -65,6 +65,17 @@ extension SQLiteMetadataStore {
         CREATE TABLE layout(version INTEGER NOT NULL);
         INSERT INTO layout(version) SELECT count(*) FROM nodes;
         """,
+        // Buckets. An object's key in the store is `<bucket>/<key>` (bucket names hold no
+        // `/`), so a bucket's objects are one contiguous key range; objects stored before
+        // buckets belong to the bucket `flare`, the native API's default. Objects carry their
+        // S3 attributes (MD5, content type, stored headers; '' for none).
+        """
+        CREATE TABLE buckets(name TEXT PRIMARY KEY, created_ns INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO buckets(name, created_ns) SELECT 'flare', coalesce(min(created_ns), 0) FROM objects HAVING count(*) > 0;
+        UPDATE objects SET key = 'flare/' || key;
+        UPDATE repairs SET key = 'flare/' || key;
+        ALTER TABLE objects ADD COLUMN attributes TEXT NOT NULL DEFAULT '';
+        """,
     ]
 
     static func migrate(_ database: SQLiteDatabase) throws {

@@ -30,6 +30,9 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "SQLite metadata file, owned by this process alone (a second api on it refuses to start).")
     var metadata = "./data/meta.sqlite"
 
+    @Option(name: .customLong("native-bucket"), help: "The bucket the native /object API reads and writes (3-63 of a-z 0-9 . -); objects stored before buckets are in flare.")
+    var nativeBucket = "flare"
+
     @Option(name: .customLong("chunk-size"), help: "Chunk size, a multiple of 4KiB (e.g. 64KiB, 4MiB, 1GiB).")
     var chunkSize = "4MiB"
 
@@ -93,6 +96,10 @@ struct APICommand: AsyncParsableCommand {
         guard let pool = ByteSize.parse(bufferPool), pool >= size * (window + 1) else {
             throw ValidationError("--buffer-pool must hold at least window+1 chunks (\(ByteSize.format(size * (window + 1))))")
         }
+        guard (3...63).contains(nativeBucket.utf8.count), nativeBucket.utf8.allSatisfy({ (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x2d }),
+              nativeBucket.first?.isLetter == true || nativeBucket.first?.isNumber == true else {
+            throw ValidationError("--native-bucket must be 3-63 characters of a-z 0-9 . - starting with a letter or digit (got \(nativeBucket.debugDescription))")
+        }
         guard deletionGrace >= 0 else { throw ValidationError("--deletion-grace must be ≥ 0") }
         guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
         guard (1...3600).contains(nodeDownAfter) else { throw ValidationError("--node-down-after must be 1…3600 seconds") }
@@ -123,6 +130,7 @@ struct APICommand: AsyncParsableCommand {
         config.port = port
         config.dataNodes = datanodes!.split(separator: ",").map(String.init)
         config.metadataPath = metadata
+        config.nativeBucket = nativeBucket
         config.chunkSizeBytes = ByteSize.parse(chunkSize)!
         config.windowChunks = window
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!

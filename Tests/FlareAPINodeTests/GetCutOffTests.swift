@@ -48,7 +48,7 @@ struct GetCutOffTests {
         metadata.state.withLock { state in
             for manifest in [Self.manifest("whole", goodNode, goodNode), Self.manifest("cut", goodNode, badNode),
                              Self.manifest("none", badNode, goodNode)] {
-                state.objects[manifest.key] = manifest
+                state.objects["flare/\(manifest.key)"] = manifest  // native keys live in the bucket flare
             }
         }
         var config = APINodeConfig()

@@ -92,6 +92,12 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func renameReplicas(address: String, to id: String) async throws -> Int { 0 }
 
+    func buckets() async throws -> [BucketInfo] { [] }
+
+    func createBucket(_ name: String, createdNanoseconds: Int64) async throws -> Bool { true }
+
+    func deleteBucket(_ name: String) async throws -> BucketDeletion { preconditionFailure("the PUT pipeline does not delete buckets") }
+
     func delete(key: String) async throws -> ObjectManifest? { state.withLock { $0.objects.removeValue(forKey: key) } }
 
     func list(prefix: String, startAfter: String?, limit: Int) async throws -> ObjectListing {

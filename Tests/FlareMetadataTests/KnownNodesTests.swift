@@ -43,10 +43,14 @@ struct KnownNodesTests {
             let id = String(repeating: "cd", count: 16)
             #expect(try await store.renameReplicas(address: "127.0.0.1:9001", to: id) == 1)
             #expect(try await store.renameReplicas(address: "127.0.0.1:9001", to: id) == 0, "a second start renames nothing")
-            let renamed = try #require(try await store.manifest(for: "old"))
+            // Objects from before buckets are in the bucket `flare`.
+            let renamed = try #require(try await store.manifest(for: "flare/old"))
             #expect(renamed.chunks.allSatisfy { $0.replicas == [id, "127.0.0.1:9002"] })
             #expect(renamed.chunks.map(\.id) == old.chunks.map(\.id) && renamed.size == old.size && renamed.crc32c == old.crc32c)
-            #expect(try await store.manifest(for: "other") == other)
+            var otherMoved = other
+            otherMoved.key = "flare/other"
+            #expect(try await store.manifest(for: "flare/other") == otherMoved)
+            #expect(try await store.buckets().map(\.name) == ["flare"])
             #expect(try await store.pendingDeletions(limit: 10).map(\.node) == [id])
         }
     }

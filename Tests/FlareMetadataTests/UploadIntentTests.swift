@@ -58,7 +58,9 @@ struct UploadIntentTests {
             let migrated = try SQLiteMetadataStore(path: path, deletionGraceSeconds: 30)
             defer { migrated.close() }
             #expect(copies(try await migrated.pendingDeletions(limit: 10)) == ["\(stranded)@n3:3"])
-            #expect(try await migrated.manifest(for: "kept") == kept)
+            var moved = kept
+            moved.key = "flare/kept"  // objects from before buckets are in the bucket `flare`
+            #expect(try await migrated.manifest(for: "flare/kept") == moved)
             #expect(try await migrated.reclaimReservations(onNodes: ["n3:3"]) == 0)
         }
     }

@@ -97,7 +97,8 @@ final class Cluster: @unchecked Sendable {
         let outPath = "\(scratch.tmp)/manifest-\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let child = try ChildProcess("/usr/bin/python3", ["-c", script, metadataPath, key], stdout: out)
+        // Native keys are stored in the bucket `flare`.
+        let child = try ChildProcess("/usr/bin/python3", ["-c", script, metadataPath, "flare/" + key], stdout: out)
         try out.close()
         defer { child.killNow() }
         let status = await child.exitStatus(within: 10)
@@ -108,8 +109,9 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
-    /// Every manifest's chunks as (chunk id, replica node ids), by key, in one read of the
-    /// metadata file (like ``manifestChunks(_:)``).
+    /// Every manifest's chunks as (chunk id, replica node ids), by native key (objects of
+    /// other buckets by `<bucket>/<key>`), in one read of the metadata file (like
+    /// ``manifestChunks(_:)``).
     func allManifestChunks() async throws -> [String: [(id: String, replicas: [String])]] {
         let script = """
         import sqlite3, sys
@@ -131,7 +133,9 @@ final class Cluster: @unchecked Sendable {
         for line in readText(outPath).split(separator: "\n") {
             let parts = line.split(separator: "\t", maxSplits: 1)
             let fields = parts[1].split(separator: " ")
-            all[String(parts[0]), default: []].append((String(fields[1]), fields[4].split(separator: ",").map(String.init)))
+            let stored = String(parts[0])
+            let key = stored.hasPrefix("flare/") ? String(stored.dropFirst("flare/".count)) : stored
+            all[key, default: []].append((String(fields[1]), fields[4].split(separator: ",").map(String.init)))
         }
         return all
     }
