@@ -115,7 +115,8 @@ public final class APINodeService: @unchecked Sendable {
         // The background workers on the first loop, sharing its per-chunk locks.
         let background = contexts[ObjectIdentifier(loops[0])]!
         let locks = ChunkLocks(loop: loops[0])
-        deletions = DeletionWorker(context: background, metadata: metadata, locks: locks, logger: logger)
+        deletions = DeletionWorker(context: background, metadata: metadata, locks: locks, logger: logger,
+                                   removedNodes: { [layout] in layout.removed })
         deletions.start()
         repairs = RepairWorker(context: background, metadata: metadata, locks: locks, layout: layout, badCopies: badCopies,
                                progress: repairProgress, replicas: config.replicas, repairAfterSeconds: config.repairAfterSeconds,

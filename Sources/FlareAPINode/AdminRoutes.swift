@@ -133,7 +133,7 @@ struct AdminRoutes: Sendable {
                 entry($0, copies: copies[$0.id] ?? 0, deletions: deletions[$0.id] ?? 0)
             })
         } catch {
-            throw LayoutChangeError(500, "metadata: \(error)")
+            throw LayoutChangeError(metadata: error, "metadata: \(error)")
         }
     }
 
@@ -142,7 +142,7 @@ struct AdminRoutes: Sendable {
             return entry(node, copies: try await layout.metadata.copiesByNode()[node.id] ?? 0,
                          deletions: try await layout.metadata.deletionsByNode()[node.id] ?? 0)
         } catch {
-            throw LayoutChangeError(500, "metadata: \(error)")
+            throw LayoutChangeError(metadata: error, "metadata: \(error)")
         }
     }
 

@@ -13,6 +13,11 @@ struct LayoutChangeError: Error, CustomStringConvertible {
         self.description = description
         self.allow = allow
     }
+
+    /// The metadata store failed: 503 when it is only busy (try again), else 500.
+    init(metadata error: Error, _ description: String) {
+        self.init(error is MetadataBusy ? 503 : 500, description)
+    }
 }
 
 /// The operator's changes: add a node by address, drain, activate, remove, weigh. Each is
@@ -56,7 +61,7 @@ extension ClusterLayout {
                 node = try await metadata.setMembership(.active, of: id)
             }
         } catch {
-            throw LayoutChangeError(500, "metadata: cannot record node \(id): \(error)")
+            throw LayoutChangeError(metadata: error, "metadata: cannot record node \(id): \(error)")
         }
         mirror(node, address: address)
         await refreshVersion()
@@ -79,7 +84,8 @@ extension ClusterLayout {
     /// Removes a node from the layout. Refused while manifests still name copies on it
     /// (drain it first) or, while it is up, deletions of copies moved off it are still
     /// queued, unless `force` — then those copies are lost at once and made again from the
-    /// others — and when fewer active nodes than `replicas` would be left.
+    /// others — and when fewer active nodes than `replicas` would be left (not with `force`:
+    /// forcing skips every check).
     func remove(_ id: String, force: Bool, replicas: Int, configured: Set<String>) async throws(LayoutChangeError) -> KnownNode {
         let node = try existing(id)
         guard node.membership != .removed else { return node }
@@ -90,7 +96,7 @@ extension ClusterLayout {
                 copies = try await metadata.copiesByNode()[id] ?? 0
                 deletions = try await metadata.deletionsByNode()[id] ?? 0
             } catch {
-                throw LayoutChangeError(500, "metadata: cannot count the copies on \(id): \(error)")
+                throw LayoutChangeError(metadata: error, "metadata: cannot count the copies on \(id): \(error)")
             }
             guard copies == 0 else {
                 let advice = node.membership == .draining ? "wait until the drain has moved them (flare nodes shows the count)"
@@ -104,7 +110,18 @@ extension ClusterLayout {
                 throw LayoutChangeError(409, "node \(id) holds no copy the manifests name, but \(deletions) deletion(s) of copies moved off it are still queued (they run after --deletion-grace): wait for them, or remove it with --force and wipe its data directory")
             }
         }
-        let removed = try await store(.removed, of: id)
+        let removed: KnownNode
+        do {
+            // The count again, in the removal's own transaction: an upload that committed a
+            // copy on it since the count above must not be orphaned.
+            removed = try await metadata.removeNode(id, ifHoldingNone: !force)
+        } catch let error as LayoutError where error.kind == .conflict {
+            throw LayoutChangeError(409, "\(error.description): drain it first and wait until it holds none, or remove it with --force")
+        } catch {
+            throw LayoutChangeError(metadata: error, "metadata: cannot remove node \(id): \(error)")
+        }
+        mirror(removed, address: nil)
+        await refreshVersion()
         dropTarget(node.address, unlessConfigured: configured)
         return removed
     }
@@ -119,7 +136,7 @@ extension ClusterLayout {
         do {
             node = try await metadata.setWeight(weight, of: id)
         } catch {
-            throw LayoutChangeError(500, "metadata: cannot set the weight of \(id): \(error)")
+            throw LayoutChangeError(metadata: error, "metadata: cannot set the weight of \(id): \(error)")
         }
         mirror(node, address: nil)
         await refreshVersion()
@@ -147,7 +164,7 @@ extension ClusterLayout {
         do {
             node = try await metadata.setMembership(membership, of: id)
         } catch {
-            throw LayoutChangeError(500, "metadata: cannot set node \(id) \(membership.rawValue): \(error)")
+            throw LayoutChangeError(metadata: error, "metadata: cannot set node \(id) \(membership.rawValue): \(error)")
         }
         mirror(node, address: nil)
         await refreshVersion()

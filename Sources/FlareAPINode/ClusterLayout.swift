@@ -83,8 +83,19 @@ final class ClusterLayout: Sendable {
         node.capacityBytes = capacityBytes
         node.seenNanoseconds = seenNanoseconds
         try await metadata.recordNode(node)
-        state.withLock { $0.known[id] = node }
-        directory.upsert(Self.directoryNode(node, address))
+        // An admin change may have landed while the store wrote: keep its membership and
+        // weight, and take only what the probe saw.
+        let current = state.withLock { state -> KnownNode in
+            var current = state.known[id] ?? node
+            current.address = text
+            current.zone = zone
+            current.capacityBytes = capacityBytes
+            current.seenNanoseconds = seenNanoseconds
+            state.known[id] = current
+            return current
+        }
+        guard current.membership != .removed else { return (false, false) }
+        directory.upsert(Self.directoryNode(current, address))
         if previous == nil { await refreshVersion() }
         return (true, false)
     }

@@ -21,7 +21,9 @@ extension DataNodeClient: ChunkInventory {
         defer { scratch.deallocate() }
         var parser = ChunkListParser(node: node, idsMax: Self.listedChunksMax)
         do {
-            try await client.execute(method: "GET", target: "/chunks?older-than=\(seconds)", to: address,
+            // The node's id goes along: whatever answers at the address lists only if it is that node.
+            try await client.execute(method: "GET", target: "/chunks?older-than=\(seconds)",
+                                     headers: [DataNodeClient.expectedNodeHeader: node], to: address,
                                      timeout: max(timeout, Self.listingTimeout)) { response in
                 parser = ChunkListParser(node: node, idsMax: Self.listedChunksMax)  // a retry on a fresh connection starts over
                 guard response.status == 200 else {

@@ -169,6 +169,11 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         }
     }
 
+    /// Sent with what destroys data (a DELETE, garbage collection's listing): the id of the
+    /// node meant. A data node that is another (a node restarted on a port another had a
+    /// moment ago) refuses with 409 instead of deleting the wrong node's chunks.
+    static let expectedNodeHeader = "X-Flare-Node-Id"
+
     /// Bytes of a `/chunks/corrupt` answer read at most (some 80 bytes per quarantined chunk).
     static let corruptListBytesMax = 4 << 20
 
@@ -177,7 +182,8 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         guard let address = directory.address(of: node) else { return false }
         let started = ContinuousClock.now
         do {
-            let status = try await client.execute(method: "DELETE", target: "/chunk/\(id)", to: address, timeout: timeout) { response in
+            let status = try await client.execute(method: "DELETE", target: "/chunk/\(id)", headers: [Self.expectedNodeHeader: node],
+                                                  to: address, timeout: timeout) { response in
                 _ = try await response.body.discard(bytesMax: 64 * 1024)
                 return response.status
             }

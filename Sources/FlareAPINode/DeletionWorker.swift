@@ -19,7 +19,13 @@ final class DeletionWorker: @unchecked Sendable {
     /// down), so they do not hold back the rest of the queue. Back to the start after the end.
     private var cursor: Int64 = 0
 
-    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, logger: Logger) {
+    /// Nodes removed from the layout: never contacted again, so their deletions are dropped
+    /// (should one come back, garbage collection finds what it still holds).
+    private let removedNodes: @Sendable () -> Set<String>
+
+    init(context: LoopContext, metadata: MetadataStore, locks: ChunkLocks, logger: Logger,
+         removedNodes: @escaping @Sendable () -> Set<String> = { [] }) {
+        self.removedNodes = removedNodes
         self.context = context
         self.metadata = metadata
         self.locks = locks
@@ -50,7 +56,8 @@ final class DeletionWorker: @unchecked Sendable {
             return 0
         }
         cursor = pending.count < Self.batchMax ? 0 : pending.last!.sequence
-        var finished: [Int64] = []
+        let removed = removedNodes()
+        var finished = pending.filter { removed.contains($0.node) }.map(\.sequence)
         // A node that is not up keeps its deletions queued, instead of each one waiting out a
         // timeout on it.
         for deletion in pending where context.dataNodes.directory.isUp(deletion.node) {

@@ -207,6 +207,8 @@ final class RepairWorker: @unchecked Sendable {
     /// Scrubbers find little and slowly: asking each node every few seconds is enough.
     static let scrubberAskSeconds = 5.0
     private var scrubbersAsked: ContinuousClock.Instant?
+    /// What each node's `/chunks/corrupt` listed last time.
+    private var scrubberListings: [String: Set<ChunkID>] = [:]
 
     /// Adds what data nodes' scrubbers quarantined to the bad copies (up nodes only; a node
     /// that has no scrubber answers 404 and adds nothing).
@@ -215,9 +217,14 @@ final class RepairWorker: @unchecked Sendable {
         scrubbersAsked = .now
         for node in directory.nodes where directory.isUp(node.id) {
             guard let corrupt = await context.dataNodes.corruptChunks(on: node.id) else { continue }
-            for chunk in corrupt where badCopies.report(chunk, on: node.id) {
+            // Only what is new since the last listing: a quarantined copy no manifest names
+            // (forgotten after a pass) stays listed until it is deleted, and reporting it
+            // again each time would start a full pass every few seconds.
+            let listed = Set(corrupt)
+            for chunk in listed.subtracting(scrubberListings[node.id] ?? []) where badCopies.report(chunk, on: node.id) {
                 logger.warning("repair: data node \(node.id) quarantined chunk \(chunk): making it again from another copy")
             }
+            scrubberListings[node.id] = listed
         }
     }
 

@@ -8,7 +8,7 @@ public enum NodeWeight: Sendable, Equatable, CustomStringConvertible {
     public init?(_ text: String) {
         if text == "capacity" {
             self = .capacity
-        } else if let number = Int(text), number >= 0 {
+        } else if let number = Int(text), number >= 1 {
             self = .value(number)
         } else {
             return nil

@@ -37,7 +37,7 @@ extension RepairStatus.Pass {
         var text = "\(chunksDone)/\(chunksTotal) chunks, \(ByteSize.format(bytesDone)) of \(ByteSize.format(bytesTotal))"
         if bytesTotal > 0 { text += " (\(Int((Double(bytesDone) / Double(bytesTotal) * 100).rounded(.down)))%)" }
         guard running else { return text }
-        if let rateBytesPerSecond, rateBytesPerSecond > 0 { text += ", \(ByteSize.format(Int(rateBytesPerSecond)))/s" }
+        if let rateBytesPerSecond, rateBytesPerSecond > 0, rateBytesPerSecond < 1e15 { text += ", \(ByteSize.format(Int(rateBytesPerSecond)))/s" }
         if let etaSeconds { text += ", ETA \(CompactDuration.format(seconds: etaSeconds))" }
         return text
     }

@@ -38,7 +38,8 @@ extension CopyPlan {
     ///     over the active nodes, whatever their health).
     ///   - lost: nodes whose copies are lost; `bad`: nodes holding a bad copy of this chunk.
     ///   - draining: nodes being drained (their copies move first).
-    ///   - unavailable: nodes not up now; nothing is moved onto them (a move waits for them).
+    ///   - unavailable: nodes not up now; nothing is moved onto them (a move waits for them,
+    ///     but a drain does not: its copy goes to the repair's next choice).
     /// - Returns: `.lost`/`.bad` first, then `.few`, then `.misplaced`; `nil` also when every
     ///   copy is lost or bad (no source: the caller counts it).
     public static func plan(replicas: [String], copies: Int, wanted: [String], lost: Set<String>, bad: Set<String>,
@@ -52,9 +53,17 @@ extension CopyPlan {
         if replicas.count < copies { return CopyPlan(reason: .few, replacing: nil, sources: replicas, target: nil) }
         let missing = wanted.filter { !replicas.contains($0) }
         let extra = replicas.filter { !wanted.contains($0) }
-        guard let target = missing.first, !extra.isEmpty, !unavailable.contains(target) else { return nil }
+        guard !extra.isEmpty else { return nil }
         let from = extra.first { draining.contains($0) } ?? extra.last!
-        return CopyPlan(reason: .misplaced, replacing: from, sources: replicas, target: target)
+        // The first wanted node that lacks a copy and is up; a move waits for a wanted node
+        // that is down (it keeps its place), except off a draining node: a drain must end even
+        // while a wanted node is down, so its copy goes to the next up node in rendezvous
+        // order instead (the repair's choice) and moves again once the wanted one is back.
+        if let target = missing.first(where: { !unavailable.contains($0) }) {
+            return CopyPlan(reason: .misplaced, replacing: from, sources: replicas, target: target)
+        }
+        guard draining.contains(from), !missing.isEmpty else { return nil }
+        return CopyPlan(reason: .misplaced, replacing: from, sources: replicas, target: nil)
     }
 
     /// Whether a chunk has no good copy left to repair from.

@@ -45,6 +45,8 @@ public final class ChunkQuarantine: Sendable {
         /// once must not both move it (the second would write a reason for a file it then
         /// cannot find).
         var moving: Set<ChunkID> = []
+        /// Moving ids a DELETE removed before the move ended: not to be recorded.
+        var deletedWhileMoving: Set<ChunkID> = []
     }
 
     private let state: Mutex<State>
@@ -100,18 +102,24 @@ public final class ChunkQuarantine: Sendable {
     /// Claims `id` for a move; `false` when another store is moving it already.
     func beginMove(_ id: ChunkID) -> Bool { state.withLock { $0.moving.insert(id).inserted } }
 
-    /// Ends a move begun with ``beginMove(_:)``, recording `entry` if the chunk was moved.
+    /// Ends a move begun with ``beginMove(_:)``, recording `entry` if the chunk was moved —
+    /// and is still there: a DELETE may have removed it during the move's directory syncs,
+    /// and an entry without its file would be listed in `/chunks/corrupt` until a restart.
     func endMove(_ id: ChunkID, recording entry: Entry?) {
         state.withLock { state in
             state.moving.remove(id)
-            if let entry { state.entries[id] = entry }
+            let deleted = state.deletedWhileMoving.remove(id) != nil
+            if let entry, !deleted { state.entries[id] = entry }
         }
         updateGauge()
     }
 
-    /// Forgets `id` (its files were deleted).
+    /// Forgets `id` (its files were deleted), also when its move has not ended yet.
     func remove(_ id: ChunkID) {
-        state.withLock { _ = $0.entries.removeValue(forKey: id) }
+        state.withLock { state in
+            state.entries.removeValue(forKey: id)
+            if state.moving.contains(id) { state.deletedWhileMoving.insert(id) }
+        }
         updateGauge()
     }
 

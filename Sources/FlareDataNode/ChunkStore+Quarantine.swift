@@ -62,6 +62,7 @@ extension ChunkStore {
         do {
             try await FileSystem.unlink(quarantine.path(of: id), on: loop)
         } catch where error.kind == .notFound {
+            quarantine.remove(id)  // an entry without its file (deleted during its move) goes too
             return false
         } catch {
             throw .from(error)

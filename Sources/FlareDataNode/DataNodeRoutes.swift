@@ -16,6 +16,14 @@ struct DataNodeRoutes: Sendable {
     let nodeID: NodeID
     let capacityBytes: Int
 
+    /// What destroys data (a DELETE, garbage collection's listing) may name the node it is
+    /// meant for in `X-Flare-Node-Id`; another node refuses it rather than act on a request
+    /// that reached it only because it took over an address.
+    private func wrongNode(_ request: HTTPServerRequest) -> String? {
+        guard let expected = request.headers["X-Flare-Node-Id"], expected != "\(nodeID)" else { return nil }
+        return "this is data node \(nodeID), not \(expected)"
+    }
+
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let path = request.path
         let store = stores[ObjectIdentifier(request.loop)]!
@@ -23,6 +31,7 @@ struct DataNodeRoutes: Sendable {
             guard let id = ChunkID(path.dropFirst("/chunk/".count)) else {
                 return try await response.respondError(400, "chunk ids are exactly 32 lowercase hex characters")
             }
+            if request.method == "DELETE", let refusal = wrongNode(request) { return try await response.respondError(409, refusal) }
             switch request.method {
             case "PUT": try await put(id, store, request, response)
             case "GET", "HEAD": try await get(id, store, request, response)
@@ -38,6 +47,7 @@ struct DataNodeRoutes: Sendable {
             await refreshGauges(store)
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case ("GET", "/chunks"):
+            if let refusal = wrongNode(request) { return try await response.respondError(409, refusal) }
             if let query = request.head.query, !query.isEmpty { try await listOlder(query, store, response) } else { try await list(store, response) }
         case ("GET", "/chunks/corrupt"):
             try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: store.quarantine.json())

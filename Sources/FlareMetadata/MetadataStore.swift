@@ -78,6 +78,13 @@ public struct KnownNode: Sendable, Equatable {
     public var placementWeight: Int { weight ?? max(1, capacityBytes >> 30) }
 }
 
+/// A commit refused because a copy it names is on a node removed from the layout meanwhile;
+/// the upload fails as if that node had (its copies are deleted like any failed upload's).
+public struct NodeRemoved: Error, CustomStringConvertible {
+    public let node: String
+    public var description: String { "data node \(node) was removed from the layout during the upload; send it again" }
+}
+
 /// A layout change the store refuses.
 public struct LayoutError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable { case unknownNode, conflict }
@@ -95,7 +102,8 @@ public struct LayoutError: Error, CustomStringConvertible, Equatable {
 public protocol MetadataStore: Sendable {
     /// The committed manifest of `key`, if any.
     func manifest(for key: String) async throws -> ObjectManifest?
-    /// Commits a manifest (replacing any previous one) and returns the replaced one. The
+    /// Commits a manifest (replacing any previous one) and returns the replaced one; throws
+    /// ``NodeRemoved`` when it names a node removed from the layout. The
     /// reservations of the manifest's chunk ids end in the same transaction, and `strays` —
     /// copies the upload sent that the manifest does not name (attempts that failed over to
     /// another node) — are queued for deletion.
@@ -127,6 +135,11 @@ public protocol MetadataStore: Sendable {
     /// again; should it come back, garbage collection finds what it still holds).
     /// Throws ``LayoutError`` (`.unknownNode`) for an id never recorded.
     func setMembership(_ membership: NodeMembership, of id: String) async throws -> KnownNode
+    /// Removes a node from the layout (as ``setMembership(_:of:)`` with `.removed`), refusing
+    /// with ``LayoutError`` (`.conflict`) when `ifHoldingNone` and a manifest names a copy on
+    /// it — checked in the same transaction, so no commit can slip in between the count and
+    /// the removal (a later commit naming it is refused: ``NodeRemoved``).
+    func removeNode(_ id: String, ifHoldingNone: Bool) async throws -> KnownNode
     /// Sets a known node's placement weight (`nil`: back to its capacity), raising the layout
     /// version; returns the node as it is now.
     func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode

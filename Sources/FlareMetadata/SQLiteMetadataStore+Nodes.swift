@@ -50,6 +50,34 @@ extension SQLiteMetadataStore {
         }
     }
 
+    public func removeNode(_ id: String, ifHoldingNone: Bool) async throws -> KnownNode {
+        try await perform(write: true) { database in
+            if ifHoldingNone {
+                let copies = try Self.copies(onNode: id, database)
+                if copies > 0 { throw LayoutError(.conflict, "node \(id) still holds \(copies) chunk copies") }
+            }
+            try database.statement("UPDATE nodes SET state = 'removed' WHERE id = ?1").bind(1, id).run()
+            guard database.changes > 0 else { throw LayoutError(.unknownNode, "no data node with id \(id) in the layout") }
+            try database.statement("DELETE FROM deletions WHERE node = ?1").bind(1, id).run()
+            try Self.raiseLayoutVersion(database)
+            return try Self.node(id, database)
+        }
+    }
+
+    /// Copies the manifests name on `id` (only manifests that mention it are decoded).
+    private static func copies(onNode id: String, _ database: SQLiteDatabase) throws -> Int {
+        let select = try database.statement("SELECT key, chunks FROM objects WHERE instr(chunks, ?1) > 0").bind(1, id)
+        defer { select.reset() }
+        var count = 0
+        while try select.step() {
+            guard let chunks = ObjectManifest.decodeChunks(select.text(1)) else {
+                throw SQLiteError(code: 0, message: "manifest of '\(select.text(0))' is unreadable")
+            }
+            count += chunks.reduce(0) { $0 + $1.replicas.filter { $0 == id }.count }
+        }
+        return count
+    }
+
     public func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode {
         precondition(weight.map { $0 > 0 } ?? true, "weights are > 0")
         return try await perform(write: true) { database in

@@ -10,6 +10,11 @@ extension SQLiteMetadataStore {
         let strays = strays.map { ("\($0.chunk)", $0.node) }
         let notBefore = wallClockNanoseconds()
         return try await perform(write: true) { database in
+            // A node removed from the layout while the upload ran is never read again: an
+            // object naming it would be unreadable there (and lost with one replica).
+            for node in Set(manifest.chunks.flatMap(\.replicas)) where try Self.isRemoved(node, database) {
+                throw NodeRemoved(node: node)
+            }
             let replaced = try Self.load(manifest.key, database)
             if let replaced { try self.queueDeletion(of: replaced, database) }
             try Self.endReservations(manifest.chunks.map { "\($0.id)" }, database)
@@ -54,6 +59,13 @@ extension SQLiteMetadataStore {
             }
             return ObjectListing(entries: entries, nextStartAfter: more ? entries.last?.key : nil)
         }
+    }
+
+    /// Whether `node` is in the layout as removed.
+    static func isRemoved(_ node: String, _ database: SQLiteDatabase) throws -> Bool {
+        let select = try database.statement("SELECT 1 FROM nodes WHERE id = ?1 AND state = 'removed'").bind(1, node)
+        defer { select.reset() }
+        return try select.step()
     }
 
     static func load(_ key: String, _ database: SQLiteDatabase) throws -> ObjectManifest? {

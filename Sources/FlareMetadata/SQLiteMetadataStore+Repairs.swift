@@ -22,6 +22,11 @@ extension SQLiteMetadataStore {
             var replicas = manifest.chunks[position].replicas
             // A copy the manifest already names is live: never queue it.
             if replicas.contains(repair.added) { return false }
+            // A node removed from the layout while the copy was made is never read again.
+            if try Self.isRemoved(repair.added, database) {
+                try Self.queueDeletion(chunk: "\(repair.chunk)", node: repair.added, notBefore: 0, database)
+                return false
+            }
             if let lost = repair.lost, let slot = replicas.firstIndex(of: lost) {
                 replicas[slot] = repair.added
             } else if repair.lost == nil && replicas.count <= repair.copiesBefore {

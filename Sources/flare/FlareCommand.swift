@@ -185,7 +185,7 @@ struct Node: AsyncParsableCommand {
         @OptionGroup var options: APIOptions
 
         func validate() throws {
-            guard NodeWeight(weight) != nil else { throw ValidationError("the weight is a whole number ≥ 0 or capacity, not '\(weight)'") }
+            guard NodeWeight(weight) != nil else { throw ValidationError("the weight is a whole number ≥ 1 or capacity, not '\(weight)'") }
         }
 
         func run() async throws { try await options.perform { try await $0.setWeight(node.prefix, NodeWeight(weight)!) } }

@@ -82,6 +82,10 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
         preconditionFailure("the PUT pipeline does not change the layout")
     }
 
+    func removeNode(_ id: String, ifHoldingNone: Bool) async throws -> KnownNode {
+        preconditionFailure("the PUT pipeline does not change the layout")
+    }
+
     func setWeight(_ weight: Int?, of id: String) async throws -> KnownNode {
         preconditionFailure("the PUT pipeline does not change the layout")
     }

@@ -59,6 +59,6 @@ struct NodeIDPrefixTests {
             "POST /admin/nodes/\(Fixture.idA)/remove?force=true", "POST /admin/nodes/\(Fixture.idA)/weight?value=50",
             "POST /admin/nodes/\(Fixture.idA)/weight?value=capacity",
         ])
-        #expect(NodeWeight("-1") == nil && NodeWeight("1.5") == nil && NodeWeight("Capacity") == nil)
+        #expect(NodeWeight("-1") == nil && NodeWeight("0") == nil && NodeWeight("1.5") == nil && NodeWeight("Capacity") == nil)
     }
 }

@@ -44,9 +44,14 @@ struct CopyPlanTests {
                 == CopyPlan(reason: .misplaced, replacing: "z", sources: ["x", "y", "z"], target: "a"))
     }
 
-    @Test("nothing moves onto a node that is not up; nothing moves when the layout has too few nodes to want more")
+    @Test("nothing moves onto a node that is not up: a move waits, or takes the next wanted node that is up; a drain does not wait")
     func waits() {
         #expect(Self.plan(["a", "b"], wanted: ["a", "c"], unavailable: ["c"]) == nil)
+        #expect(Self.plan(["a", "b", "x"], wanted: ["a", "c", "d"], copies: 3, unavailable: ["c"])
+                == CopyPlan(reason: .misplaced, replacing: "x", sources: ["a", "b", "x"], target: "d"))
+        // Draining d while the wanted node c is down: the copy leaves for the repair's choice.
+        #expect(Self.plan(["a", "d"], wanted: ["a", "c"], draining: ["d"], unavailable: ["c"])
+                == CopyPlan(reason: .misplaced, replacing: "d", sources: ["a", "d"], target: nil))
         // Three copies wanted, two active nodes: the draining node's copy has nowhere to go.
         #expect(Self.plan(["a", "b", "d"], wanted: ["a", "b"], copies: 3, draining: ["d"]) == nil)
     }

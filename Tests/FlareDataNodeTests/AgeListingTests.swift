@@ -45,4 +45,21 @@ struct AgeListingTests {
             }
         }
     }
+
+    @Test("what destroys data names the node it is meant for: another node refuses it (409) and deletes nothing", arguments: testedEngines)
+    func wrongNodeRefused(engine: IOEngineKind) async throws {
+        try await withDataNode(engine, "wrong-node") { node, directory in
+            let id = ChunkID.random()
+            #expect(try await node.put(id, try Payload.random(5000, in: directory.path)).status == 201)
+            let own = try await node.get(path: "/health").json?["id"] as? String ?? ""
+            let other = String(repeating: "e", count: 32)
+            let listing = try await curl(["-H", "X-Flare-Node-Id: \(other)", node.base + "/chunks?older-than=0"])
+            #expect(listing.status == 409 && listing.text.contains("not \(other)"), "\(listing)")
+            let wrong = try await curl(["-X", "DELETE", "-H", "X-Flare-Node-Id: \(other)", node.url(id)])
+            #expect(wrong.status == 409, "\(wrong)")
+            #expect(try await node.get(id).status == 200, "a DELETE meant for another node deleted the chunk")
+            let right = try await curl(["-X", "DELETE", "-H", "X-Flare-Node-Id: \(own)", node.url(id)])
+            #expect(right.status == 204, "\(right)")
+        }
+    }
 }

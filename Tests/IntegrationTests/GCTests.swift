@@ -65,7 +65,7 @@ struct GCTests {
         return copies
     }
 
-    static let graceSeconds = 6.0
+    static let graceSeconds = 10.0
 
     @Test("orphans planted on every node — new ids and a live chunk's id on a node its manifest does not name — survive while young, then go after --gc-grace; every object's copies stay and read back",
           arguments: testedEngines)
@@ -179,13 +179,18 @@ struct GCTests {
             let surviving = expected.compactMapValues { $0 }
             let deleted = expected.filter { $0.value == nil }.map(\.key)
             #expect(!surviving.isEmpty && !deleted.isEmpty, "the load should leave both: \(surviving.count) surviving, \(deleted.count) deleted")
-            try await cluster.expectEveryObjectReadsBack(surviving, "after the load under garbage collection")
-            for key in deleted {
-                #expect(try await cluster.get(key).status == 404, "\(key) was deleted last")
-            }
+            // Before any read: a copy collected wrongly would be found missing by a read (even
+            // of an object overwritten since) and then repaired, hiding it from the checks below.
             let named = try await Self.namedCopies(surviving.keys, cluster)
             let missing = named.subtracting(try Self.copiesOnDisk(cluster))
             #expect(missing.isEmpty, "\(missing.count) of \(named.count) copies named by manifests missing from disk: \(missing.sorted().prefix(10))")
+            try await cluster.expectEveryObjectReadsBack(surviving, "after the load under garbage collection")
+            let metrics = try await curl(["\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
+            #expect(!metrics.contains("flare_api_bad_replicas_total{"), "reads found missing or bad copies:\n\(metrics.split(separator: "\n").filter { $0.contains("bad_replicas") }.joined(separator: "\n"))")
+            #expect(!metrics.contains("flare_api_repair_reason_copies_total{reason=\"bad\"}"), "copies had to be made again after a read found them bad")
+            for key in deleted {
+                #expect(try await cluster.get(key).status == 404, "\(key) was deleted last")
+            }
             // And what nothing names goes: the planted orphans, replaced and deleted objects'
             // copies (after --deletion-grace, by the deletion worker or by the collection).
             var extra: Set<String> = []

@@ -48,12 +48,13 @@ struct ScrubRepairTests {
                     reads += 1
                 }
                 replicas = try await cluster.manifestChunks("s/1")[1].replicas
-                return replicas.count == 2 && !replicas.contains(victimID)
+                // The bad copy replaced (the layout may move it back onto the victim later,
+                // a good copy then: not a state to wait for).
+                let metrics = try await curl(["\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
+                return replicas.count == 2 && metrics.contains("flare_api_repair_reason_copies_total{reason=\"bad\"} 1")
             }
-            #expect(repaired, "the chunk still names the node with the bad copy: \(replicas)")
+            #expect(repaired, "the bad copy was not made again: the chunk names \(replicas)")
             #expect(reads > 0)
-            let metrics = try await curl(["\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
-            #expect(metrics.contains("flare_api_repair_reason_copies_total{reason=\"bad\"} 1"), "\(metrics.prefix(3000))")
             // The quarantined copy is deleted from its node once the manifest no longer names it.
             let cleared = try await cluster.poll(seconds: 20) {
                 try await !curl(["\(node.base)/chunks/corrupt"], scratch: cluster.scratch.tmp).text.contains(chunk.id)
