@@ -27,11 +27,13 @@ public struct S3RequestHead: Sendable {
 
     /// The first value of header `name` (ASCII case-insensitive), as sent.
     public func header(_ name: String) -> String? {
-        headers.first(where: { $0.name.lowercased() == name })?.value
+        let lower = name.lowercased()
+        return headers.first(where: { $0.name.lowercased() == lower })?.value
     }
 
     /// Every value of header `name` (ASCII case-insensitive), in the order received.
     func headerValues(_ name: String) -> [String] {
-        headers.filter { $0.name.lowercased() == name }.map(\.value)
+        let lower = name.lowercased()
+        return headers.filter { $0.name.lowercased() == lower }.map(\.value)
     }
 }

@@ -161,8 +161,9 @@ extension S3XML {
         return xml
     }
 
-    /// `encoding-type=url`: what S3 applies to keys so that any byte survives XML (Python's
-    /// `quote_plus`-style decoding in botocore undoes it; `/` is kept, as S3 keeps it).
+    /// `encoding-type=url`: keys percent-encoded so that any byte survives XML. botocore undoes
+    /// it with `unquote_plus`, so a space must be `%20` and a plus `%2B`, as written here; `/` is
+    /// left as it is.
     static func encoder(_ encodeURL: Bool) -> (String) -> String {
         encodeURL ? { S3URIEncoding.encode($0, keepSlash: true) } : { $0 }
     }

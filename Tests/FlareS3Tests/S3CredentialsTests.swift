@@ -25,3 +25,14 @@ import Testing
         #expect(S3CredentialsError(line: 4, reason: "x").description == "credentials line 4: x")
     }
 }
+
+@Suite struct S3RequestHeadTests {
+    @Test func pathQueryAndHeaders() {
+        let head = S3RequestHead(method: "GET", target: "/b/k?uploads&x=1?2", headers: [("X-Amz-Meta-A", "1"), ("x-amz-meta-a", "2")])
+        #expect(head.path == "/b/k")
+        #expect(head.query == "uploads&x=1?2")
+        #expect(head.header("X-AMZ-META-A") == "1")
+        #expect(head.headerValues("x-amz-meta-a") == ["1", "2"])
+        #expect(S3RequestHead(method: "GET", target: "/", headers: []).query == "")
+    }
+}
