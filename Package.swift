@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        // SHA-256, HMAC-SHA256 and HMAC-SHA1 for S3's signatures (SigV4, SigV2 presigned URLs),
+        // constant-time compared; on Linux it carries its own BoringSSL, so no system library.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
@@ -48,6 +51,11 @@ let package = Package(
         ], swiftSettings: strict),
         // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
         // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
+        // S3's protocol without I/O: SigV4/SigV2 verification, credentials, addressing, the
+        // XML S3 answers in and the request bodies it parses (FoundationXML, from the toolchain).
+        .target(name: "FlareS3", dependencies: [
+            "FlareCore", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
         .target(name: "FlareAdmin", dependencies: ["FlareCore", "FlareHTTP", "FlareIO"], swiftSettings: strict),
         .executableTarget(name: "flare", dependencies: [
             "FlareAdmin", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -74,6 +82,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other

@@ -1,0 +1,15 @@
+/// Lowercase hexadecimal, as SigV4 writes every hash and signature.
+enum S3Hex {
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The lowercase hex of `bytes`.
+    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
