@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
@@ -35,6 +36,11 @@ let package = Package(
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
             "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // S3's wire formats: aws-chunked payload decoding, body hashes and checksum headers.
+        // Pure: no HTTP, no I/O. CISAL for ISA-L's CRC32 (IEEE), as FlareCore uses its CRC32C.
+        .target(name: "FlareS3", dependencies: [
+            "CISAL", "FlareCore", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // The flags both nodes take (runtime, HTTP timeouts) and the logging bootstrap.
         .target(name: "FlareCommandLine", dependencies: [
@@ -83,6 +89,7 @@ let package = Package(
                                                               .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
         .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareMetadataTests", dependencies: ["FlareMetadata", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["FlareCluster", "FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
     ]
