@@ -175,18 +175,18 @@ public struct AWSChunkedDecoder: @unchecked Sendable {
     private mutating func readLine(_ bytes: UnsafeRawBufferPointer, from index: Int) throws(AWSChunkedError) -> Int? {
         var end = index
         while end < bytes.count, bytes[end] != 0x0a { end += 1 }
-        let found = end < bytes.count
-        // +1: the CR may already be in the line when the LF arrives in the next piece.
-        guard line.count + (end - index) <= Self.lineBytesMax + 1 else {
-            offset += Self.lineBytesMax + 1 - line.count
+        // +1: the line's CR, which may arrive in one piece and its LF in the next.
+        let room = Self.lineBytesMax + 1 - line.count
+        guard end - index <= room else {
+            offset += room
             throw fail(.lineTooLong(bytesMax: Self.lineBytesMax))
         }
         line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
         offset += end - index
-        guard found else { return nil }
+        if line.count == Self.lineBytesMax + 1, line.last != 0x0d { throw fail(.lineTooLong(bytesMax: Self.lineBytesMax)) }
+        guard end < bytes.count else { return nil }
         guard line.last == 0x0d else { throw fail(.bareLineFeed) }
         line.removeLast()
-        guard line.count <= Self.lineBytesMax else { throw fail(.lineTooLong(bytesMax: Self.lineBytesMax)) }
         offset += 1
         return end + 1
     }
