@@ -102,12 +102,12 @@ public enum S3DigestError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum S3ChecksumHeader {
     /// The checksum a header or trailer carries; `nil` when `name` is not `x-amz-checksum-*`.
     ///
-    /// `x-amz-checksum-algorithm` (SDKs send it beside the value, and on CreateMultipartUpload)
-    /// and `x-amz-checksum-type` name no digest and are not checksums: `nil`.
+    /// `x-amz-checksum-algorithm` (SDKs send it beside the value, and on CreateMultipartUpload),
+    /// `x-amz-checksum-type` and `x-amz-checksum-mode` (GetObject's "send me the checksum")
+    /// name no digest and are not checksums: `nil`.
     public static func parse(name: String, value: String) throws(S3DigestError) -> S3Checksum? {
         let lower = name.lowercased()
-        guard lower.hasPrefix("x-amz-checksum-"), lower != "x-amz-checksum-algorithm", lower != "x-amz-checksum-type"
-        else { return nil }
+        guard lower.hasPrefix("x-amz-checksum-"), !notChecksums.contains(lower) else { return nil }
         guard let algorithm = S3ChecksumAlgorithm(headerName: lower) else { throw .unsupportedChecksum(name: lower) }
         guard let digest = S3ChecksumEncoding.decodeBase64(trimmed(value)), digest.count == algorithm.digestByteCount
         else { throw .invalidChecksum(name: lower, value: value) }
@@ -138,6 +138,8 @@ public enum S3ChecksumHeader {
         guard let algorithm = S3ChecksumAlgorithm(headerName: name) else { throw .unsupportedChecksum(name: name) }
         return algorithm
     }
+
+    private static let notChecksums: Set = ["x-amz-checksum-algorithm", "x-amz-checksum-type", "x-amz-checksum-mode"]
 
     static func trimmed(_ value: String) -> String {
         var view = Substring(value)

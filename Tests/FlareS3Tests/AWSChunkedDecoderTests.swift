@@ -45,6 +45,40 @@ enum AWSExample {
     }
 }
 
+/// Builds a signed aws-chunked body for any payload, chunk size and trailer, signing as the
+/// SDKs do (the formula the AWS example checks), so larger and trailer-carrying bodies can be
+/// tested beyond the published one.
+struct SignedBodyBuilder {
+    var signing = AWSExample.signing
+
+    func sign(_ stringToSign: String) -> String {
+        hex(Array(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: signing.signingKey))))
+    }
+
+    func body(_ payload: [UInt8], chunkBytes: Int, trailer: [(name: String, value: String)]? = nil) -> [UInt8] {
+        let chunks = stride(from: 0, to: payload.count, by: chunkBytes).map {
+            Array(payload[$0..<min(payload.count, $0 + chunkBytes)])
+        } + [[]]
+        var body: [UInt8] = []
+        var previous = signing.seedSignature
+        for data in chunks {
+            previous = sign(["AWS4-HMAC-SHA256-PAYLOAD", signing.amzDate, signing.scope, previous,
+                             hex(Array(SHA256.hash(data: [UInt8]()))), hex(Array(SHA256.hash(data: data)))]
+                .joined(separator: "\n"))
+            body += bytes(String(data.count, radix: 16) + ";chunk-signature=" + previous + "\r\n") + data
+            if !data.isEmpty { body += bytes("\r\n") }
+        }
+        if let trailer {
+            let canonical = trailer.map { $0.name + ":" + $0.value + "\n" }.joined()
+            for (name, value) in trailer { body += bytes(name + ":" + value + "\r\n") }
+            let signature = sign(["AWS4-HMAC-SHA256-TRAILER", signing.amzDate, signing.scope, previous,
+                                  hex(Array(SHA256.hash(data: bytes(canonical))))].joined(separator: "\n"))
+            body += bytes("x-amz-trailer-signature:" + signature + "\r\n")
+        }
+        return body + bytes("\r\n")
+    }
+}
+
 /// Feeds `body` to `decoder` in pieces of the given sizes (the rest in one piece), then
 /// finishes it; returns the decoded bytes.
 func decode(_ body: [UInt8], _ decoder: inout AWSChunkedDecoder, pieces: [Int] = []) throws(AWSChunkedError) -> [UInt8] {
@@ -140,6 +174,24 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
             #expect(decoder.trailers.map(\.name) == ["first", "second", "third"])
             #expect(decoder.trailers.map(\.value) == ["1st", "2nd", "3rd"])
         }
+    }
+
+    /// What an SDK sends for STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: many chunks, a CRC32
+    /// trailer, its signature; checked end to end with the hasher.
+    @Test(arguments: [UInt64(11), 12, 13])
+    func signedTrailerWithCRC32InRandomSplits(seed: UInt64) throws {
+        let payload = seededPattern(byteCount: 300_000, seed: seed)
+        var reference = PayloadHasher(.init(checksum: .crc32))
+        payload.withUnsafeBytes { reference.update($0) }
+        let checksum = reference.finalize().checksumBase64!
+        let body = SignedBodyBuilder().body(payload, chunkBytes: 65536, trailer: [(name: "x-amz-checksum-crc32", value: checksum)])
+        var decoder = AWSChunkedDecoder(signing: AWSExample.signing, expectTrailer: true, decodedLengthMax: 1 << 20,
+                                        expectedDecodedLength: payload.count)
+        let decoded = try decode(body, &decoder, pieces: randomPieces(count: body.count, seed: seed))
+        #expect(decoded == payload)
+        var expected = try S3ExpectedDigests(headers: [(name: "x-amz-trailer", value: "x-amz-checksum-crc32")])
+        try expected.addTrailers(decoder.trailers)
+        try expected.verify(hashAll(decoded, expected.hasherConfiguration))
     }
 
     @Test func flippedDataByteFailsItsChunk() {
@@ -375,5 +427,44 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         }
         #expect(failure == nil)
         try decoder.finish()
+    }
+}
+
+@Suite struct AWSChunkedDecoderSpeedTests {
+    /// Prints MB/s of decoding 64 MiB in 64 KiB chunks fed in 256 KiB pieces, unsigned and
+    /// signed (a SHA-256 of every byte and an HMAC per chunk); measures, asserts nothing.
+    @Test func speedOf64MiB() throws {
+        let payload = [UInt8](repeating: UInt8(ascii: "a"), count: 64 << 20)
+        var unsigned: [UInt8] = []
+        for start in stride(from: 0, to: payload.count, by: 65536) {
+            unsigned += bytes("10000\r\n") + payload[start..<(start + 65536)] + bytes("\r\n")
+        }
+        unsigned += bytes("0\r\n\r\n")
+        let signed = SignedBodyBuilder().body(payload, chunkBytes: 65536)
+        // The signed decode's floor: SHA-256 of the same bytes in the same 64 KiB steps.
+        let hashStart = ContinuousClock.now
+        var sha256 = SHA256()
+        payload.withUnsafeBytes { raw in
+            for start in stride(from: 0, to: raw.count, by: 65536) {
+                sha256.update(bufferPointer: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 65536)]))
+            }
+        }
+        _ = sha256.finalize()
+        let hashElapsed = ContinuousClock.now - hashStart
+        let hashSeconds = Double(hashElapsed.components.seconds) + Double(hashElapsed.components.attoseconds) / 1e18
+        print("decode speed: SHA-256 alone, same bytes \(Int(Double(payload.count) / hashSeconds / 1e6)) MB/s over 64 MiB")
+        for (name, body, signing) in [("unsigned", unsigned, nil), ("signed", signed, AWSExample.signing)] {
+            var decoder = AWSChunkedDecoder(signing: signing, expectTrailer: false, decodedLengthMax: 64 << 20)
+            var decodedBytes = 0
+            let start = ContinuousClock.now
+            for offset in stride(from: 0, to: body.count, by: 256 << 10) {
+                try feed(&decoder, body[offset..<min(body.count, offset + (256 << 10))]) { decodedBytes += $0.count }
+            }
+            try decoder.finish()
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            #expect(decodedBytes == payload.count)
+            print("decode speed: aws-chunked \(name) \(Int(Double(payload.count) / seconds / 1e6)) MB/s over 64 MiB")
+        }
     }
 }

@@ -150,6 +150,7 @@ enum S3ChecksumEncodingProbe {
         let sha = try S3ChecksumHeader.parse(name: "x-amz-checksum-sha256", value: "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")
         #expect(sha?.digest == S3ChecksumEncodingProbe.hexBytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
         #expect(try S3ChecksumHeader.parse(name: "x-amz-checksum-algorithm", value: "CRC32") == nil)
+        #expect(try S3ChecksumHeader.parse(name: "x-amz-checksum-mode", value: "ENABLED") == nil)
         #expect(try S3ChecksumHeader.parse(name: "content-type", value: "text/plain") == nil)
     }
 
