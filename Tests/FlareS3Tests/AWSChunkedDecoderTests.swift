@@ -52,7 +52,7 @@ struct SignedBodyBuilder {
     var signing = AWSExample.signing
 
     func sign(_ stringToSign: String) -> String {
-        hex(Array(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: signing.signingKey))))
+        lowerHex(Array(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: signing.signingKey))))
     }
 
     func body(_ payload: [UInt8], chunkBytes: Int, trailer: [(name: String, value: String)]? = nil) -> [UInt8] {
@@ -63,30 +63,30 @@ struct SignedBodyBuilder {
         var previous = signing.seedSignature
         for data in chunks {
             previous = sign(["AWS4-HMAC-SHA256-PAYLOAD", signing.amzDate, signing.scope, previous,
-                             hex(Array(SHA256.hash(data: [UInt8]()))), hex(Array(SHA256.hash(data: data)))]
+                             lowerHex(Array(SHA256.hash(data: [UInt8]()))), lowerHex(Array(SHA256.hash(data: data)))]
                 .joined(separator: "\n"))
-            body += bytes(String(data.count, radix: 16) + ";chunk-signature=" + previous + "\r\n") + data
-            if !data.isEmpty { body += bytes("\r\n") }
+            body += utf8Bytes(String(data.count, radix: 16) + ";chunk-signature=" + previous + "\r\n") + data
+            if !data.isEmpty { body += utf8Bytes("\r\n") }
         }
         if let trailer {
             let canonical = trailer.map { $0.name + ":" + $0.value + "\n" }.joined()
-            for (name, value) in trailer { body += bytes(name + ":" + value + "\r\n") }
+            for (name, value) in trailer { body += utf8Bytes(name + ":" + value + "\r\n") }
             let signature = sign(["AWS4-HMAC-SHA256-TRAILER", signing.amzDate, signing.scope, previous,
-                                  hex(Array(SHA256.hash(data: bytes(canonical))))].joined(separator: "\n"))
-            body += bytes("x-amz-trailer-signature:" + signature + "\r\n")
+                                  lowerHex(Array(SHA256.hash(data: utf8Bytes(canonical))))].joined(separator: "\n"))
+            body += utf8Bytes("x-amz-trailer-signature:" + signature + "\r\n")
         }
-        return body + bytes("\r\n")
+        return body + utf8Bytes("\r\n")
     }
 }
 
 /// Feeds `body` to `decoder` in pieces of the given sizes (the rest in one piece), then
 /// finishes it; returns the decoded bytes.
-func decode(_ body: [UInt8], _ decoder: inout AWSChunkedDecoder, pieces: [Int] = []) throws(AWSChunkedError) -> [UInt8] {
+func decodeChunked(_ body: [UInt8], _ decoder: inout AWSChunkedDecoder, pieces: [Int] = []) throws(AWSChunkedError) -> [UInt8] {
     var decoded: [UInt8] = []
     var start = 0
     for size in pieces + [body.count] where start < body.count {
         let end = min(body.count, start + size)
-        try feed(&decoder, body[start..<end]) { decoded.append(contentsOf: $0) }
+        try feedChunked(&decoder, body[start..<end]) { decoded.append(contentsOf: $0) }
         start = end
     }
     try decoder.finish()
@@ -94,7 +94,7 @@ func decode(_ body: [UInt8], _ decoder: inout AWSChunkedDecoder, pieces: [Int] =
 }
 
 /// One `feed`, with the typed error carried out of `withUnsafeBytes` (which rethrows untyped).
-func feed(_ decoder: inout AWSChunkedDecoder, _ piece: ArraySlice<UInt8>,
+func feedChunked(_ decoder: inout AWSChunkedDecoder, _ piece: ArraySlice<UInt8>,
           into out: (UnsafeRawBufferPointer) -> Void = { _ in }) throws(AWSChunkedError) {
     let failure: AWSChunkedError? = piece.withUnsafeBytes { raw in
         do throws(AWSChunkedError) {
@@ -130,12 +130,12 @@ func unsignedDecoder(max: Int = 1 << 20) -> AWSChunkedDecoder {
     AWSChunkedDecoder(signing: nil, expectTrailer: true, decodedLengthMax: max)
 }
 
-func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+func utf8Bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 @Suite struct AWSChunkedDecoderSignedTests {
     @Test func awsExampleFedWholeVerifiesEveryChunk() throws {
         var decoder = signedDecoder()
-        let decoded = try decode(AWSExample.body(), &decoder)
+        let decoded = try decodeChunked(AWSExample.body(), &decoder)
         #expect(decoded == AWSExample.payload)
         #expect(decoder.isFinished)
         #expect(decoder.trailers.isEmpty)
@@ -145,7 +145,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func awsExampleFedOneByteAtATime() throws {
         let body = AWSExample.body()
         var decoder = signedDecoder()
-        let decoded = try decode(body, &decoder, pieces: [Int](repeating: 1, count: body.count))
+        let decoded = try decodeChunked(body, &decoder, pieces: [Int](repeating: 1, count: body.count))
         #expect(decoded == AWSExample.payload)
     }
 
@@ -153,13 +153,13 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     func awsExampleFedInRandomSplits(seed: Int) throws {
         let body = AWSExample.body()
         var decoder = signedDecoder()
-        let decoded = try decode(body, &decoder, pieces: randomPieces(count: body.count, seed: UInt64(seed)))
+        let decoded = try decodeChunked(body, &decoder, pieces: randomPieces(count: body.count, seed: UInt64(seed)))
         #expect(decoded == AWSExample.payload, "seed \(seed)")
     }
 
     @Test func withoutDeclaredLengthTheChunksSetTheLength() throws {
         var decoder = signedDecoder(expected: nil)
-        #expect(try decode(AWSExample.body(), &decoder).count == 66560)
+        #expect(try decodeChunked(AWSExample.body(), &decoder).count == 66560)
     }
 
     /// aws-crt-swift's ChunkSignerTests signs trailers first:1st, second:2nd, third:3rd after
@@ -170,7 +170,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let body = AWSExample.body(trailer: trailer)
         for pieces in [[], [Int](repeating: 1, count: body.count), randomPieces(count: body.count, seed: 7)] {
             var decoder = signedDecoder(trailer: true)
-            #expect(try decode(body, &decoder, pieces: pieces) == AWSExample.payload)
+            #expect(try decodeChunked(body, &decoder, pieces: pieces) == AWSExample.payload)
             #expect(decoder.trailers.map(\.name) == ["first", "second", "third"])
             #expect(decoder.trailers.map(\.value) == ["1st", "2nd", "3rd"])
         }
@@ -187,11 +187,11 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let body = SignedBodyBuilder().body(payload, chunkBytes: 65536, trailer: [(name: "x-amz-checksum-crc32", value: checksum)])
         var decoder = AWSChunkedDecoder(signing: AWSExample.signing, expectTrailer: true, decodedLengthMax: 1 << 20,
                                         expectedDecodedLength: payload.count)
-        let decoded = try decode(body, &decoder, pieces: randomPieces(count: body.count, seed: seed))
+        let decoded = try decodeChunked(body, &decoder, pieces: randomPieces(count: body.count, seed: seed))
         #expect(decoded == payload)
         var expected = try S3ExpectedDigests(headers: [(name: "x-amz-trailer", value: "x-amz-checksum-crc32")])
         try expected.addTrailers(decoder.trailers)
-        try expected.verify(hashAll(decoded, expected.hasherConfiguration))
+        try expected.verify(hashPayload(decoded, expected.hasherConfiguration))
     }
 
     @Test func flippedDataByteFailsItsChunk() {
@@ -199,7 +199,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let secondChunkData = body.count - 1100
         body[secondChunkData] = UInt8(ascii: "b")
         var decoder = signedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(body, &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(body, &decoder) }
         #expect(error?.reason == .chunkSignatureMismatch)
         #expect(error?.chunkIndex == 1)
         #expect(error?.s3Code == "SignatureDoesNotMatch")
@@ -210,7 +210,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         var signatures = AWSExample.chunkSignatures
         signatures[0] = String(repeating: "0", count: 64)
         var decoder = signedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(AWSExample.body(signatures: signatures), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(AWSExample.body(signatures: signatures), &decoder) }
         #expect(error?.reason == .chunkSignatureMismatch)
         #expect(error?.chunkIndex == 0)
     }
@@ -219,13 +219,13 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let signing = S3ChunkSigning(signingKey: AWSExample.signingKey, amzDate: AWSExample.amzDate,
                                      scope: AWSExample.scope, seedSignature: String(repeating: "1", count: 64))
         var decoder = AWSChunkedDecoder(signing: signing, expectTrailer: false, decodedLengthMax: 1 << 20)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(AWSExample.body(), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(AWSExample.body(), &decoder) }
         #expect(error?.reason == .chunkSignatureMismatch)
     }
 
     @Test func missingChunkSignatureFails() {
         var decoder = signedDecoder(expected: nil)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("3\r\nabc\r\n0\r\n\r\n"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("3\r\nabc\r\n0\r\n\r\n"), &decoder) }
         #expect(error?.reason == .missingChunkSignature)
         #expect(error?.s3Code == "SignatureDoesNotMatch")
     }
@@ -233,7 +233,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func otherChunkExtensionFails() {
         var decoder = signedDecoder(expected: nil)
         let error = #expect(throws: AWSChunkedError.self) {
-            _ = try decode(bytes("3;name=value\r\nabc\r\n"), &decoder)
+            _ = try decodeChunked(utf8Bytes("3;name=value\r\nabc\r\n"), &decoder)
         }
         #expect(error?.reason == .unsupportedChunkExtension)
         #expect(error?.s3Code == "InvalidRequest")
@@ -242,7 +242,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func wrongTrailerSignatureFails() {
         let body = AWSExample.body(trailer: ["first:1st", "x-amz-trailer-signature:" + String(repeating: "a", count: 64)])
         var decoder = signedDecoder(trailer: true)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(body, &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(body, &decoder) }
         #expect(error?.reason == .trailerSignatureMismatch)
         #expect(error?.status == 403)
     }
@@ -250,19 +250,19 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func signedTrailerWithoutSignatureFails() {
         var decoder = signedDecoder(trailer: true)
         let error = #expect(throws: AWSChunkedError.self) {
-            _ = try decode(AWSExample.body(trailer: ["x-amz-checksum-crc32:AAAAAA=="]), &decoder)
+            _ = try decodeChunked(AWSExample.body(trailer: ["x-amz-checksum-crc32:AAAAAA=="]), &decoder)
         }
         #expect(error?.reason == .missingTrailerSignature)
     }
 
     @Test func declaredLengthMustMatch() {
         var short = signedDecoder(expected: 70000)
-        let shortError = #expect(throws: AWSChunkedError.self) { _ = try decode(AWSExample.body(), &short) }
+        let shortError = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(AWSExample.body(), &short) }
         #expect(shortError?.reason == .decodedLengthShortOfDeclared(declared: 70000, decoded: 66560))
         #expect(shortError?.s3Code == "IncompleteBody")
 
         var over = signedDecoder(expected: 66000)
-        let overError = #expect(throws: AWSChunkedError.self) { _ = try decode(AWSExample.body(), &over) }
+        let overError = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(AWSExample.body(), &over) }
         #expect(overError?.reason == .decodedLengthOverDeclared(declared: 66000))
         #expect(overError?.chunkIndex == 1)
     }
@@ -270,14 +270,14 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 @Suite struct AWSChunkedDecoderUnsignedTests {
     /// What boto3 1.43 sends over HTTPS (notes/s3-clients.md), inside the HTTP chunking.
-    static let boto3Body = bytes("6\r\nsmall\n\r\n0\r\nx-amz-checksum-crc32:thwCpw==\r\n\r\n")
+    static let boto3Body = utf8Bytes("6\r\nsmall\n\r\n0\r\nx-amz-checksum-crc32:thwCpw==\r\n\r\n")
 
     @Test func boto3TrailerBodyDecodesAndItsCRC32Verifies() throws {
         for pieces in [[], [Int](repeating: 1, count: Self.boto3Body.count), randomPieces(count: Self.boto3Body.count, seed: 3)] {
             var decoder = AWSChunkedDecoder(signing: nil, expectTrailer: true, decodedLengthMax: 1 << 20,
                                             expectedDecodedLength: 6)
-            let decoded = try decode(Self.boto3Body, &decoder, pieces: pieces)
-            #expect(decoded == bytes("small\n"))
+            let decoded = try decodeChunked(Self.boto3Body, &decoder, pieces: pieces)
+            #expect(decoded == utf8Bytes("small\n"))
             #expect(decoder.trailers.count == 1)
             #expect(decoder.trailers.first?.name == "x-amz-checksum-crc32")
             #expect(decoder.trailers.first?.value == "thwCpw==")
@@ -292,8 +292,8 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     @Test func boto3TrailerWithWrongCRC32IsBadDigest() throws {
         var decoder = unsignedDecoder()
-        let body = bytes("6\r\nsmall\n\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n")
-        let decoded = try decode(body, &decoder)
+        let body = utf8Bytes("6\r\nsmall\n\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n")
+        let decoded = try decodeChunked(body, &decoder)
         var expected = try S3ExpectedDigests(headers: [(name: "x-amz-trailer", value: "x-amz-checksum-crc32")])
         var hasher = PayloadHasher(expected.hasherConfiguration)
         decoded.withUnsafeBytes { hasher.update($0) }
@@ -306,7 +306,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let body = Self.boto3Body
         for cut in [0, 3, 8, 12, 15, 30, body.count - 1] {
             var decoder = unsignedDecoder()
-            let error = #expect(throws: AWSChunkedError.self) { _ = try decode(Array(body[..<cut]), &decoder) }
+            let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(Array(body[..<cut]), &decoder) }
             #expect(error?.s3Code == "IncompleteBody", "cut at \(cut)")
             if case .truncated = error?.reason {} else { Issue.record("cut at \(cut): \(String(describing: error))") }
         }
@@ -315,25 +315,25 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func oversizeChunkHeaderFails() {
         var decoder = unsignedDecoder()
         let header = [UInt8](repeating: UInt8(ascii: "0"), count: AWSChunkedDecoder.lineBytesMax + 1)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(header, &decoder, pieces: [100, 3000]) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(header, &decoder, pieces: [100, 3000]) }
         #expect(error?.reason == .lineTooLong(bytesMax: 4096))
         #expect(error?.s3Code == "InvalidRequest")
     }
 
     @Test func chunkLongerThanTheMaxFails() {
         var decoder = unsignedDecoder(max: 100)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("65\r\n"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("65\r\n"), &decoder) }
         #expect(error?.reason == .decodedLengthOverMax(bytesMax: 100))
         #expect(error?.s3Code == "EntityTooLarge")
 
         var huge = unsignedDecoder()
-        let overflow = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("ffffffffffffffff\r\n"), &huge) }
+        let overflow = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("ffffffffffffffff\r\n"), &huge) }
         #expect(overflow?.reason == .decodedLengthOverMax(bytesMax: 1 << 20))
     }
 
     @Test func chunksAddingUpOverTheMaxFail() {
         var decoder = unsignedDecoder(max: 5)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("3\r\nabc\r\n3\r\n"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("3\r\nabc\r\n3\r\n"), &decoder) }
         #expect(error?.reason == .decodedLengthOverMax(bytesMax: 5))
         #expect(error?.chunkIndex == 1)
     }
@@ -341,40 +341,40 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test(arguments: ["zz\r\n", "\r\n", "-1\r\n", " 6\r\n", "6 \r\n", "0x6\r\n", "11111111111111111\r\n"])
     func garbageChunkSizeFails(header: String) {
         var decoder = unsignedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes(header), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes(header), &decoder) }
         #expect(error?.reason == .invalidChunkSize, "\(header.debugDescription)")
     }
 
     @Test func chunkExtensionOnUnsignedBodyFails() {
         var decoder = unsignedDecoder()
         let error = #expect(throws: AWSChunkedError.self) {
-            _ = try decode(bytes("6;chunk-signature=" + String(repeating: "0", count: 64) + "\r\n"), &decoder)
+            _ = try decodeChunked(utf8Bytes("6;chunk-signature=" + String(repeating: "0", count: 64) + "\r\n"), &decoder)
         }
         #expect(error?.reason == .unsupportedChunkExtension)
     }
 
     @Test func bareLineFeedFails() {
         var decoder = unsignedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("6\nsmall\n\r\n"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("6\nsmall\n\r\n"), &decoder) }
         #expect(error?.reason == .bareLineFeed)
     }
 
     @Test func dataNotFollowedByCRLFFails() {
         var decoder = unsignedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("3\r\nabcd\r\n"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("3\r\nabcd\r\n"), &decoder) }
         #expect(error?.reason == .missingChunkTerminator)
         #expect(error?.offset == 6)
     }
 
     @Test func bytesAfterTheEndFail() {
         var decoder = unsignedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(Self.boto3Body + bytes("x"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(Self.boto3Body + utf8Bytes("x"), &decoder) }
         #expect(error?.reason == .dataAfterEnd)
     }
 
     @Test func trailerWithoutAnnouncementFails() {
         var decoder = AWSChunkedDecoder(signing: nil, expectTrailer: false, decodedLengthMax: 100)
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(Self.boto3Body, &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(Self.boto3Body, &decoder) }
         #expect(error?.reason == .unexpectedTrailer)
         #expect(error?.s3Code == "MalformedTrailerError")
     }
@@ -382,14 +382,14 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test(arguments: ["no-colon", ":value", "bad name:v", "x-amz-checksum-crc32:\u{7f}"])
     func malformedTrailerFails(line: String) {
         var decoder = unsignedDecoder()
-        let error = #expect(throws: AWSChunkedError.self) { _ = try decode(bytes("0\r\n" + line + "\r\n\r\n"), &decoder) }
+        let error = #expect(throws: AWSChunkedError.self) { _ = try decodeChunked(utf8Bytes("0\r\n" + line + "\r\n\r\n"), &decoder) }
         #expect(error?.reason == .malformedTrailer, "\(line.debugDescription)")
     }
 
     @Test func duplicateTrailerFails() {
         var decoder = unsignedDecoder()
         let error = #expect(throws: AWSChunkedError.self) {
-            _ = try decode(bytes("0\r\nx-amz-checksum-crc32:AAAAAA==\r\nX-Amz-Checksum-CRC32:AAAAAA==\r\n\r\n"), &decoder)
+            _ = try decodeChunked(utf8Bytes("0\r\nx-amz-checksum-crc32:AAAAAA==\r\nX-Amz-Checksum-CRC32:AAAAAA==\r\n\r\n"), &decoder)
         }
         #expect(error?.reason == .duplicateTrailer(name: "x-amz-checksum-crc32"))
     }
@@ -397,15 +397,15 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     @Test func trailerSignatureOnUnsignedBodyFails() {
         var decoder = unsignedDecoder()
         let error = #expect(throws: AWSChunkedError.self) {
-            _ = try decode(bytes("0\r\nx-amz-trailer-signature:" + String(repeating: "0", count: 64) + "\r\n\r\n"), &decoder)
+            _ = try decodeChunked(utf8Bytes("0\r\nx-amz-trailer-signature:" + String(repeating: "0", count: 64) + "\r\n\r\n"), &decoder)
         }
         #expect(error?.reason == .unexpectedTrailerSignature)
     }
 
     @Test func anErrorIsSticky() {
         var decoder = unsignedDecoder()
-        let first = #expect(throws: AWSChunkedError.self) { try feed(&decoder, bytes("zz\r\n")[...]) }
-        let again = #expect(throws: AWSChunkedError.self) { try feed(&decoder, bytes("6\r\n")[...]) }
+        let first = #expect(throws: AWSChunkedError.self) { try feedChunked(&decoder, utf8Bytes("zz\r\n")[...]) }
+        let again = #expect(throws: AWSChunkedError.self) { try feedChunked(&decoder, utf8Bytes("6\r\n")[...]) }
         #expect(first == again)
         let atFinish = #expect(throws: AWSChunkedError.self) { try decoder.finish() }
         #expect(atFinish == first)
@@ -413,7 +413,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     @Test func dataIsHandedOutAsSlicesOfTheInput() throws {
         var decoder = unsignedDecoder()
-        let body = bytes("5\r\nhello\r\n0\r\n\r\n")
+        let body = utf8Bytes("5\r\nhello\r\n0\r\n\r\n")
         let failure: AWSChunkedError? = body.withUnsafeBytes { raw in
             var runs: [UnsafeRawBufferPointer] = []
             do throws(AWSChunkedError) {
@@ -437,9 +437,9 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
         let payload = [UInt8](repeating: UInt8(ascii: "a"), count: 64 << 20)
         var unsigned: [UInt8] = []
         for start in stride(from: 0, to: payload.count, by: 65536) {
-            unsigned += bytes("10000\r\n") + payload[start..<(start + 65536)] + bytes("\r\n")
+            unsigned += utf8Bytes("10000\r\n") + payload[start..<(start + 65536)] + utf8Bytes("\r\n")
         }
-        unsigned += bytes("0\r\n\r\n")
+        unsigned += utf8Bytes("0\r\n\r\n")
         let signed = SignedBodyBuilder().body(payload, chunkBytes: 65536)
         // The signed decode's floor: SHA-256 of the same bytes in the same 64 KiB steps.
         let hashStart = ContinuousClock.now
@@ -458,7 +458,7 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
             var decodedBytes = 0
             let start = ContinuousClock.now
             for offset in stride(from: 0, to: body.count, by: 256 << 10) {
-                try feed(&decoder, body[offset..<min(body.count, offset + (256 << 10))]) { decodedBytes += $0.count }
+                try feedChunked(&decoder, body[offset..<min(body.count, offset + (256 << 10))]) { decodedBytes += $0.count }
             }
             try decoder.finish()
             let elapsed = ContinuousClock.now - start

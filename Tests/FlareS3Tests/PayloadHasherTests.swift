@@ -16,15 +16,15 @@ func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
     return ~crc
 }
 
-func hex(_ bytes: [UInt8]) -> String {
+func lowerHex(_ bytes: [UInt8]) -> String {
     bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
 
-func bigEndian(_ value: UInt32) -> [UInt8] {
+func bigEndianBytes(_ value: UInt32) -> [UInt8] {
     [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
 }
 
-func hashAll(_ data: [UInt8], _ configuration: PayloadHasher.Configuration, pieces: [Int] = []) -> PayloadDigests {
+func hashPayload(_ data: [UInt8], _ configuration: PayloadHasher.Configuration, pieces: [Int] = []) -> PayloadDigests {
     var hasher = PayloadHasher(configuration)
     var start = 0
     for size in pieces + [data.count] where start < data.count {
@@ -65,41 +65,41 @@ func seededPattern(byteCount: Int, seed: UInt64) -> [UInt8] {
     @Test(arguments: vectors)
     func knownVectors(vector: Vector) {
         let data = Array(vector.input.utf8)
-        let crc32 = hashAll(data, .init(sha256: true, checksum: .crc32))
+        let crc32 = hashPayload(data, .init(sha256: true, checksum: .crc32))
         #expect(crc32.md5Hex == vector.md5)
         #expect(crc32.sha256Hex == vector.sha256)
-        #expect(crc32.checksum?.digest == bigEndian(vector.crc32))
-        let crc32c = hashAll(data, .init(checksum: .crc32c))
-        #expect(crc32c.checksum?.digest == bigEndian(vector.crc32c))
+        #expect(crc32.checksum?.digest == bigEndianBytes(vector.crc32))
+        let crc32c = hashPayload(data, .init(checksum: .crc32c))
+        #expect(crc32c.checksum?.digest == bigEndianBytes(vector.crc32c))
         #expect(crc32c.sha256 == nil, "SHA-256 only when asked")
-        let sha256 = hashAll(data, .init(checksum: .sha256))
+        let sha256 = hashPayload(data, .init(checksum: .sha256))
         #expect(sha256.checksum?.digest == S3ChecksumEncodingProbe.hexBytes(vector.sha256))
         #expect(sha256.sha256 == nil, "the checksum's SHA-256 is not x-amz-content-sha256's")
         #expect(crc32.byteCount == data.count)
     }
 
     @Test func headerEncodingsAreS3s() {
-        let digests = hashAll(Array("small\n".utf8), .init(checksum: .crc32))
+        let digests = hashPayload(Array("small\n".utf8), .init(checksum: .crc32))
         #expect(digests.checksumBase64 == "thwCpw==")
-        let abc = hashAll(Array("abc".utf8), .init(sha256: true, checksum: .sha256))
+        let abc = hashPayload(Array("abc".utf8), .init(sha256: true, checksum: .sha256))
         #expect(abc.md5Base64 == "kAFQmDzST7DWlj99KOF/cg==")
         #expect(abc.checksumBase64 == "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")
-        let crc32c = hashAll(Array("abc".utf8), .init(checksum: .crc32c))
+        let crc32c = hashPayload(Array("abc".utf8), .init(checksum: .crc32c))
         #expect(crc32c.checksumBase64 == "Nks/tw==")
     }
 
     @Test(arguments: [UInt64(1), 2, 3, 4, 5])
     func oneMebibyteInRandomSplitsMatchesOneShot(seed: UInt64) {
         let data = seededPattern(byteCount: 1 << 20, seed: 0xF1A2E)
-        let whole = hashAll(data, .init(sha256: true, checksum: .crc32))
-        let split = hashAll(data, .init(sha256: true, checksum: .crc32), pieces: randomPieces(count: data.count, seed: seed))
+        let whole = hashPayload(data, .init(sha256: true, checksum: .crc32))
+        let split = hashPayload(data, .init(sha256: true, checksum: .crc32), pieces: randomPieces(count: data.count, seed: seed))
         #expect(whole == split, "seed \(seed)")
         #expect(whole.md5 == Array(Insecure.MD5.hash(data: data)))
         #expect(whole.sha256 == Array(SHA256.hash(data: data)))
-        #expect(whole.checksum?.digest == bigEndian(referenceCRC32(data)))
+        #expect(whole.checksum?.digest == bigEndianBytes(referenceCRC32(data)))
 
-        let crc32c = hashAll(data, .init(checksum: .crc32c), pieces: randomPieces(count: data.count, seed: seed))
-        #expect(crc32c.checksum?.digest == bigEndian(data.withUnsafeBytes { CRC32C.checksum($0) }))
+        let crc32c = hashPayload(data, .init(checksum: .crc32c), pieces: randomPieces(count: data.count, seed: seed))
+        #expect(crc32c.checksum?.digest == bigEndianBytes(data.withUnsafeBytes { CRC32C.checksum($0) }))
     }
 
     /// Prints MB/s of each digest alone over 64 MiB on one core; measures, asserts nothing.
@@ -188,9 +188,9 @@ enum S3ChecksumEncodingProbe {
         ]
         let expected = try S3ExpectedDigests(headers: headers)
         #expect(expected.hasherConfiguration == .init(sha256: true, checksum: .crc32c))
-        try expected.verify(hashAll(body, expected.hasherConfiguration))
+        try expected.verify(hashPayload(body, expected.hasherConfiguration))
 
-        let other = hashAll(Array("abd".utf8), expected.hasherConfiguration)
+        let other = hashPayload(Array("abd".utf8), expected.hasherConfiguration)
         let error = #expect(throws: S3DigestError.self) { try expected.verify(other) }
         #expect(error?.s3Code == "BadDigest")
     }
@@ -198,14 +198,14 @@ enum S3ChecksumEncodingProbe {
     @Test func mismatchCodes() throws {
         let abd = Array("abd".utf8)
         let sha = try S3ExpectedDigests(headers: [("x-amz-content-sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")])
-        let shaError = #expect(throws: S3DigestError.self) { try sha.verify(hashAll(abd, sha.hasherConfiguration)) }
+        let shaError = #expect(throws: S3DigestError.self) { try sha.verify(hashPayload(abd, sha.hasherConfiguration)) }
         #expect(shaError?.s3Code == "XAmzContentSHA256Mismatch")
 
         let crc = try S3ExpectedDigests(headers: [("x-amz-checksum-crc32", "NSRBwg==")])
-        try crc.verify(hashAll(Array("abc".utf8), crc.hasherConfiguration))
-        let crcError = #expect(throws: S3DigestError.self) { try crc.verify(hashAll(abd, crc.hasherConfiguration)) }
+        try crc.verify(hashPayload(Array("abc".utf8), crc.hasherConfiguration))
+        let crcError = #expect(throws: S3DigestError.self) { try crc.verify(hashPayload(abd, crc.hasherConfiguration)) }
         #expect(crcError == .checksumMismatch(algorithm: .crc32, expected: "NSRBwg==",
-                                               computed: hashAll(abd, crc.hasherConfiguration).checksumBase64!))
+                                               computed: hashPayload(abd, crc.hasherConfiguration).checksumBase64!))
     }
 
     @Test func oneChecksumPerRequest() {
