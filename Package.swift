@@ -52,9 +52,11 @@ let package = Package(
         // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
         // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
         // S3's protocol without I/O: SigV4/SigV2 verification, credentials, addressing, the
-        // XML S3 answers in and the request bodies it parses (FoundationXML, from the toolchain).
+        // XML S3 answers in and the request bodies it parses (FoundationXML, from the toolchain),
+        // aws-chunked payload decoding, body hashes and checksum headers. CISAL for ISA-L's
+        // CRC32 (IEEE), as FlareCore uses its CRC32C.
         .target(name: "FlareS3", dependencies: [
-            "FlareCore", .product(name: "Crypto", package: "swift-crypto"),
+            "CISAL", "FlareCore", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "FlareAdmin", dependencies: ["FlareCore", "FlareHTTP", "FlareIO"], swiftSettings: strict),
         .executableTarget(name: "flare", dependencies: [
