@@ -18,7 +18,7 @@ help:
 	@echo "make bench-cluster   flare-bench's full matrix on both engines, recorded in bench-results/"
 	@echo "make bench-check     throughput regression check against bench-results/baseline.json"
 	@echo "make fuzz     libFuzzer over the HTTP head parser (FUZZ_RUNS=$(FUZZ_RUNS))"
-	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES))"
+	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES)) and awscli (PyPI)"
 	@echo "make clean    remove build products"
 
 deps:
@@ -34,6 +34,9 @@ deps:
 	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+	@# The S3 tests drive the real awscli (PyPI's, as AWS ships it).
+	@command -v aws >/dev/null 2>&1 || { echo "installing awscli from PyPI"; python3 -m pip install -q awscli || \
+	  python3 -m pip install -q --break-system-packages awscli; }
 
 build: deps
 	$(SWIFT) build -c release

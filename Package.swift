@@ -37,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
-            "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", .product(name: "Logging", package: "swift-log"),
+            "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The flags both nodes take (runtime, HTTP timeouts) and the logging bootstrap.
         .target(name: "FlareCommandLine", dependencies: [

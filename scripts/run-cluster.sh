@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Starts a local Flare cluster: API on :8000, data nodes on :9001-9003, data under ./data,
-# logs under ./data/logs. Ctrl-C stops every process it started.
-# FLARE_BIN_DIR, FLARE_DATA_DIR, FLARE_API_PORT and FLARE_DATANODE_PORTS ("9001 9002 9003")
-# change where the binaries, the data and the ports are.
+# Starts a local Flare cluster: API on :8000, S3 on :9000, data nodes on :9001-9003, data
+# under ./data, logs under ./data/logs. Ctrl-C stops every process it started.
+# FLARE_BIN_DIR, FLARE_DATA_DIR, FLARE_API_PORT, FLARE_S3_PORT and FLARE_DATANODE_PORTS
+# ("9001 9002 9003") change where the binaries, the data and the ports are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${FLARE_BIN_DIR:-$(swift build -c release --show-bin-path)}"
 DATA="${FLARE_DATA_DIR:-./data}"
 API_PORT="${FLARE_API_PORT:-8000}"
+S3_PORT="${FLARE_S3_PORT:-9000}"
 read -r -a DATANODE_PORTS <<<"${FLARE_DATANODE_PORTS:-9001 9002 9003}"
 mkdir -p "$DATA/logs"
 pids=()
@@ -46,7 +47,16 @@ for port in "${DATANODE_PORTS[@]}"; do
   wait_for "http://127.0.0.1:$port/health" "datanode :$port" "$!" "$DATA/logs/datanode-$port.log"
   nodes="${nodes:+$nodes,}127.0.0.1:$port"
 done
-setsid "$BIN/api" --port "$API_PORT" --datanodes "$nodes" --metadata "$DATA/meta.sqlite" >>"$DATA/logs/api.log" 2>&1 &
+# One S3 key, made on the first run and kept (readable by this user only).
+KEYS="$DATA/s3-credentials"
+if [ ! -s "$KEYS" ]; then
+  umask 077
+  printf '# ACCESS_KEY SECRET_KEY, one pair per line\nFLARE%s %s\n' \
+    "$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)" "$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')" >"$KEYS"
+fi
+read -r ACCESS_KEY SECRET_KEY < <(grep -v '^#' "$KEYS" | head -1)
+setsid "$BIN/api" --port "$API_PORT" --s3-port "$S3_PORT" --s3-credentials "$KEYS" --datanodes "$nodes" \
+  --metadata "$DATA/meta.sqlite" >>"$DATA/logs/api.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$API_PORT/health" "api :$API_PORT" "$!" "$DATA/logs/api.log"
 
@@ -58,6 +68,10 @@ Try:
   curl http://localhost:$API_PORT/object/my-object > out.zip && cmp file.zip out.zip
   curl "http://localhost:$API_PORT/objects?prefix=my"
   curl -X DELETE http://localhost:$API_PORT/object/my-object
+S3 on http://localhost:$S3_PORT (the native objects are in the bucket flare):
+  export AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url http://localhost:$S3_PORT s3 mb s3://photos
+  aws --endpoint-url http://localhost:$S3_PORT s3 cp file.zip s3://photos/file.zip
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true

@@ -9,6 +9,12 @@ public struct APINodeConfig: Sendable {
     /// Data nodes as `host:port`.
     public var dataNodes: [String] = []
     public var metadataPath = "./data/meta.sqlite"
+    /// The S3 API's port (its own listener on `host`); nil: no S3 API.
+    public var s3Port: UInt16?
+    /// `ACCESS_KEY SECRET_KEY` pairs, one per line (required with `s3Port`).
+    public var s3Credentials: String = ""
+    /// For virtual-host-style S3 addressing (`<bucket>.<domain>`); nil: path style only.
+    public var s3BaseDomain: String?
     /// The bucket the native `/object` API reads and writes (the S3 API sees it too).
     public var nativeBucket = "flare"
     public var chunkSizeBytes = 4 << 20

@@ -3,6 +3,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import FlareS3
 import Glibc
 import Logging
 
@@ -14,6 +15,7 @@ public final class APINodeService: @unchecked Sendable {
     public let loops: [EventLoop]
     private let metadata: SQLiteMetadataStore
     private var server: HTTPServer!
+    private var s3Server: HTTPServer?
     private var deletions: DeletionWorker!
     private var repairs: RepairWorker!
     private var gc: GCWorker!
@@ -28,6 +30,8 @@ public final class APINodeService: @unchecked Sendable {
 
     /// The address bound (the real port when 0 was asked for).
     public var localAddress: SocketAddress { server.localAddress }
+    /// The S3 listener's address, when there is one.
+    public var s3Address: SocketAddress? { s3Server?.localAddress }
 
     public init(config: APINodeConfig, logger: Logger) async throws {
         self.config = config
@@ -109,9 +113,32 @@ public final class APINodeService: @unchecked Sendable {
                                 configured: Set(config.dataNodes))
         let routes = APIRoutes(contexts: contexts, nodes: nodes, metadata: metadata, admin: admin, badCopies: badCopies,
                                config: config, metrics: metrics, engine: resolved.kind, logger: logger)
+        // S3's keys are read before anything listens: a bad file stops the start cleanly.
+        var s3Routes: S3Routes?
+        if config.s3Port != nil {
+            let credentials: S3Credentials
+            do {
+                credentials = try S3Credentials(parsing: config.s3Credentials)
+            } catch {
+                throw APINodeConfigError("--s3-credentials: \(error)")
+            }
+            guard credentials.count > 0 else { throw APINodeConfigError("--s3-credentials holds no ACCESS_KEY SECRET_KEY pair") }
+            s3Routes = S3Routes(objects: routes, credentials: credentials, baseDomain: config.s3BaseDomain)
+        }
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
                                 onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
                                 handler: routes.handle)
+        if let s3Routes, let s3Port = config.s3Port {
+            do {
+                s3Server = try HTTPServer(address: SocketAddress(host: config.host, port: s3Port), loops: loops, limits: config.httpLimits,
+                                          onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record, handler: s3Routes.handle)
+            } catch {
+                await server.stop()
+                throw error
+            }
+            // Not "listening on": tests read the api's own port from the first such line.
+            logger.info("S3 API on \(s3Server!.localAddress) with \(s3Routes.credentials.count) key(s); native objects in bucket \(config.nativeBucket)")
+        }
         // The background workers on the first loop, sharing its per-chunk locks.
         let background = contexts[ObjectIdentifier(loops[0])]!
         let locks = ChunkLocks(loop: loops[0])
@@ -167,6 +194,7 @@ public final class APINodeService: @unchecked Sendable {
     /// Stops accepting, stops the background workers, the loops and the metadata threads.
     public func stop() async {
         await server.stop()
+        await s3Server?.stop()
         await gc.stop()
         await repairs.stop()
         await deletions.stop()

@@ -64,10 +64,18 @@ struct APIRoutes: Sendable {
         }
     }
 
+    /// The loop context of the loop a request came in on.
+    func context(for loop: EventLoop) -> LoopContext { contexts[ObjectIdentifier(loop)]! }
+
+    /// A PUT pipeline on `context`'s loop.
+    func writer(_ context: LoopContext) -> ObjectWriter {
+        ObjectWriter(pool: context.pool, transport: context.dataNodes, reservations: context.reservations,
+                     candidates: nodes.candidates, replicas: config.replicas, metadata: metadata, metrics: metrics,
+                     chunkSize: config.chunkSizeBytes, window: config.windowChunks)
+    }
+
     private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
-        let writer = ObjectWriter(pool: context.pool, transport: context.dataNodes, reservations: context.reservations,
-                                  candidates: nodes.candidates, replicas: config.replicas, metadata: metadata, metrics: metrics,
-                                  chunkSize: config.chunkSizeBytes, window: config.windowChunks)
+        let writer = writer(context)
         let manifest: ObjectManifest
         let source = request.body
         do {
@@ -111,6 +119,18 @@ struct APIRoutes: Sendable {
         if request.method == "HEAD" {
             return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
         }
+        try await streamObject(manifest, range: range, status: status, headers: headers, context, request, response) { message in
+            try await response.respondError(503, message)
+        }
+    }
+
+    /// Sends `range` of `manifest` as the body of a `status` answer with `headers` (for the
+    /// native GET and S3's GetObject): the head goes out when the first chunk is in hand, so a
+    /// failure before it is still an error answer (`failure`, given the reason); after it, the
+    /// only honest signal left is a short body.
+    func streamObject(_ manifest: ObjectManifest, range: Range<Int>, status: Int, headers: HTTPHeaders, _ context: LoopContext,
+                      _ request: HTTPServerRequest, _ response: HTTPResponseWriter,
+                      failure: (String) async throws -> Void) async throws {
         var logger = self.logger
         logger[metadataKey: "request"] = "\(request.requestID)"
         let dataNodes = context.dataNodes, nodes = self.nodes
@@ -119,18 +139,16 @@ struct APIRoutes: Sendable {
                                   logger: logger, readOrder: { nodes.readOrder($0, load: dataNodes.inFlight) },
                                   onBadCopy: { badCopies.report($0.chunk, on: $0.node) })
         let contentLength = range.count
-        let headHeaders = headers
         do {
             try await reader.send(manifest, range: range, start: {
-                try await response.writeHead(status: status, headers: headHeaders, contentLength: contentLength)
+                try await response.writeHead(status: status, headers: headers, contentLength: contentLength)
             }, body: { bytes in
                 try await response.writeBody(bytes)
             })
         } catch {
-            // After the head, the only honest signal left is a short body: close.
             guard !response.headSent else { throw error }
             if let http = error as? HTTPError { throw http }
-            try await response.respondError(503, "\(error)")
+            try await failure("\(error)")
         }
     }
 

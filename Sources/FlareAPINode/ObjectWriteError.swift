@@ -13,12 +13,16 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
     /// The metadata store failed: the manifest could not be committed, or chunk ids not
     /// reserved.
     case metadata(String, Error)
+    /// What arrived was refused before the commit (a digest that does not match): the caller's
+    /// error, answered as the caller says.
+    case refused(Error & Sendable)
 
     var status: Int {
         switch self {
         case .body(let error): return error.status
         case .storage, .busy: return 503
         case .metadata(_, let error): return error is MetadataBusy || error is NodeRemoved ? 503 : 500
+        case .refused: return 400
         }
     }
 
@@ -28,6 +32,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
         case .storage(let error): return "\(error)"
         case .busy(let error): return "busy: \(error)"
         case .metadata(let what, let error): return "metadata: \(what) failed: \(error)"
+        case .refused(let error): return "\(error)"
         }
     }
 }

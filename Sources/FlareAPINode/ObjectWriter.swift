@@ -24,8 +24,12 @@ struct ObjectWriter {
     /// the body ended.
     typealias Fill = (UnsafeMutableRawBufferPointer) async throws(HTTPError) -> Int
 
-    /// Stores the body `fill` reads as `key`; returns the committed manifest.
-    func write(key: String, fill: Fill) async throws(ObjectWriteError) -> ObjectManifest {
+    /// Stores the body `fill` reads as `key`; returns the committed manifest. `attributes`
+    /// runs once the whole body is stored, before the commit: it gives what the manifest
+    /// carries besides its chunks (an S3 PUT's MD5 and headers), or throws to refuse the
+    /// upload (a digest that does not match), which then commits nothing.
+    func write(key: String, attributes: () throws -> ObjectAttributes = { ObjectAttributes() },
+               fill: Fill) async throws(ObjectWriteError) -> ObjectManifest {
         var state = PutWindow(windowMax: window, replicas: replicas)
         var upload = Upload()
         let transport = self.transport
@@ -86,8 +90,16 @@ struct ObjectWriter {
         }
         switch outcome {
         case .commit(let records, let strays):
+            let stored: ObjectAttributes
+            do {
+                stored = try attributes()
+            } catch {
+                await cleanUp(strays + records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } },
+                              ids: upload.ids, failedNodes: upload.failedNodes)
+                throw .refused(error)
+            }
             let manifest = ObjectManifest(key: key, size: upload.size, chunkSize: chunkSize, crc32c: upload.checksum.value,
-                                          createdNanoseconds: wallClockNanoseconds(), chunks: records)
+                                          createdNanoseconds: wallClockNanoseconds(), chunks: records, attributes: stored)
             do {
                 _ = try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
             } catch {

@@ -30,6 +30,15 @@ struct APICommand: AsyncParsableCommand {
     @Option(help: "SQLite metadata file, owned by this process alone (a second api on it refuses to start).")
     var metadata = "./data/meta.sqlite"
 
+    @Option(name: .customLong("s3-port"), help: "Port of the S3 API (its own listener on --host); off when not given. Needs --s3-credentials.")
+    var s3Port: UInt16?
+
+    @Option(name: .customLong("s3-credentials"), help: ArgumentHelp("File of S3 keys, one ACCESS_KEY SECRET_KEY pair per line (# comments); every S3 request must be signed with one.", valueName: "file"))
+    var s3Credentials: String?
+
+    @Option(name: .customLong("s3-domain"), help: ArgumentHelp("Domain for virtual-host-style S3 requests (Host: <bucket>.<domain>); path style always works.", valueName: "domain"))
+    var s3Domain: String?
+
     @Option(name: .customLong("native-bucket"), help: "The bucket the native /object API reads and writes (3-63 of a-z 0-9 . -); objects stored before buckets are in flare.")
     var nativeBucket = "flare"
 
@@ -100,6 +109,11 @@ struct APICommand: AsyncParsableCommand {
               nativeBucket.first?.isLetter == true || nativeBucket.first?.isNumber == true else {
             throw ValidationError("--native-bucket must be 3-63 characters of a-z 0-9 . - starting with a letter or digit (got \(nativeBucket.debugDescription))")
         }
+        if s3Port != nil && s3Credentials == nil {
+            throw ValidationError("--s3-port needs --s3-credentials FILE (one ACCESS_KEY SECRET_KEY pair per line)")
+        }
+        if s3Port == nil && s3Credentials != nil { throw ValidationError("--s3-credentials is for the S3 API: give --s3-port too") }
+        if let s3Port, s3Port == port, port != 0 { throw ValidationError("--s3-port must differ from --port (\(port))") }
         guard deletionGrace >= 0 else { throw ValidationError("--deletion-grace must be ≥ 0") }
         guard (1...600).contains(datanodeTimeout) else { throw ValidationError("--datanode-timeout must be 1…600 seconds") }
         guard (1...3600).contains(nodeDownAfter) else { throw ValidationError("--node-down-after must be 1…3600 seconds") }
@@ -131,6 +145,15 @@ struct APICommand: AsyncParsableCommand {
         config.dataNodes = datanodes!.split(separator: ",").map(String.init)
         config.metadataPath = metadata
         config.nativeBucket = nativeBucket
+        config.s3Port = s3Port
+        config.s3BaseDomain = s3Domain
+        if let s3Credentials {
+            do {
+                config.s3Credentials = try String(contentsOfFile: s3Credentials, encoding: .utf8)
+            } catch {
+                throw ValidationError("--s3-credentials: cannot read \(s3Credentials): \(error.localizedDescription)")
+            }
+        }
         config.chunkSizeBytes = ByteSize.parse(chunkSize)!
         config.windowChunks = window
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!

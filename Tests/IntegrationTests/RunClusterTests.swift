@@ -15,10 +15,11 @@ struct RunClusterTests {
         let leader: ChildProcess
         let apiPort: UInt16
         let dataNodePorts: [UInt16]
+        let s3Port: UInt16
         let scratch: Scratch
         let logPath: String
 
-        var ports: [UInt16] { [apiPort] + dataNodePorts }
+        var ports: [UInt16] { [apiPort] + dataNodePorts + [s3Port] }
         var dataPath: String { "\(scratch.path)/data" }
         func nodeLog(_ name: String) -> String { readText("\(dataPath)/logs/\(name).log") }
         var nodeLogNames: [String] { ["api"] + dataNodePorts.map { "datanode-\($0)" } }
@@ -136,7 +137,7 @@ struct RunClusterTests {
     }
 
     static func exercise(_ engine: IOEngineKind, viaMake: Bool, _ scratch: Scratch, _ body: (Launch) async throws -> Void) async throws {
-        let ports = try freeFixedPorts(4, engine: engine, viaMake: viaMake)
+        let ports = try freeFixedPorts(5, engine: engine, viaMake: viaMake)
         let logPath = "\(scratch.path)/run.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -145,7 +146,8 @@ struct RunClusterTests {
         environment["FLARE_BIN_DIR"] = (try builtExecutable("api") as NSString).deletingLastPathComponent
         environment["FLARE_DATA_DIR"] = "\(scratch.path)/data"
         environment["FLARE_API_PORT"] = "\(ports[0])"
-        environment["FLARE_DATANODE_PORTS"] = ports.dropFirst().map(String.init).joined(separator: " ")
+        environment["FLARE_S3_PORT"] = "\(ports[4])"
+        environment["FLARE_DATANODE_PORTS"] = ports[1...3].map(String.init).joined(separator: " ")
         environment["FLARE_IO"] = engine.rawValue
         let leader: ChildProcess
         if viaMake {
@@ -158,7 +160,8 @@ struct RunClusterTests {
         } else {
             leader = try ChildProcess("\(packageRoot)/scripts/run-cluster.sh", [], stdout: log, stderr: log, environment: environment)
         }
-        let launch = Launch(leader: leader, apiPort: ports[0], dataNodePorts: Array(ports.dropFirst()), scratch: scratch, logPath: logPath)
+        let launch = Launch(leader: leader, apiPort: ports[0], dataNodePorts: Array(ports[1...3]), s3Port: ports[4], scratch: scratch,
+                            logPath: logPath)
         do {
             // As a terminal's foreground job, it leads a process group of its own (Foundation
             // starts children so), with SIGINT and SIGTERM deliverable (ChildProcess unblocks them).
@@ -201,6 +204,12 @@ struct RunClusterTests {
         let get = try await curl(["--max-time", "30", url], scratch: run.scratch.tmp, bodyTo: back)
         #expect(get.status == 200, "GET: \(get)")
         #expect(try await sameBytes(source, back, scratch: run.scratch.tmp))
+        // S3 is on, with the key the script made and printed; unsigned requests are refused.
+        let keys = readText("\(run.dataPath)/s3-credentials")
+        let key = keys.split(separator: "\n").first { !$0.hasPrefix("#") }.map { String($0.split(separator: " ")[0]) } ?? "none"
+        #expect(readText(run.logPath).contains("AWS_ACCESS_KEY_ID=\(key) "), "the script did not print the S3 key \(key)")
+        let anonymous = try await curl(["--max-time", "30", "http://127.0.0.1:\(run.s3Port)/flare/run/check"], scratch: run.scratch.tmp)
+        #expect(anonymous.status == 403 && anonymous.text.contains("AccessDenied"), "S3 on :\(run.s3Port): \(anonymous)")
 
         // Ctrl-C: SIGINT to the whole foreground process group.
         Glibc.kill(-run.leader.pid, SIGINT)

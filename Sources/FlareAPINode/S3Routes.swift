@@ -1,0 +1,336 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+import FlareMetadata
+import FlareS3
+import Foundation
+
+/// S3's API on a listener of its own (`--s3-port`), over the same PUT and GET pipelines as
+/// the native `/object` API: buckets (ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
+/// GetBucketLocation, GetBucketVersioning) and objects (PutObject, GetObject with one Range,
+/// HeadObject, DeleteObject, ListObjectsV2 and v1). Every request is signed (SigV4 header or
+/// presigned, SigV2 presigned); anonymous ones are refused. A bucket `b`'s object `k` is the
+/// store's key `b/k`, so the native API's bucket (`--native-bucket`) is seen by both.
+///
+/// Not built yet (answered 501 NotImplemented): multipart uploads, CopyObject, DeleteObjects,
+/// the aws-chunked payload framings (the decoder exists in FlareS3; clients over plain HTTP
+/// send whole bodies with a hex SHA-256 or UNSIGNED-PAYLOAD).
+struct S3Routes: Sendable {
+    let objects: APIRoutes
+    let credentials: S3Credentials
+    /// For virtual-host-style addressing (`<bucket>.<baseDomain>`); nil: path style only.
+    let baseDomain: String?
+    /// Request bodies read whole (CreateBucketConfiguration) at most.
+    static let xmlBodyBytesMax = 64 * 1024
+    static let owner = S3Owner(id: "flare", displayName: "flare")
+
+    private var metadata: MetadataStore { objects.metadata }
+
+    func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        do {
+            try await route(request, response)
+        } catch let error as S3Error {
+            guard !response.headSent else { throw error }
+            try await send(error, request, response)
+        }
+    }
+
+    private func send(_ error: S3Error, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let body = request.method == "HEAD" ? "" : error.xml(resource: String(request.path), requestID: request.requestID)
+        try await response.respond(status: error.status, headers: ["Content-Type": "application/xml", "x-amz-request-id": request.requestID],
+                                   body: body)
+    }
+
+    private func route(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let head = S3RequestHead(method: request.method, target: request.head.target, headers: request.headers.fields)
+        let authentication: S3Authentication
+        do {
+            guard let verified = try S3Auth.verify(head, credentials: credentials, now: Date(), baseDomain: baseDomain) else {
+                throw S3Error.accessDenied("anonymous requests are refused: sign with one of the --s3-credentials keys")
+            }
+            authentication = verified
+        }
+        let address = try S3Address.parse(target: String(request.path), host: request.headers["Host"], baseDomain: baseDomain)
+        let query: QueryParameters
+        do {
+            query = try QueryParameters(request.head.query)
+        } catch {
+            throw S3Error.invalidArgument(error.description)
+        }
+        guard let bucket = address.bucket else {
+            guard request.method == "GET" else { throw S3Error.methodNotAllowed() }
+            return try await listBuckets(request, response)
+        }
+        guard let key = address.key, !key.isEmpty else { return try await bucketRequest(bucket, query, request, response) }
+        for unsupported in ["uploads", "uploadId", "partNumber", "acl", "tagging", "versionId", "retention", "legal-hold"] where query[unsupported] != nil {
+            throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
+        }
+        switch request.method {
+        case "PUT":
+            if request.headers["x-amz-copy-source"] != nil { throw S3Error.notImplemented("CopyObject is not implemented by Flare yet") }
+            try await putObject(bucket, key, authentication, request, response)
+        case "GET", "HEAD": try await getObject(bucket, key, request, response)
+        case "DELETE":
+            do {
+                _ = try await metadata.delete(key: "\(bucket)/\(key)")
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            try await response.writeHead(status: 204, headers: ["x-amz-request-id": request.requestID], contentLength: nil)
+        default: throw S3Error.methodNotAllowed()
+        }
+    }
+
+    // MARK: - Buckets
+
+    private func listBuckets(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let buckets: [BucketInfo]
+        do {
+            buckets = try await metadata.buckets()
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        try await xml(S3XML.listAllMyBuckets(owner: Self.owner, buckets: buckets.map {
+            S3BucketEntry(name: $0.name, creationDate: Date(nanoseconds: $0.createdNanoseconds))
+        }), request, response)
+    }
+
+    private func bucketRequest(_ bucket: String, _ query: QueryParameters, _ request: HTTPServerRequest,
+                               _ response: HTTPResponseWriter) async throws {
+        switch request.method {
+        case "PUT":
+            guard S3BucketName.isValid(bucket) else { throw S3Error.invalidBucketName() }
+            let body = try await readSmallBody(request)
+            _ = try S3XML.parseCreateBucketConfiguration(body)
+            let created: Bool
+            do {
+                created = try await metadata.createBucket(bucket, createdNanoseconds: wallClockNanoseconds())
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            guard created else { throw S3Error.bucketAlreadyOwnedByYou() }
+            try await response.respond(status: 200, headers: ["Location": "/\(bucket)", "x-amz-request-id": request.requestID], body: "")
+        case "HEAD":
+            try await requireBucket(bucket)
+            try await response.writeHead(status: 200, headers: ["x-amz-request-id": request.requestID], contentLength: 0)
+        case "DELETE":
+            let outcome: BucketDeletion
+            do {
+                outcome = try await metadata.deleteBucket(bucket)
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            switch outcome {
+            case .deleted: try await response.writeHead(status: 204, headers: ["x-amz-request-id": request.requestID], contentLength: nil)
+            case .missing: throw S3Error.noSuchBucket()
+            case .notEmpty: throw S3Error.bucketNotEmpty()
+            }
+        case "GET":
+            try await requireBucket(bucket)
+            if query["location"] != nil { return try await xml(S3XML.locationConstraint(nil), request, response) }
+            if query["versioning"] != nil { return try await xml(S3XML.versioningConfiguration(), request, response) }
+            for unsupported in ["uploads", "acl", "policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
+                throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
+            }
+            try await list(bucket, query, request, response)
+        case "POST":
+            throw S3Error.notImplemented(query["delete"] != nil ? "DeleteObjects is not implemented by Flare yet" : "POST on a bucket is not implemented by Flare yet")
+        default:
+            throw S3Error.methodNotAllowed()
+        }
+    }
+
+    private func requireBucket(_ bucket: String) async throws {
+        let exists: Bool
+        do {
+            exists = try await metadata.buckets().contains { $0.name == bucket }
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        guard exists else { throw S3Error.noSuchBucket() }
+    }
+
+    /// ListObjectsV2 (`list-type=2`) or v1: keys under `prefix`, after `start-after` /
+    /// `continuation-token` / `marker`, keys sharing a `delimiter` after the prefix rolled up
+    /// into common prefixes (each counted once against `max-keys`).
+    private func list(_ bucket: String, _ query: QueryParameters, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let v2 = query["list-type"] == "2"
+        let prefix = query["prefix"] ?? ""
+        let delimiter = query["delimiter"].flatMap { $0.isEmpty ? nil : $0 }
+        let maxKeys = min(1000, max(0, Int(query["max-keys"] ?? "1000") ?? 1000))
+        var after: String?
+        if v2 {
+            if let token = query["continuation-token"] {
+                guard let data = Data(base64Encoded: token), let decoded = String(data: data, encoding: .utf8) else {
+                    throw S3Error.invalidArgument("the continuation token is not one this server gave")
+                }
+                after = decoded
+            } else if let start = query["start-after"], !start.isEmpty {
+                after = start
+            }
+        } else if let marker = query["marker"], !marker.isEmpty {
+            after = marker
+        }
+        let root = "\(bucket)/"
+        var contents: [S3ObjectEntry] = [], prefixes: [String] = []
+        var last: String?
+        var truncated = false
+        var cursor = after.map { root + $0 }
+        scan: while contents.count + prefixes.count < maxKeys || maxKeys == 0 {
+            guard maxKeys > 0 else { break }
+            let page: ObjectListing
+            do {
+                page = try await metadata.list(prefix: root + prefix, startAfter: cursor, limit: maxKeys + 1)
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            for entry in page.entries {
+                let key = String(entry.key.dropFirst(root.count))
+                if contents.count + prefixes.count == maxKeys {
+                    truncated = true
+                    break scan
+                }
+                if let delimiter, let range = key.dropFirst(prefix.count).range(of: delimiter) {
+                    let common = String(key[..<range.upperBound])
+                    if prefixes.last != common { prefixes.append(common) }
+                    last = common
+                    // Past every key under this common prefix: the next one sorts after it.
+                    cursor = root + common + "\u{10FFFF}"
+                    continue scan
+                }
+                contents.append(S3ObjectEntry(key: key, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
+                                              size: Int64(entry.size)))
+                last = key
+                cursor = entry.key
+            }
+            if page.nextStartAfter == nil { break }
+        }
+        let encode = query["encoding-type"] == "url"
+        let next = truncated ? last : nil
+        let body: String
+        if v2 {
+            body = S3XML.listObjectsV2(S3ListObjectsV2Result(
+                bucket: bucket, prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, startAfter: query["start-after"],
+                continuationToken: query["continuation-token"], nextContinuationToken: next.map { Data($0.utf8).base64EncodedString() },
+                isTruncated: truncated, contents: contents, commonPrefixes: prefixes, encodeURL: encode))
+        } else {
+            body = S3XML.listObjectsV1(S3ListObjectsV1Result(
+                bucket: bucket, prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, marker: query["marker"] ?? "",
+                nextMarker: delimiter != nil ? next : nil, isTruncated: truncated, contents: contents, commonPrefixes: prefixes,
+                encodeURL: encode))
+        }
+        try await xml(body, request, response)
+    }
+
+    // MARK: - Objects
+
+    private func putObject(_ bucket: String, _ key: String, _ authentication: S3Authentication, _ request: HTTPServerRequest,
+                           _ response: HTTPResponseWriter) async throws {
+        try await requireBucket(bucket)
+        switch authentication.payload {
+        case .unsigned, .sha256: break
+        case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer:
+            throw S3Error.notImplemented("aws-chunked payloads are not implemented by Flare yet: send the body whole (over HTTP, clients do)")
+        }
+        let expected: S3ExpectedDigests
+        do throws(S3DigestError) {
+            expected = try S3ExpectedDigests(headers: request.headers.fields)
+        } catch {
+            throw S3Error(status: error.status, code: error.s3Code, message: error.description)
+        }
+        let context = objects.context(for: request.loop)
+        let writer = objects.writer(context)
+        nonisolated(unsafe) var hasher = PayloadHasher(expected.hasherConfiguration)
+        let source = request.body
+        var attributes = ObjectAttributes(contentType: request.headers["Content-Type"])
+        for (name, value) in request.headers.fields {
+            let lower = name.lowercased()
+            if lower.hasPrefix("x-amz-meta-") || ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"].contains(lower) {
+                attributes.headers.append(.init(name: lower, value: value))
+            }
+        }
+        let manifest: ObjectManifest
+        do throws(ObjectWriteError) {
+            manifest = try await writer.write(key: "\(bucket)/\(key)", attributes: {
+                let digests = hasher.finalize()
+                do throws(S3DigestError) {
+                    try expected.verify(digests)
+                } catch {
+                    throw S3Error(status: error.status, code: error.s3Code, message: error.description)
+                }
+                var stored = attributes
+                stored.md5 = digests.md5Hex
+                return stored
+            }, fill: { buffer throws(HTTPError) in
+                let count = try await source.readFully(into: buffer)
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                return count
+            })
+        } catch {
+            if case .body(let http) = error, case .connectionClosed = http { throw http }
+            if case .refused(let refusal) = error, let s3 = refusal as? S3Error { throw s3 }
+            throw S3Error(status: error.status, code: error.status == 503 ? "SlowDown" : error.status / 100 == 4 ? "InvalidRequest" : "InternalError",
+                          message: error.description)
+        }
+        try await response.respond(status: 200, headers: ["ETag": manifest.etag, "x-amz-request-id": request.requestID], body: "")
+    }
+
+    private func getObject(_ bucket: String, _ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let loaded: ObjectManifest?
+        do {
+            loaded = try await metadata.manifest(for: "\(bucket)/\(key)")
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        guard let manifest = loaded else {
+            try await requireBucket(bucket)
+            throw S3Error.noSuchKey()
+        }
+        var headers: HTTPHeaders = [
+            "Content-Type": manifest.attributes.contentType ?? "binary/octet-stream",
+            "ETag": manifest.etag,
+            "Last-Modified": S3Time.httpDate(Date(nanoseconds: manifest.createdNanoseconds)),
+            "Accept-Ranges": "bytes",
+            "x-amz-request-id": request.requestID,
+        ]
+        for header in manifest.attributes.headers { headers.add(header.name, header.value) }
+        let range: Range<Int>
+        var status = 200
+        switch ByteRange.resolve(request.headers["Range"], length: manifest.size) {
+        case .full:
+            range = 0..<manifest.size
+        case .partial(let bytes):
+            // One range, never a whole-object checksum beside it.
+            range = bytes
+            status = 206
+            headers.add("Content-Range", "bytes \(bytes.lowerBound)-\(bytes.upperBound - 1)/\(manifest.size)")
+        case .unsatisfiable:
+            throw S3Error.invalidRange()
+        }
+        if request.method == "HEAD" {
+            return try await response.writeHead(status: status, headers: headers, contentLength: range.count)
+        }
+        try await objects.streamObject(manifest, range: range, status: status, headers: headers, objects.context(for: request.loop),
+                                       request, response) { message in
+            try await send(S3Error(status: 503, code: "SlowDown", message: message), request, response)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func readSmallBody(_ request: HTTPServerRequest) async throws -> Data {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.xmlBodyBytesMax + 1, alignment: 16)
+        defer { buffer.deallocate() }
+        let count = try await request.body.readFully(into: buffer)
+        guard count <= Self.xmlBodyBytesMax else { throw S3Error.invalidRequest("the request body is over \(Self.xmlBodyBytesMax) bytes") }
+        return Data(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+    }
+
+    private func xml(_ body: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        try await response.respond(status: 200, headers: ["Content-Type": "application/xml", "x-amz-request-id": request.requestID], body: body)
+    }
+}
+
+extension Date {
+    init(nanoseconds: Int64) { self.init(timeIntervalSince1970: Double(nanoseconds) / 1e9) }
+}

@@ -1,0 +1,161 @@
+import FlareIO
+import FlareTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// What `aws` printed, and how it exited.
+struct AWSRun: CustomStringConvertible {
+    var status: Int32?
+    var stdout: String
+    var stderr: String
+    var description: String { "exit \(status.map { "\($0)" } ?? "none (killed)"): \(stdout.suffix(800)) \(stderr.suffix(800))" }
+}
+
+/// The real awscli against a cluster's S3 listener, with the key the test wrote.
+struct AWSClient {
+    let endpoint: String
+    let scratch: String
+    var accessKey = "AKIAFLARETEST0001"
+    var secretKey = "flare-test-secret-key-0001"
+
+    func run(_ arguments: [String]) async throws -> AWSRun {
+        let executable = ["/usr/local/bin/aws", "/usr/bin/aws", "/root/.pyenv/shims/aws"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let executable else { throw StartFailure(description: "awscli is not installed (make deps installs it)") }
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_ACCESS_KEY_ID"] = accessKey
+        environment["AWS_SECRET_ACCESS_KEY"] = secretKey
+        environment["AWS_DEFAULT_REGION"] = "us-east-1"
+        environment["AWS_CONFIG_FILE"] = "/dev/null"
+        environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
+        environment["AWS_MAX_ATTEMPTS"] = "1"
+        let name = UUID().uuidString
+        let outPath = "\(scratch)/aws-\(name).out", errPath = "\(scratch)/aws-\(name).err"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { unlink(outPath); unlink(errPath) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        let child = try ChildProcess(executable, ["--endpoint-url", endpoint] + arguments, stdout: out, stderr: err, environment: environment)
+        try out.close()
+        try err.close()
+        defer { child.killNow() }
+        let status = await child.exitStatus(within: 120)
+        return AWSRun(status: status, stdout: readText(outPath), stderr: readText(errPath))
+    }
+}
+
+/// awscli, unchanged, against Flare's S3 API on both engines: buckets, objects of awkward
+/// sizes byte for byte, listings, ranges, the native API's objects seen through S3, and
+/// requests refused for a bad key, a bad signature or none at all.
+@Suite("S3 API with awscli")
+struct S3Tests {
+    static let credentials = "# test keys\nAKIAFLARETEST0001 flare-test-secret-key-0001\n"
+
+    static func withS3Cluster(_ engine: IOEngineKind, _ label: String, _ body: (Cluster, AWSClient) async throws -> Void) async throws {
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("flare-s3-keys-\(UUID().uuidString)").path
+        try credentials.write(toFile: keys, atomically: true, encoding: .utf8)
+        defer { unlink(keys) }
+        try await withCluster(engine, label, apiOptions: ["--chunk-size", "64KiB", "--s3-port", "0", "--s3-credentials", keys]) { cluster in
+            let line = try #require(cluster.api.currentLog().split(separator: "\n").first { $0.contains("S3 API on ") },
+                                    "no S3 listener in the api's log")
+            let address = line[line.range(of: "S3 API on ")!.upperBound...].prefix { $0 != " " }
+            let endpoint = "http://\(address)"
+            try await body(cluster, AWSClient(endpoint: endpoint, scratch: cluster.scratch.tmp))
+        }
+    }
+
+    @Test("aws s3 mb/cp/ls/rm/rb and s3api: 0 B, 1 B, chunk−1, chunk, chunk+1 and 5 MiB byte for byte, MD5 ETags, a range, listings with prefixes, the native bucket",
+          arguments: testedEngines)
+    func awscliRoundTrips(engine: IOEngineKind) async throws {
+        try await Self.withS3Cluster(engine, "s3-aws") { cluster, aws in
+            #expect(try await aws.run(["s3", "mb", "s3://photos"]).status == 0)
+            let again = try await aws.run(["s3api", "create-bucket", "--bucket", "photos"])
+            #expect(again.status != 0 && again.stderr.contains("BucketAlreadyOwnedByYou"), "\(again)")
+            let sizes = [0, 1, 65535, 65536, 65537, 5 << 20]
+            var files: [String: String] = [:]
+            for size in sizes {
+                let key = "dir/file \(size)+x"
+                let file = try await cluster.randomFile("s3-\(size)", size: size)
+                files[key] = file
+                let put = try await aws.run(["s3", "cp", file, "s3://photos/\(key)"])
+                #expect(put.status == 0, "cp \(size): \(put)")
+                let head = try await aws.run(["s3api", "head-object", "--bucket", "photos", "--key", key])
+                let md5 = try await md5Hex(file, cluster)
+                #expect(head.status == 0 && head.stdout.contains("\\\"\(md5)\\\"") && head.stdout.contains("\"ContentLength\": \(size)"), "\(head)")
+            }
+            for (key, file) in files {
+                let get = try await aws.run(["s3", "cp", "s3://photos/\(key)", file + ".back"])
+                #expect(get.status == 0, "\(get)")
+                #expect(try await sameBytes(file, file + ".back", scratch: cluster.scratch.tmp), "\(key) came back different")
+            }
+            let big = files["dir/file \(5 << 20)+x"]!
+            let ranged = try await aws.run(["s3api", "get-object", "--bucket", "photos", "--key", "dir/file \(5 << 20)+x", "--range", "bytes=70000-70099", big + ".range"])
+            #expect(ranged.status == 0 && ranged.stdout.contains("bytes 70000-70099/\(5 << 20)"), "\(ranged)")
+            let whole = try Data(contentsOf: URL(fileURLWithPath: big)), part = try Data(contentsOf: URL(fileURLWithPath: big + ".range"))
+            #expect(part == whole[70000..<70100])
+            let listing = try await aws.run(["s3", "ls", "s3://photos/"])
+            #expect(listing.stdout.contains("PRE dir/"), "\(listing)")
+            let recursive = try await aws.run(["s3", "ls", "--recursive", "s3://photos/"])
+            #expect(sizes.allSatisfy { recursive.stdout.contains("dir/file \($0)+x") }, "\(recursive)")
+            let paged = try await aws.run(["s3api", "list-objects-v2", "--bucket", "photos", "--page-size", "2", "--prefix", "dir/"])
+            #expect(paged.status == 0 && sizes.allSatisfy { paged.stdout.contains("dir/file \($0)+x") }, "paged listing: \(paged)")
+            let notEmpty = try await aws.run(["s3", "rb", "s3://photos"])
+            #expect(notEmpty.status != 0 && notEmpty.stderr.contains("BucketNotEmpty"), "\(notEmpty)")
+            #expect(try await aws.run(["s3", "rm", "--recursive", "s3://photos/"]).status == 0)
+            #expect(try await aws.run(["s3", "rb", "s3://photos"]).status == 0)
+            let gone = try await aws.run(["s3", "ls", "s3://photos/"])
+            #expect(gone.status != 0 && gone.stderr.contains("NoSuchBucket"), "\(gone)")
+            // The native API's objects are the bucket flare's.
+            let native = try await cluster.randomFile("native", size: 70000)
+            #expect(try await cluster.put("n/one", file: native).status == 201)
+            #expect(try await aws.run(["s3", "cp", "s3://flare/n/one", native + ".s3"]).status == 0)
+            #expect(try await sameBytes(native, native + ".s3", scratch: cluster.scratch.tmp))
+            let missing = try await aws.run(["s3api", "head-object", "--bucket", "flare", "--key", "nothing"])
+            #expect(missing.status != 0 && missing.stderr.contains("404"), "\(missing)")
+        }
+    }
+
+    @Test("refused, nothing stored: a wrong secret, an unknown key, an unsigned request, a body that does not match its SHA-256",
+          arguments: testedEngines)
+    func refusals(engine: IOEngineKind) async throws {
+        try await Self.withS3Cluster(engine, "s3-refuse") { cluster, aws in
+            #expect(try await aws.run(["s3", "mb", "s3://box"]).status == 0)
+            let file = try await cluster.randomFile("s3-refused", size: 70000)
+            var wrongSecret = aws
+            wrongSecret.secretKey = "not-the-secret"
+            let bad = try await wrongSecret.run(["s3", "cp", file, "s3://box/k"])
+            #expect(bad.status != 0 && bad.stderr.contains("SignatureDoesNotMatch"), "\(bad)")
+            var unknown = aws
+            unknown.accessKey = "AKIANOBODY"
+            let stranger = try await unknown.run(["s3", "ls"])
+            #expect(stranger.status != 0 && stranger.stderr.contains("InvalidAccessKeyId"), "\(stranger)")
+            let anonymous = try await curl(["-T", file, "\(aws.endpoint)/box/k"], scratch: cluster.scratch.tmp)
+            #expect(anonymous.status == 403 && anonymous.text.contains("<Code>AccessDenied</Code>"), "\(anonymous)")
+            // A body that is not the one signed: sign for one file, send another of the same size.
+            let other = try await cluster.randomFile("s3-other", size: 70000)
+            let mismatch = try await aws.run(["s3api", "put-object", "--bucket", "box", "--key", "k", "--body", other,
+                                              "--content-md5", try await md5Base64(file, cluster)])
+            #expect(mismatch.status != 0 && mismatch.stderr.contains("BadDigest"), "\(mismatch)")
+            let listing = try await aws.run(["s3api", "list-objects-v2", "--bucket", "box"])
+            #expect(listing.status == 0 && !listing.stdout.contains("\"Key\""), "something was stored: \(listing)")
+        }
+    }
+}
+
+private func md5Hex(_ file: String, _ cluster: Cluster) async throws -> String {
+    let run = try await runProgram("/usr/bin/md5sum", [file], in: cluster.scratch.tmp)
+    return String(run.stdout.prefix(32))
+}
+
+private func md5Base64(_ file: String, _ cluster: Cluster) async throws -> String {
+    let hex = try await md5Hex(file, cluster)
+    var bytes: [UInt8] = []
+    var index = hex.startIndex
+    while index < hex.endIndex {
+        let next = hex.index(index, offsetBy: 2)
+        bytes.append(UInt8(hex[index..<next], radix: 16)!)
+        index = next
+    }
+    return Data(bytes).base64EncodedString()
+}
