@@ -27,9 +27,10 @@ struct ObjectReader {
             try await start()
             return
         }
-        let chunkSize = manifest.chunkSize
-        let first = range.lowerBound / chunkSize
-        let last = (range.upperBound - 1) / chunkSize
+        // Chunks of an object assembled from multipart parts differ in length: find them by offset.
+        let starts = manifest.chunkStarts
+        let first = ObjectManifest.chunk(containing: range.lowerBound, starts: starts)
+        let last = ObjectManifest.chunk(containing: range.upperBound - 1, starts: starts)
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
         let pool = self.pool, transport = self.transport, metrics = self.metrics, logger = self.logger, readOrder = self.readOrder
@@ -61,7 +62,7 @@ struct ObjectReader {
                 arrived[index] = buffer
                 while let next = reorder.nextSendable() {
                     let chunkBuffer = arrived.removeValue(forKey: next)!
-                    let chunkStart = next * chunkSize
+                    let chunkStart = starts[next]
                     let from = max(range.lowerBound, chunkStart) - chunkStart
                     let to = min(range.upperBound, chunkStart + chunkBuffer.count) - chunkStart
                     if !started {

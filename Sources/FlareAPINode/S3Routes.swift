@@ -12,7 +12,11 @@ import Foundation
 /// presigned, SigV2 presigned); anonymous ones are refused. A bucket `b`'s object `k` is the
 /// store's key `b/k`, so the native API's bucket (`--native-bucket`) is seen by both.
 ///
-/// Not built yet (answered 501 NotImplemented): multipart uploads, CopyObject, DeleteObjects,
+/// Multipart uploads: Create, UploadPart (any order, a part re-sent replaces it), Complete (a
+/// metadata operation: the parts' chunk lists become the object's), Abort, ListParts,
+/// ListMultipartUploads.
+///
+/// Not built yet (answered 501 NotImplemented): UploadPartCopy, CopyObject, DeleteObjects,
 /// the aws-chunked payload framings (the decoder exists in FlareS3; clients over plain HTTP
 /// send whole bodies with a hex SHA-256 or UNSIGNED-PAYLOAD).
 struct S3Routes: Sendable {
@@ -62,8 +66,23 @@ struct S3Routes: Sendable {
             return try await listBuckets(request, response)
         }
         guard let key = address.key, !key.isEmpty else { return try await bucketRequest(bucket, query, request, response) }
-        for unsupported in ["uploads", "uploadId", "partNumber", "acl", "tagging", "versionId", "retention", "legal-hold"] where query[unsupported] != nil {
+        for unsupported in ["acl", "tagging", "versionId", "retention", "legal-hold", "torrent", "attributes"] where query[unsupported] != nil {
             throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
+        }
+        if query["uploads"] != nil {
+            guard request.method == "POST" else { throw S3Error.methodNotAllowed() }
+            return try await createUpload(bucket, key, request, response)
+        }
+        if let uploadID = query["uploadId"] {
+            switch request.method {
+            case "PUT":
+                if request.headers["x-amz-copy-source"] != nil { throw S3Error.notImplemented("UploadPartCopy is not implemented by Flare yet") }
+                return try await uploadPart(bucket, key, uploadID, query, authentication, request, response)
+            case "POST": return try await completeUpload(bucket, key, uploadID, request, response)
+            case "DELETE": return try await abortUpload(uploadID, request, response)
+            case "GET": return try await listParts(bucket, key, uploadID, request, response)
+            default: throw S3Error.methodNotAllowed()
+            }
         }
         switch request.method {
         case "PUT":
@@ -129,7 +148,8 @@ struct S3Routes: Sendable {
             try await requireBucket(bucket)
             if query["location"] != nil { return try await xml(S3XML.locationConstraint(nil), request, response) }
             if query["versioning"] != nil { return try await xml(S3XML.versioningConfiguration(), request, response) }
-            for unsupported in ["uploads", "acl", "policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
+            if query["uploads"] != nil { return try await listUploads(bucket, request, response) }
+            for unsupported in ["acl", "policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
                 throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
             }
             try await list(bucket, query, request, response)
@@ -227,6 +247,28 @@ struct S3Routes: Sendable {
     private func putObject(_ bucket: String, _ key: String, _ authentication: S3Authentication, _ request: HTTPServerRequest,
                            _ response: HTTPResponseWriter) async throws {
         try await requireBucket(bucket)
+        let manifest = try await store(as: "\(bucket)/\(key)", storedHeaders: Self.storedHeaders(request), authentication, request)
+        try await response.respond(status: 200, headers: ["ETag": manifest.etag, "x-amz-request-id": request.requestID], body: "")
+    }
+
+    /// The headers an object keeps (content type apart): `x-amz-meta-*` and the ones S3
+    /// returns on GET as they were sent.
+    static func storedHeaders(_ request: HTTPServerRequest) -> ObjectAttributes {
+        var attributes = ObjectAttributes(contentType: request.headers["Content-Type"])
+        for (name, value) in request.headers.fields {
+            let lower = name.lowercased()
+            if lower.hasPrefix("x-amz-meta-") || ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"].contains(lower) {
+                attributes.headers.append(.init(name: lower, value: value))
+            }
+        }
+        return attributes
+    }
+
+    /// Streams the request's body through the PUT pipeline as `storageKey`, hashing it on the
+    /// way; the digests the request named (Content-MD5, x-amz-checksum-*, a hex
+    /// x-amz-content-sha256) are checked before the commit, so a mismatch stores nothing.
+    private func store(as storageKey: String, storedHeaders: ObjectAttributes, _ authentication: S3Authentication,
+                       _ request: HTTPServerRequest) async throws -> ObjectManifest {
         switch authentication.payload {
         case .unsigned, .sha256: break
         case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer:
@@ -242,16 +284,9 @@ struct S3Routes: Sendable {
         let writer = objects.writer(context)
         nonisolated(unsafe) var hasher = PayloadHasher(expected.hasherConfiguration)
         let source = request.body
-        var attributes = ObjectAttributes(contentType: request.headers["Content-Type"])
-        for (name, value) in request.headers.fields {
-            let lower = name.lowercased()
-            if lower.hasPrefix("x-amz-meta-") || ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"].contains(lower) {
-                attributes.headers.append(.init(name: lower, value: value))
-            }
-        }
-        let manifest: ObjectManifest
+        let attributes = storedHeaders
         do throws(ObjectWriteError) {
-            manifest = try await writer.write(key: "\(bucket)/\(key)", attributes: {
+            return try await writer.write(key: storageKey, attributes: {
                 let digests = hasher.finalize()
                 do throws(S3DigestError) {
                     try expected.verify(digests)
@@ -269,10 +304,141 @@ struct S3Routes: Sendable {
         } catch {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
             if case .refused(let refusal) = error, let s3 = refusal as? S3Error { throw s3 }
+            if case .metadata(_, let cause) = error, cause as? MultipartCompletionError == .noSuchUpload {
+                throw S3Error.noSuchUpload("the upload was completed or aborted while this part was sent")
+            }
             throw S3Error(status: error.status, code: error.status == 503 ? "SlowDown" : error.status / 100 == 4 ? "InvalidRequest" : "InternalError",
                           message: error.description)
         }
-        try await response.respond(status: 200, headers: ["ETag": manifest.etag, "x-amz-request-id": request.requestID], body: "")
+    }
+
+    // MARK: - Multipart uploads
+
+    /// Parts but the last are at least this big (S3's rule; clients split by it).
+    static let partSizeMin = 5 << 20
+    static let partNumbers = 1...10_000
+
+    private func createUpload(_ bucket: String, _ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        try await requireBucket(bucket)
+        let id = ChunkID.random().description  // 128 random bits, hex: not guessable
+        do {
+            try await metadata.createUpload(MultipartUpload(id: id, key: "\(bucket)/\(key)", createdNanoseconds: wallClockNanoseconds(),
+                                                            attributes: Self.storedHeaders(request)))
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        try await xml(S3XML.initiateMultipartUpload(bucket: bucket, key: key, uploadID: id), request, response)
+    }
+
+    /// The upload `id` of `bucket`/`key`, or NoSuchUpload.
+    private func upload(_ id: String, _ bucket: String, _ key: String) async throws -> MultipartUpload {
+        let upload: MultipartUpload?
+        do {
+            upload = try await metadata.upload(id)
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        guard let upload, upload.key == "\(bucket)/\(key)" else { throw S3Error.noSuchUpload() }
+        return upload
+    }
+
+    private func uploadPart(_ bucket: String, _ key: String, _ id: String, _ query: QueryParameters, _ authentication: S3Authentication,
+                            _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        guard let number = query["partNumber"].flatMap({ Int($0) }), Self.partNumbers.contains(number) else {
+            throw S3Error.invalidArgument("partNumber must be a whole number 1…10000")
+        }
+        _ = try await upload(id, bucket, key)
+        // A part re-sent replaces the earlier one (the commit queues the old chunks).
+        let part = try await store(as: MultipartUpload.partKey(id, number), storedHeaders: ObjectAttributes(), authentication, request)
+        try await response.respond(status: 200, headers: ["ETag": part.etag, "x-amz-request-id": request.requestID], body: "")
+    }
+
+    private func completeUpload(_ bucket: String, _ key: String, _ id: String, _ request: HTTPServerRequest,
+                                _ response: HTTPResponseWriter) async throws {
+        _ = try await upload(id, bucket, key)
+        let parts = try S3XML.parseCompleteMultipartUpload(try await readSmallBody(request, max: Self.completeBodyBytesMax))
+        // S3's ETag of a multipart object: the MD5 of the parts' MD5s, then the part count.
+        var hasher = PayloadHasher()
+        for part in parts {
+            guard let md5 = Self.bytes(ofHex: part.etag), md5.count == 16 else { throw S3Error.invalidPart("part \(part.partNumber)'s ETag is not an MD5") }
+            md5.withUnsafeBytes { hasher.update($0) }
+        }
+        let etag = "\(hasher.finalize().md5Hex)-\(parts.count)"
+        let object: ObjectManifest
+        do {
+            object = try await metadata.completeUpload(id, parts: parts.map { (number: $0.partNumber, etag: $0.etag) },
+                                                       partSizeMin: Self.partSizeMin, etag: etag)
+        } catch let error as MultipartCompletionError {
+            switch error {
+            case .noSuchUpload: throw S3Error.noSuchUpload()
+            case .invalidPart: throw S3Error.invalidPart("\(error)")
+            case .invalidPartOrder: throw S3Error.invalidPartOrder()
+            case .entityTooSmall: throw S3Error.entityTooSmall("\(error)")
+            }
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        let location = "/\(bucket)/\(key)"
+        try await xml(S3XML.completeMultipartUpload(location: location, bucket: bucket, key: key, etag: object.etag), request, response)
+    }
+
+    private func abortUpload(_ id: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let aborted: Bool
+        do {
+            aborted = try await metadata.abortUpload(id)
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        guard aborted else { throw S3Error.noSuchUpload() }
+        try await response.writeHead(status: 204, headers: ["x-amz-request-id": request.requestID], contentLength: nil)
+    }
+
+    private func listParts(_ bucket: String, _ key: String, _ id: String, _ request: HTTPServerRequest,
+                           _ response: HTTPResponseWriter) async throws {
+        _ = try await upload(id, bucket, key)
+        let page: ObjectListing
+        do {
+            page = try await metadata.list(prefix: MultipartUpload.partPrefix(id), startAfter: nil, limit: Self.partNumbers.upperBound)
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        let parts = page.entries.compactMap { entry -> S3PartEntry? in
+            guard let number = Int(entry.key.dropFirst(MultipartUpload.partPrefix(id).count)) else { return nil }
+            return S3PartEntry(partNumber: number, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
+                               size: Int64(entry.size))
+        }
+        try await xml(S3XML.listParts(S3ListPartsResult(bucket: bucket, key: key, uploadID: id, owner: Self.owner, maxParts: 10_000,
+                                                        parts: parts)), request, response)
+    }
+
+    private func listUploads(_ bucket: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let uploads: [MultipartUpload]
+        do {
+            uploads = try await metadata.uploads(prefix: "\(bucket)/")
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        let entries = uploads.prefix(1000).map {
+            S3UploadEntry(key: String($0.key.dropFirst(bucket.count + 1)), uploadID: $0.id, initiated: Date(nanoseconds: $0.createdNanoseconds))
+        }
+        try await xml(S3XML.listMultipartUploads(S3ListMultipartUploadsResult(bucket: bucket, owner: Self.owner, isTruncated: uploads.count > 1000,
+                                                                              uploads: Array(entries))), request, response)
+    }
+
+    /// A CompleteMultipartUpload body of 10,000 parts is about 1 MiB.
+    static let completeBodyBytesMax = 4 << 20
+
+    private static func bytes(ofHex hex: String) -> [UInt8]? {
+        guard hex.utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return bytes
     }
 
     private func getObject(_ bucket: String, _ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
@@ -318,11 +484,11 @@ struct S3Routes: Sendable {
 
     // MARK: - Helpers
 
-    private func readSmallBody(_ request: HTTPServerRequest) async throws -> Data {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.xmlBodyBytesMax + 1, alignment: 16)
+    private func readSmallBody(_ request: HTTPServerRequest, max: Int = xmlBodyBytesMax) async throws -> Data {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max + 1, alignment: 16)
         defer { buffer.deallocate() }
         let count = try await request.body.readFully(into: buffer)
-        guard count <= Self.xmlBodyBytesMax else { throw S3Error.invalidRequest("the request body is over \(Self.xmlBodyBytesMax) bytes") }
+        guard count <= max else { throw S3Error.invalidRequest("the request body is over \(max) bytes") }
         return Data(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
     }
 

@@ -49,18 +49,38 @@ public struct ObjectManifest: Equatable, Sendable {
         return "\"\(hex8(crc32c))-\(String(size, radix: 16))-\(String(createdNanoseconds, radix: 36))\""
     }
 
-    /// Checks the invariants a reader relies on: chunk indices 0…n-1 in order, lengths that
-    /// add up to the size, every chunk but the last exactly `chunkSize`, replicas present.
+    /// Checks the invariants a reader relies on: chunk indices 0…n-1 in order, lengths of
+    /// 1…`chunkSize` that add up to the size, replicas present. A single PUT's chunks are all
+    /// `chunkSize` but the last; an object assembled from multipart parts has a short chunk at
+    /// the end of each part, so readers find a byte's chunk by ``chunkStarts``.
     public func validate() -> String? {
         var total = 0
         for (position, chunk) in chunks.enumerated() {
             if chunk.index != position { return "chunk \(position) has index \(chunk.index)" }
             if chunk.replicas.isEmpty { return "chunk \(position) has no replica" }
-            if position < chunks.count - 1 && chunk.length != chunkSize { return "chunk \(position) is short" }
             if chunk.length <= 0 || chunk.length > chunkSize { return "chunk \(position) has length \(chunk.length)" }
             total += chunk.length
         }
         return total == size ? nil : "chunk lengths add up to \(total), not \(size)"
+    }
+
+    /// Where each chunk starts in the object, and (last) the object's size.
+    public var chunkStarts: [Int] {
+        var starts = [0]
+        starts.reserveCapacity(chunks.count + 1)
+        for chunk in chunks { starts.append(starts.last! + chunk.length) }
+        return starts
+    }
+
+    /// The chunk holding byte `offset` (< size), by binary search over `starts` (``chunkStarts``).
+    public static func chunk(containing offset: Int, starts: [Int]) -> Int {
+        precondition(offset >= 0 && offset < starts.last!, "offset \(offset) outside the object")
+        var low = 0, high = starts.count - 2
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if starts[middle] <= offset { low = middle } else { high = middle - 1 }
+        }
+        return low
     }
 
     /// The chunk list as text, one chunk per line: `index id length crc32c replica,replica`.

@@ -24,6 +24,47 @@ public struct BucketInfo: Sendable, Equatable {
     }
 }
 
+/// An S3 multipart upload in progress.
+public struct MultipartUpload: Sendable, Equatable {
+    public var id: String
+    /// The object's key in the store (`<bucket>/<key>`).
+    public var key: String
+    public var createdNanoseconds: Int64
+    /// What the object will carry (content type, stored headers); the MD5 comes at completion.
+    public var attributes: ObjectAttributes
+
+    public init(id: String, key: String, createdNanoseconds: Int64, attributes: ObjectAttributes) {
+        self.id = id
+        self.key = key
+        self.createdNanoseconds = createdNanoseconds
+        self.attributes = attributes
+    }
+
+    /// Where part `number` lives in the store: a manifest like any object's.
+    public static func partKey(_ id: String, _ number: Int) -> String { "\(partPrefix(id))\(String(number + 100_000).dropFirst())" }
+    /// The key prefix of every part of upload `id`.
+    public static func partPrefix(_ id: String) -> String { ".mpu/\(id)/" }
+}
+
+/// Why a multipart upload could not complete (S3's error codes).
+public enum MultipartCompletionError: Error, Sendable, Equatable, CustomStringConvertible {
+    case noSuchUpload
+    /// Part `number` was not uploaded, or its ETag is not the one given.
+    case invalidPart(Int)
+    case invalidPartOrder
+    /// Part `number` (not the last) is smaller than the minimum.
+    case entityTooSmall(Int)
+
+    public var description: String {
+        switch self {
+        case .noSuchUpload: "no such multipart upload"
+        case .invalidPart(let number): "part \(number) was not uploaded, or its ETag is not the one given"
+        case .invalidPartOrder: "parts must be listed in ascending order, each once"
+        case .entityTooSmall(let number): "part \(number) is smaller than 5 MiB and not the last"
+        }
+    }
+}
+
 /// What deleting a bucket did.
 public enum BucketDeletion: Sendable, Equatable {
     case deleted
@@ -157,6 +198,23 @@ public protocol MetadataStore: Sendable {
     func createBucket(_ name: String, createdNanoseconds: Int64) async throws -> Bool
     /// Deletes a bucket that holds no object.
     func deleteBucket(_ name: String) async throws -> BucketDeletion
+    /// Records a new multipart upload.
+    func createUpload(_ upload: MultipartUpload) async throws
+    /// The upload `id`, if it is in progress.
+    func upload(_ id: String) async throws -> MultipartUpload?
+    /// Uploads in progress whose key starts with `prefix`, by key then id.
+    func uploads(prefix: String) async throws -> [MultipartUpload]
+    /// Completes upload `id` in one transaction: the listed parts (ascending, each ETag the
+    /// part's MD5, each but the last at least `partSizeMin` bytes) become one manifest at the
+    /// upload's key — no byte is copied — replacing any object there (whose chunks are queued
+    /// for deletion); parts not listed are queued for deletion; the upload ends. `etag` is the
+    /// object's (S3's MD5 of the parts' MD5s, `-<count>`: the caller hashes, the store checks
+    /// each part's MD5 against the ETag listed). Throws ``MultipartCompletionError``; returns
+    /// the new manifest.
+    func completeUpload(_ id: String, parts: [(number: Int, etag: String)], partSizeMin: Int, etag: String) async throws -> ObjectManifest
+    /// Ends upload `id`, queueing every part's chunks for deletion; `false` when it was not in
+    /// progress.
+    func abortUpload(_ id: String) async throws -> Bool
     /// Removes a key and returns its manifest, or `nil` when it did not exist.
     func delete(key: String) async throws -> ObjectManifest?
     /// Keys starting with `prefix`, after `startAfter`, in byte order.

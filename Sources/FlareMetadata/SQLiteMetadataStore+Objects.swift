@@ -15,6 +15,9 @@ extension SQLiteMetadataStore {
             for node in Set(manifest.chunks.flatMap(\.replicas)) where try Self.isRemoved(node, database) {
                 throw NodeRemoved(node: node)
             }
+            // A part of an upload completed or aborted while it was being sent would be left
+            // for ever: refused (its copies are then deleted like any failed upload's).
+            if try Self.isOrphanPart(manifest.key, database) { throw MultipartCompletionError.noSuchUpload }
             let replaced = try Self.load(manifest.key, database)
             if let replaced { try self.queueDeletion(of: replaced, database) }
             try Self.endReservations(manifest.chunks.map { "\($0.id)" }, database)

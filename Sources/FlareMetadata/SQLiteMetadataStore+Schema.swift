@@ -76,6 +76,19 @@ extension SQLiteMetadataStore {
         UPDATE repairs SET key = 'flare/' || key;
         ALTER TABLE objects ADD COLUMN attributes TEXT NOT NULL DEFAULT '';
         """,
+        // S3 multipart uploads in progress. Their parts are manifests in `objects` under
+        // `.mpu/<id>/<part>` (no bucket name starts with "."), so repair, rebalance and garbage
+        // collection treat a part like any object; completing an upload moves the parts'
+        // chunks into one manifest.
+        """
+        CREATE TABLE uploads(
+            id TEXT PRIMARY KEY,
+            key TEXT NOT NULL,
+            created_ns INTEGER NOT NULL,
+            attributes TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX uploads_by_key ON uploads(key);
+        """,
     ]
 
     static func migrate(_ database: SQLiteDatabase) throws {

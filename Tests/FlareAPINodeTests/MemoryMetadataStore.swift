@@ -102,6 +102,18 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func deleteBucket(_ name: String) async throws -> BucketDeletion { preconditionFailure("the PUT pipeline does not delete buckets") }
 
+    func createUpload(_ upload: MultipartUpload) async throws { preconditionFailure("no multipart here") }
+
+    func upload(_ id: String) async throws -> MultipartUpload? { nil }
+
+    func uploads(prefix: String) async throws -> [MultipartUpload] { [] }
+
+    func completeUpload(_ id: String, parts: [(number: Int, etag: String)], partSizeMin: Int, etag: String) async throws -> ObjectManifest {
+        preconditionFailure("no multipart here")
+    }
+
+    func abortUpload(_ id: String) async throws -> Bool { false }
+
     func delete(key: String) async throws -> ObjectManifest? { state.withLock { $0.objects.removeValue(forKey: key) } }
 
     func list(prefix: String, startAfter: String?, limit: Int) async throws -> ObjectListing {

@@ -116,6 +116,63 @@ struct S3Tests {
         }
     }
 
+    @Test("multipart: aws s3 cp of 21 MB splits into 8 MiB parts, the ETag is S3's MD5-of-MD5s, it reads back whole and by a range across parts; s3api parts in any order, a part re-sent, a wrong ETag refused, abort",
+          arguments: testedEngines)
+    func multipart(engine: IOEngineKind) async throws {
+        try await Self.withS3Cluster(engine, "s3-mpu") { cluster, aws in
+            #expect(try await aws.run(["s3", "mb", "s3://parts"]).status == 0)
+            let big = try await cluster.randomFile("s3-big", size: 21_000_017)
+            let put = try await aws.run(["s3", "cp", big, "s3://parts/big"])
+            #expect(put.status == 0, "\(put)")
+            let head = try await aws.run(["s3api", "head-object", "--bucket", "parts", "--key", "big"])
+            let expected = try await multipartETag(big, partSize: 8 << 20, cluster)
+            #expect(head.stdout.contains("\\\"\(expected)\\\""), "ETag \(expected) expected: \(head)")
+            #expect(try await aws.run(["s3", "cp", "s3://parts/big", big + ".back"]).status == 0)
+            #expect(try await sameBytes(big, big + ".back", scratch: cluster.scratch.tmp), "the multipart object came back different")
+            let ranged = try await aws.run(["s3api", "get-object", "--bucket", "parts", "--key", "big", "--range", "bytes=8388000-8390000", big + ".range"])
+            #expect(ranged.status == 0, "\(ranged)")
+            let whole = try Data(contentsOf: URL(fileURLWithPath: big))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: big + ".range")) == whole[8_388_000...8_390_000], "a range across two parts")
+
+            // By hand: parts sent out of order, one sent twice, then a wrong ETag, then the right ones.
+            let created = try await aws.run(["s3api", "create-multipart-upload", "--bucket", "parts", "--key", "hand", "--content-type", "text/x-test"])
+            let uploadID = try #require(created.stdout.split(separator: "\"").drop { $0 != "UploadId" }.dropFirst(2).first.map(String.init), "\(created)")
+            let first = try await cluster.randomFile("s3-part1", size: 5 << 20), second = try await cluster.randomFile("s3-part2", size: 1000)
+            let stale = try await cluster.randomFile("s3-part2-old", size: 2000)
+            var etags: [Int: String] = [:]
+            for (number, file) in [(2, stale), (1, first), (2, second)] {
+                let part = try await aws.run(["s3api", "upload-part", "--bucket", "parts", "--key", "hand", "--upload-id", uploadID,
+                                              "--part-number", "\(number)", "--body", file])
+                #expect(part.status == 0, "\(part)")
+                etags[number] = try await md5Hex(file, cluster)
+            }
+            let listed = try await aws.run(["s3api", "list-parts", "--bucket", "parts", "--key", "hand", "--upload-id", uploadID])
+            #expect(listed.stdout.contains(etags[2]!) && listed.stdout.contains("\"Size\": 1000"), "the re-sent part replaces the first: \(listed)")
+            func complete(_ parts: [(Int, String)]) async throws -> AWSRun {
+                let json = "{\"Parts\":[" + parts.map { "{\"PartNumber\":\($0.0),\"ETag\":\"\\\"\($0.1)\\\"\"}" }.joined(separator: ",") + "]}"
+                return try await aws.run(["s3api", "complete-multipart-upload", "--bucket", "parts", "--key", "hand", "--upload-id", uploadID,
+                                          "--multipart-upload", json])
+            }
+            let wrong = try await complete([(1, etags[1]!), (2, try await md5Hex(stale, cluster))])
+            #expect(wrong.status != 0 && wrong.stderr.contains("InvalidPart"), "\(wrong)")
+            let done = try await complete([(1, etags[1]!), (2, etags[2]!)])
+            #expect(done.status == 0, "\(done)")
+            #expect(try await aws.run(["s3", "cp", "s3://parts/hand", first + ".hand"]).status == 0)
+            let assembled = try Data(contentsOf: URL(fileURLWithPath: first)) + Data(contentsOf: URL(fileURLWithPath: second))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: first + ".hand")) == assembled)
+            let typed = try await aws.run(["s3api", "head-object", "--bucket", "parts", "--key", "hand"])
+            #expect(typed.stdout.contains("text/x-test"), "\(typed)")
+
+            let another = try await aws.run(["s3api", "create-multipart-upload", "--bucket", "parts", "--key", "dropped"])
+            let droppedID = try #require(another.stdout.split(separator: "\"").drop { $0 != "UploadId" }.dropFirst(2).first.map(String.init))
+            #expect(try await aws.run(["s3api", "upload-part", "--bucket", "parts", "--key", "dropped", "--upload-id", droppedID,
+                                       "--part-number", "1", "--body", second]).status == 0)
+            #expect(try await aws.run(["s3api", "abort-multipart-upload", "--bucket", "parts", "--key", "dropped", "--upload-id", droppedID]).status == 0)
+            let after = try await aws.run(["s3api", "list-parts", "--bucket", "parts", "--key", "dropped", "--upload-id", droppedID])
+            #expect(after.status != 0 && after.stderr.contains("NoSuchUpload"), "\(after)")
+        }
+    }
+
     @Test("refused, nothing stored: a wrong secret, an unknown key, an unsigned request, a body that does not match its SHA-256",
           arguments: testedEngines)
     func refusals(engine: IOEngineKind) async throws {
@@ -158,4 +215,16 @@ private func md5Base64(_ file: String, _ cluster: Cluster) async throws -> Strin
         index = next
     }
     return Data(bytes).base64EncodedString()
+}
+
+/// S3's ETag of a file uploaded in `partSize` parts: the MD5 of the parts' MD5s, `-<count>`.
+private func multipartETag(_ file: String, partSize: Int, _ cluster: Cluster) async throws -> String {
+    let script = """
+    import hashlib, sys
+    data = open(sys.argv[1], "rb").read(); size = int(sys.argv[2])
+    parts = [data[i:i + size] for i in range(0, len(data), size)]
+    print(hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-" + str(len(parts)))
+    """
+    let run = try await runProgram("/usr/bin/python3", ["-c", script, file, "\(partSize)"], in: cluster.scratch.tmp)
+    return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
