@@ -16,7 +16,9 @@ import Foundation
 /// metadata operation: the parts' chunk lists become the object's), Abort, ListParts,
 /// ListMultipartUploads.
 ///
-/// Not built yet (answered 501 NotImplemented): UploadPartCopy, CopyObject, DeleteObjects,
+/// DeleteObjects (`POST ?delete`) too.
+///
+/// Not built yet (answered 501 NotImplemented): UploadPartCopy, CopyObject,
 /// the aws-chunked payload framings (the decoder exists in FlareS3; clients over plain HTTP
 /// send whole bodies with a hex SHA-256 or UNSIGNED-PAYLOAD).
 struct S3Routes: Sendable {
@@ -154,7 +156,8 @@ struct S3Routes: Sendable {
             }
             try await list(bucket, query, request, response)
         case "POST":
-            throw S3Error.notImplemented(query["delete"] != nil ? "DeleteObjects is not implemented by Flare yet" : "POST on a bucket is not implemented by Flare yet")
+            guard query["delete"] != nil else { throw S3Error.notImplemented("POST on a bucket is only DeleteObjects (?delete) here") }
+            try await deleteObjects(bucket, request, response)
         default:
             throw S3Error.methodNotAllowed()
         }
@@ -240,6 +243,33 @@ struct S3Routes: Sendable {
                 encodeURL: encode))
         }
         try await xml(body, request, response)
+    }
+
+    /// DeleteObjects: up to 1000 keys in one XML body (its Content-MD5 checked when sent);
+    /// a key that is not there counts as deleted, as in S3.
+    private func deleteObjects(_ bucket: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        try await requireBucket(bucket)
+        let body = try await readSmallBody(request, max: Self.completeBodyBytesMax)
+        let expected: S3ExpectedDigests
+        do throws(S3DigestError) {
+            expected = try S3ExpectedDigests(headers: request.headers.fields)
+            var hasher = PayloadHasher(expected.hasherConfiguration)
+            body.withUnsafeBytes { hasher.update($0) }
+            try expected.verify(hasher.finalize())
+        } catch {
+            throw S3Error(status: error.status, code: error.s3Code, message: error.description)
+        }
+        let (quiet, keys) = try S3XML.parseDelete(body)
+        var outcomes: [S3DeleteOutcome] = []
+        for key in keys {
+            do {
+                _ = try await metadata.delete(key: "\(bucket)/\(key)")
+                outcomes.append(.deleted(key: key))
+            } catch {
+                outcomes.append(.failed(key: key, code: "InternalError", message: "metadata: \(error)"))
+            }
+        }
+        try await xml(S3XML.deleteResult(outcomes, quiet: quiet), request, response)
     }
 
     // MARK: - Objects
