@@ -18,9 +18,10 @@ import Foundation
 ///
 /// DeleteObjects (`POST ?delete`) too.
 ///
-/// Not built yet (answered 501 NotImplemented): UploadPartCopy, CopyObject,
-/// the aws-chunked payload framings (the decoder exists in FlareS3; clients over plain HTTP
-/// send whole bodies with a hex SHA-256 or UNSIGNED-PAYLOAD).
+/// Payloads whole (a hex SHA-256 or UNSIGNED-PAYLOAD) or aws-chunked (signed chunks, and
+/// trailers with the checksum).
+///
+/// Not built yet (answered 501 NotImplemented): UploadPartCopy, CopyObject.
 struct S3Routes: Sendable {
     let objects: APIRoutes
     let credentials: S3Credentials
@@ -299,12 +300,21 @@ struct S3Routes: Sendable {
     /// x-amz-content-sha256) are checked before the commit, so a mismatch stores nothing.
     private func store(as storageKey: String, storedHeaders: ObjectAttributes, _ authentication: S3Authentication,
                        _ request: HTTPServerRequest) async throws -> ObjectManifest {
+        // aws-chunked bodies (what SDKs send over HTTPS, and on request over HTTP) are decoded
+        // on the way into the chunk buffers; each signed chunk is checked, the trailer's
+        // checksum with the rest before the commit.
+        let decodedLength = request.headers["x-amz-decoded-content-length"].flatMap { Int($0) }
+        var framing: AWSChunkedDecoder?
         switch authentication.payload {
-        case .unsigned, .sha256: break
-        case .streamingSigned, .streamingSignedTrailer, .streamingUnsignedTrailer:
-            throw S3Error.notImplemented("aws-chunked payloads are not implemented by Flare yet: send the body whole (over HTTP, clients do)")
+        case .unsigned, .sha256: framing = nil
+        case .streamingUnsignedTrailer:
+            framing = AWSChunkedDecoder(signing: nil, expectTrailer: true, decodedLengthMax: Self.objectBytesMax, expectedDecodedLength: decodedLength)
+        case .streamingSigned(let signing):
+            framing = AWSChunkedDecoder(signing: signing, expectTrailer: false, decodedLengthMax: Self.objectBytesMax, expectedDecodedLength: decodedLength)
+        case .streamingSignedTrailer(let signing):
+            framing = AWSChunkedDecoder(signing: signing, expectTrailer: true, decodedLengthMax: Self.objectBytesMax, expectedDecodedLength: decodedLength)
         }
-        let expected: S3ExpectedDigests
+        nonisolated(unsafe) var expected: S3ExpectedDigests
         do throws(S3DigestError) {
             expected = try S3ExpectedDigests(headers: request.headers.fields)
         } catch {
@@ -313,12 +323,18 @@ struct S3Routes: Sendable {
         let context = objects.context(for: request.loop)
         let writer = objects.writer(context)
         nonisolated(unsafe) var hasher = PayloadHasher(expected.hasherConfiguration)
+        nonisolated(unsafe) var decoder = framing
+        nonisolated(unsafe) var decodeFailure: AWSChunkedError?
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: framing == nil ? 0 : Self.framedReadBytes, alignment: 16)
+        defer { scratch.deallocate() }
+        nonisolated(unsafe) let scratchSpace = scratch
         let source = request.body
         let attributes = storedHeaders
         do throws(ObjectWriteError) {
             return try await writer.write(key: storageKey, attributes: {
                 let digests = hasher.finalize()
                 do throws(S3DigestError) {
+                    if let trailers = decoder?.trailers { try expected.addTrailers(trailers) }
                     try expected.verify(digests)
                 } catch {
                     throw S3Error(status: error.status, code: error.s3Code, message: error.description)
@@ -327,12 +343,36 @@ struct S3Routes: Sendable {
                 stored.md5 = digests.md5Hex
                 return stored
             }, fill: { buffer throws(HTTPError) in
-                let count = try await source.readFully(into: buffer)
-                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                return count
+                guard decoder != nil else {
+                    let count = try await source.readFully(into: buffer)
+                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    return count
+                }
+                var filled = 0
+                // Never more in than there is room for: decoded bytes are fewer than encoded ones.
+                while filled < buffer.count, !decoder!.isFinished {
+                    let want = min(scratchSpace.count, buffer.count - filled)
+                    let got = try await source.read(into: UnsafeMutableRawBufferPointer(rebasing: scratchSpace[0..<want]))
+                    do throws(AWSChunkedError) {
+                        if got == 0 {
+                            try decoder!.finish()
+                            break
+                        }
+                        try decoder!.feed(UnsafeRawBufferPointer(rebasing: scratchSpace[0..<got])) { piece in
+                            UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + piece.count)]).copyMemory(from: piece)
+                            filled += piece.count
+                        }
+                    } catch {
+                        decodeFailure = error
+                        throw HTTPError.malformed(HTTPParseError(status: error.status, "aws-chunked body: \(error)"))
+                    }
+                }
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]))
+                return filled
             })
         } catch {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
+            if let decodeFailure { throw S3Error(status: decodeFailure.status, code: decodeFailure.s3Code, message: decodeFailure.description) }
             if case .refused(let refusal) = error, let s3 = refusal as? S3Error { throw s3 }
             if case .metadata(_, let cause) = error, cause as? MultipartCompletionError == .noSuchUpload {
                 throw S3Error.noSuchUpload("the upload was completed or aborted while this part was sent")
@@ -343,6 +383,11 @@ struct S3Routes: Sendable {
     }
 
     // MARK: - Multipart uploads
+
+    /// S3's largest object (5 TiB): what an aws-chunked body may decode to at most.
+    static let objectBytesMax = 5 << 40
+    /// Bytes of an aws-chunked body read at a time (then decoded into the chunk buffer).
+    static let framedReadBytes = 256 << 10
 
     /// Parts but the last are at least this big (S3's rule; clients split by it).
     static let partSizeMin = 5 << 20

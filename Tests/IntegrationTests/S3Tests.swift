@@ -253,6 +253,110 @@ struct S3Tests {
         }
     }
 
+    /// aws-chunked bodies built and signed by hand with botocore's signer, sent with and
+    /// without an outer HTTP chunked framing: the unsigned-trailer framing SDKs use over HTTPS
+    /// (CRC32 in the trailer) and signed chunks; then the same with a wrong trailer checksum and
+    /// a wrong chunk signature, each refused with nothing stored.
+    static let awsChunkedScript = #"""
+    import sys, os, hashlib, hmac, zlib, base64, http.client, urllib.parse
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    endpoint, key, secret = sys.argv[1:4]
+    host = urllib.parse.urlparse(endpoint).netloc
+    creds = Credentials(key, secret)
+    CRLF = b"\r\n"
+    def expect(condition, what):
+        if not condition:
+            print("FAILED: " + what); sys.exit(1)
+    def send(method, path, headers, body, outer_chunked):
+        connection = http.client.HTTPConnection(host, timeout=60)
+        if outer_chunked:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in headers.items(): connection.putheader(name, value)
+            connection.putheader("Transfer-Encoding", "chunked")
+            connection.endheaders()
+            for i in range(0, len(body), 7000):
+                piece = body[i:i + 7000]
+                connection.send(b"%x" % len(piece) + CRLF + piece + CRLF)
+            connection.send(b"0" + CRLF + CRLF)
+        else:
+            connection.request(method, path, body=body, headers=dict(headers, **{"Content-Length": str(len(body))}))
+        response = connection.getresponse()
+        return response.status, response.read()
+    def signed_headers(method, path, extra):
+        request = AWSRequest(method=method, url=endpoint + path, headers=extra)
+        SigV4Auth(creds, "s3", "us-east-1").add_auth(request)
+        return dict(request.headers.items())
+    def plain(method, path):
+        headers = signed_headers(method, path, {"x-amz-content-sha256": hashlib.sha256(b"").hexdigest()})
+        return send(method, path, headers, b"", False)
+    status, _ = plain("PUT", "/chunky")
+    expect(status == 200, "CreateBucket %d" % status)
+    data = os.urandom(150000)
+    def unsigned_trailer(payload, crc):
+        body = b""
+        for i in range(0, len(payload), 65536):
+            piece = payload[i:i + 65536]
+            body += b"%x" % len(piece) + CRLF + piece + CRLF
+        return body + b"0" + CRLF + b"x-amz-checksum-crc32:" + crc + CRLF + CRLF
+    crc = base64.b64encode((zlib.crc32(data) & 0xffffffff).to_bytes(4, "big"))
+    trailer_headers = {"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "Content-Encoding": "aws-chunked",
+                       "x-amz-trailer": "x-amz-checksum-crc32", "x-amz-decoded-content-length": str(len(data))}
+    for outer in (False, True):
+        path = "/chunky/trailer-%d" % outer
+        status, answer = send("PUT", path, signed_headers("PUT", path, dict(trailer_headers)), unsigned_trailer(data, crc), outer)
+        expect(status == 200, "unsigned trailer (outer chunked %s): %d %r" % (outer, status, answer[:300]))
+        status, got = plain("GET", path)
+        expect(status == 200 and got == data, "unsigned trailer read back (outer chunked %s)" % outer)
+    path = "/chunky/bad-trailer"
+    status, answer = send("PUT", path, signed_headers("PUT", path, dict(trailer_headers)), unsigned_trailer(data, b"AAAAAA=="), False)
+    expect(status == 400 and b"BadDigest" in answer, "a wrong trailer checksum: %d %r" % (status, answer[:300]))
+    expect(plain("GET", path)[0] == 404, "a body with a wrong trailer checksum was stored")
+    # Signed chunks: the seed is the request's own signature.
+    def signed_chunks(payload, tamper):
+        path = "/chunky/signed-%d" % tamper
+        headers = signed_headers("PUT", path, {"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(payload))})
+        amz_date = headers["X-Amz-Date"]
+        seed = headers["Authorization"].split("Signature=")[1]
+        scope = amz_date[:8] + "/us-east-1/s3/aws4_request"
+        k = hmac.new(("AWS4" + secret).encode(), amz_date[:8].encode(), hashlib.sha256).digest()
+        for part in ("us-east-1", "s3", "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        previous, body = seed, b""
+        pieces = [payload[i:i + 65536] for i in range(0, len(payload), 65536)] + [b""]
+        for index, piece in enumerate(pieces):
+            to_sign = chr(10).join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, hashlib.sha256(b"").hexdigest(),
+                                    hashlib.sha256(piece).hexdigest()])
+            signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+            if tamper and index == 1: signature = "0" * 64
+            body += b"%x;chunk-signature=%s" % (len(piece), signature.encode()) + CRLF + piece + CRLF
+            previous = signature
+        return path, headers, body
+    path, headers, body = signed_chunks(data, False)
+    status, answer = send("PUT", path, headers, body, True)
+    expect(status == 200, "signed chunks: %d %r" % (status, answer[:300]))
+    status, got = plain("GET", path)
+    expect(status == 200 and got == data, "signed chunks read back")
+    path, headers, body = signed_chunks(data, True)
+    status, answer = send("PUT", path, headers, body, False)
+    expect(status == 403 and b"SignatureDoesNotMatch" in answer, "a wrong chunk signature: %d %r" % (status, answer[:300]))
+    expect(plain("GET", path)[0] == 404, "a body with a wrong chunk signature was stored")
+    print("aws-chunked OK")
+    """#
+
+    @Test("aws-chunked payloads: unsigned with a CRC32 trailer (with and without outer chunked framing) and signed chunks go in byte for byte; a wrong trailer checksum or chunk signature stores nothing",
+          arguments: testedEngines)
+    func awsChunked(engine: IOEngineKind) async throws {
+        try await Self.withS3Cluster(engine, "s3-chunked") { cluster, aws in
+            let script = "\(cluster.scratch.tmp)/aws-chunked-check.py"
+            try Self.awsChunkedScript.write(toFile: script, atomically: true, encoding: .utf8)
+            let run = try await runProgram("/usr/bin/env", ["python3", script, aws.endpoint, aws.accessKey, aws.secretKey], in: cluster.scratch.tmp)
+            #expect(run.status == 0 && run.stdout.contains("aws-chunked OK"), "exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+        }
+    }
+
     @Test("refused, nothing stored: a wrong secret, an unknown key, an unsigned request, a body that does not match its SHA-256",
           arguments: testedEngines)
     func refusals(engine: IOEngineKind) async throws {
