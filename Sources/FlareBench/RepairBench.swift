@@ -65,13 +65,15 @@ public struct RepairBench {
                       fioDurableWriteMegabytesPerSecond: fio, complete: done >= lost)
     }
 
-    /// Client GETs while the repair runs at its default bandwidth, beside the same GETs
-    /// before the node was killed, on one cluster: `seconds` of sequential curl GETs of the
-    /// stored objects (each checked) before, then as many seconds from the repair's first
-    /// copy, or fewer when it ends sooner.
+    /// Client GETs and PUTs while the repair runs at its default bandwidth, beside the same
+    /// before the node was killed, on one cluster: `seconds / 2` of sequential curl GETs of the
+    /// stored objects (each checked), then as long of 64 MiB PUTs of new keys, before; then the
+    /// same from the repair's first copy, each phase ending early when the repair does.
     public struct LoadResult: Codable, Sendable {
         public var getMegabytesPerSecondBefore: Double
         public var getMegabytesPerSecondDuring: Double
+        public var putMegabytesPerSecondBefore: Double
+        public var putMegabytesPerSecondDuring: Double
         public var repairMegabytesPerSecondDuring: Double
         public var secondsDuring: Double
         public var errors: Int
@@ -84,20 +86,32 @@ public struct RepairBench {
         try cluster.start()
         let count = max(1, objectBytes / Self.objectSize)
         let crc = try cluster.storeObjects(count, bytes: Self.objectSize, prefix: "heal/")
-        var errors = 0
-        func reads(for seconds: Double, while going: () throws -> Bool) throws -> (bytes: Int, seconds: Double) {
+        let putFile = "\(options.workDirectory)/flare-bench-repair-put-\(getpid())"
+        defer { unlink(putFile) }
+        _ = try CurlWorkload.makeFile(at: putFile, bytes: Self.objectSize)
+        var errors = 0, gets = 0, puts = 0
+        func measure(_ operation: String, for seconds: Double, while going: () throws -> Bool) throws -> Double {
             let started = ContinuousClock.now
-            var bytes = 0, index = 0
+            var bytes = 0
             while (ContinuousClock.now - started).secondsValue < seconds, try going() {
-                let get = try CurlWorkload.get(url: "\(cluster.apiURL)/object/heal/\(index % count)", bytes: Self.objectSize, expected: crc, name: "get")
-                if get.verified { bytes += get.bytes } else { errors += 1 }
-                index += 1
+                let result: WorkloadResult
+                if operation == "get" {
+                    result = try CurlWorkload.get(url: "\(cluster.apiURL)/object/heal/\(gets % count)", bytes: Self.objectSize, expected: crc, name: "get")
+                    gets += 1
+                } else {
+                    result = try CurlWorkload.put(file: putFile, bytes: Self.objectSize, url: "\(cluster.apiURL)/object/load/\(puts)", name: "put")
+                    puts += 1
+                }
+                if result.verified { bytes += result.bytes } else { errors += 1 }
             }
-            return (bytes, (ContinuousClock.now - started).secondsValue)
+            let elapsed = (ContinuousClock.now - started).secondsValue
+            return elapsed > 0 ? Double(bytes) / elapsed / 1e6 : 0
         }
-        progress.begin("GETs for \(Int(seconds)) s without repair")
-        let before = try reads(for: seconds) { true }
-        progress.finish("\(Int(Double(before.bytes) / before.seconds / 1e6)) MB/s")
+        let phase = seconds / 2
+        progress.begin("GETs, then PUTs, for \(Int(phase)) s each without repair")
+        let getBefore = try measure("get", for: phase) { true }
+        let putBefore = try measure("put", for: phase) { true }
+        progress.finish("GET \(Int(getBefore)) MB/s, PUT \(Int(putBefore)) MB/s")
         kill(cluster.dataNodeProcesses[0].processIdentifier, SIGKILL)
         progress.begin("killed a data node; waiting for the repair's first copy")
         var repairedAtStart = 0
@@ -107,17 +121,21 @@ public struct RepairBench {
             if repairedAtStart > 0 { break }
         }
         progress.finish("repairing")
-        progress.begin("GETs for up to \(Int(seconds)) s during the repair")
-        let during = try reads(for: seconds) {
+        progress.begin("GETs, then PUTs, for up to \(Int(phase)) s each during the repair")
+        let started = ContinuousClock.now
+        let repairing = {
             let metrics = try text("\(cluster.apiURL)/metrics")
             return Self.value(metrics, "flare_api_repair_pass_chunks_done") < Self.value(metrics, "flare_api_repair_pass_chunks")
         }
+        let getDuring = try measure("get", for: phase, while: repairing)
+        let putDuring = try measure("put", for: phase, while: repairing)
+        let during = (ContinuousClock.now - started).secondsValue
         let repaired = Int(Self.value(try text("\(cluster.apiURL)/metrics"), "flare_api_repair_bytes_total")) - repairedAtStart
-        progress.finish("\(Int(Double(during.bytes) / max(during.seconds, 0.001) / 1e6)) MB/s")
-        return LoadResult(getMegabytesPerSecondBefore: Double(before.bytes) / before.seconds / 1e6,
-                          getMegabytesPerSecondDuring: during.seconds > 0 ? Double(during.bytes) / during.seconds / 1e6 : 0,
-                          repairMegabytesPerSecondDuring: during.seconds > 0 ? Double(repaired) / during.seconds / 1e6 : 0,
-                          secondsDuring: during.seconds, errors: errors)
+        progress.finish("GET \(Int(getDuring)) MB/s, PUT \(Int(putDuring)) MB/s")
+        return LoadResult(getMegabytesPerSecondBefore: getBefore, getMegabytesPerSecondDuring: getDuring,
+                          putMegabytesPerSecondBefore: putBefore, putMegabytesPerSecondDuring: putDuring,
+                          repairMegabytesPerSecondDuring: during > 0 ? Double(repaired) / during / 1e6 : 0,
+                          secondsDuring: during, errors: errors)
     }
 
     /// A counter's value in a Prometheus text page (0 when absent).

@@ -23,7 +23,7 @@ struct Repair: AsyncParsableCommand {
     @Option(help: "The api's --repair-concurrency: chunks copied at once.")
     var concurrency = 4
 
-    @Option(name: .customLong("load-seconds"), help: "Seconds of client GETs before and during the throttled repair (0: skip that part).")
+    @Option(name: .customLong("load-seconds"), help: "Seconds of client load (half GETs, half PUTs) before, and at most during, the throttled repair (0: skip that part).")
     var loadSeconds = 8.0
 
     func validate() throws {
@@ -50,12 +50,13 @@ struct Repair: AsyncParsableCommand {
         table += "\(Int(result.megabytesPerSecond)) MB/s | \(Int(result.fioDurableWriteMegabytesPerSecond)) MB/s | \(String(format: "%.2f", ratio))× |\n"
         if loadSeconds > 0 {
             let load = try RepairBench(options: options, objectBytes: ByteSize.parse(data)!).clientLoad(seconds: loadSeconds)
-            table += "\nClient GETs (sequential, 64 MiB, each checked) with the repair at its default --repair-bandwidth (256 MiB/s), "
-            table += "on a second cluster of the same shape:\n\n"
-            table += "| GETs without repair | GETs during repair | ratio | repair meanwhile | seconds measured | errors |\n|--:|--:|--:|--:|--:|--:|\n"
-            let ratio = load.getMegabytesPerSecondBefore > 0 ? load.getMegabytesPerSecondDuring / load.getMegabytesPerSecondBefore : 0
-            table += "| \(Int(load.getMegabytesPerSecondBefore)) MB/s | \(Int(load.getMegabytesPerSecondDuring)) MB/s | \(String(format: "%.2f", ratio))× | "
-            table += "\(Int(load.repairMegabytesPerSecondDuring)) MB/s | \(String(format: "%.1f", load.secondsDuring)) | \(load.errors) |\n"
+            table += "\nClients with the repair at its default --repair-bandwidth (256 MiB/s), on a second cluster of the same shape: "
+            table += "sequential 64 MiB GETs (each checked), then PUTs, \(Int(loadSeconds / 2)) s each, before the kill and during the repair:\n\n"
+            table += "| | without repair | during repair | ratio |\n|---|--:|--:|--:|\n"
+            let ratio = { (during: Double, before: Double) in before > 0 ? String(format: "%.2f", during / before) + "×" : "-" }
+            table += "| GET | \(Int(load.getMegabytesPerSecondBefore)) MB/s | \(Int(load.getMegabytesPerSecondDuring)) MB/s | \(ratio(load.getMegabytesPerSecondDuring, load.getMegabytesPerSecondBefore)) |\n"
+            table += "| PUT | \(Int(load.putMegabytesPerSecondBefore)) MB/s | \(Int(load.putMegabytesPerSecondDuring)) MB/s | \(ratio(load.putMegabytesPerSecondDuring, load.putMegabytesPerSecondBefore)) |\n"
+            table += "\nThe repair meanwhile: \(Int(load.repairMegabytesPerSecondDuring)) MB/s over \(String(format: "%.1f", load.secondsDuring)) s; \(load.errors) client errors.\n"
         }
         try common.publishTable(table, as: "repair")
         if !result.complete { throw BenchFailure("the repair did not finish within 15 minutes") }
