@@ -435,7 +435,7 @@ struct S3Routes: Sendable {
         // S3's ETag of a multipart object: the MD5 of the parts' MD5s, then the part count.
         var hasher = PayloadHasher()
         for part in parts {
-            guard let md5 = Self.bytes(ofHex: part.etag), md5.count == 16 else { throw S3Error.invalidPart("part \(part.partNumber)'s ETag is not an MD5") }
+            guard let md5 = S3Hex.decode(part.etag), md5.count == 16 else { throw S3Error.invalidPart("part \(part.partNumber)'s ETag is not an MD5") }
             md5.withUnsafeBytes { hasher.update($0) }
         }
         let etag = "\(hasher.finalize().md5Hex)-\(parts.count)"
@@ -502,19 +502,6 @@ struct S3Routes: Sendable {
 
     /// A CompleteMultipartUpload body of 10,000 parts is about 1 MiB.
     static let completeBodyBytesMax = 4 << 20
-
-    private static func bytes(ofHex hex: String) -> [UInt8]? {
-        guard hex.utf8.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        return bytes
-    }
 
     private func getObject(_ bucket: String, _ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let loaded: ObjectManifest?

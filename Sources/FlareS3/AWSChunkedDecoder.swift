@@ -234,7 +234,7 @@ extension AWSChunkedDecoder {
         guard (1...16).contains(digits.count) else { throw fail(.invalidChunkSize) }
         var value = 0
         for byte in digits {
-            guard let digit = S3ChecksumEncoding.hexValue(byte) else { throw fail(.invalidChunkSize) }
+            guard let digit = S3Hex.value(byte) else { throw fail(.invalidChunkSize) }
             let (shifted, overflow) = value.multipliedReportingOverflow(by: 16)
             guard !overflow else { throw fail(.decodedLengthOverMax(bytesMax: decodedLengthMax)) }
             value = shifted | Int(digit)
@@ -262,7 +262,7 @@ extension AWSChunkedDecoder {
         let stringToSign = "AWS4-HMAC-SHA256-PAYLOAD\n" + signing.amzDate + "\n" + signing.scope + "\n"
             + previousSignature + "\n" + Self.emptySHA256Hex + "\n" + S3ChecksumEncoding.hex(chunkHash.finalize())
         let expected = Self.signature(stringToSign, signingKey)
-        guard Self.constantTimeEqual(expected, claimedSignature) else { throw fail(.chunkSignatureMismatch) }
+        guard SigV4.constantTimeEqual(expected, claimedSignature) else { throw fail(.chunkSignatureMismatch) }
         previousSignature = expected
     }
 
@@ -270,16 +270,6 @@ extension AWSChunkedDecoder {
 
     static func signature(_ stringToSign: String, _ key: SymmetricKey) -> String {
         S3ChecksumEncoding.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
-    }
-
-    /// Compares without an early exit, so response timing says nothing of how much of a forged
-    /// signature was right.
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for index in x.indices { difference |= x[index] ^ y[index] }
-        return difference == 0
     }
 
     static func isLowerHex(_ byte: UInt8) -> Bool {
@@ -324,7 +314,7 @@ extension AWSChunkedDecoder {
         let canonical = trailers.sorted { $0.name < $1.name }.map { $0.name + ":" + $0.value + "\n" }.joined()
         let stringToSign = "AWS4-HMAC-SHA256-TRAILER\n" + signing.amzDate + "\n" + signing.scope + "\n"
             + previousSignature + "\n" + S3ChecksumEncoding.hex(SHA256.hash(data: Array(canonical.utf8)))
-        guard Self.constantTimeEqual(Self.signature(stringToSign, key), claimed) else {
+        guard SigV4.constantTimeEqual(Self.signature(stringToSign, key), claimed) else {
             throw fail(.trailerSignatureMismatch)
         }
         trailerSignatureVerified = true

@@ -125,7 +125,7 @@ public enum S3ChecksumHeader {
     /// (`UNSIGNED-PAYLOAD`, `STREAMING-…`), which name no hash of the body.
     public static func parseContentSHA256(_ value: String) throws(S3DigestError) -> [UInt8]? {
         if value == "UNSIGNED-PAYLOAD" || value.hasPrefix("STREAMING-") { return nil }
-        guard let digest = S3ChecksumEncoding.decodeHex(value), digest.count == 32
+        guard let digest = S3Hex.decode(value), digest.count == 32
         else { throw .invalidContentSHA256(value: value) }
         return digest
     }
@@ -235,44 +235,10 @@ public struct S3ExpectedDigests: Sendable, Equatable {
 /// Hex and base64 as S3 headers spell them. Strict on input: no whitespace, no line breaks,
 /// padding required, since a digest that decodes two ways is a digest not checked.
 enum S3ChecksumEncoding {
-    private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    /// Lowercase hex.
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Hex in either case; `nil` for an odd length or a non-hex digit.
-    static func decodeHex(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
-    }
-
-    @inline(__always)
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    /// Lowercase hex (``S3Hex``).
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 { S3Hex.encode(bytes) }
 
     /// Standard base64 with padding.
     static func base64(_ bytes: [UInt8]) -> String {

@@ -78,12 +78,5 @@ enum S3URIEncoding {
         out.append(hexDigits[Int(byte & 0x0f)])
     }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x41...0x46: return byte - 0x41 + 10
-        case 0x61...0x66: return byte - 0x61 + 10
-        default: return nil
-        }
-    }
+    static func hexValue(_ byte: UInt8) -> UInt8? { S3Hex.value(byte) }
 }
