@@ -69,7 +69,12 @@ struct S3Routes: Sendable {
             return try await listBuckets(request, response)
         }
         guard let key = address.key, !key.isEmpty else { return try await bucketRequest(bucket, query, request, response) }
-        for unsupported in ["acl", "tagging", "versionId", "retention", "legal-hold", "torrent", "attributes"] where query[unsupported] != nil {
+        if query["acl"] != nil {
+            guard request.method == "GET" else { throw S3Error.notImplemented("ACLs cannot be changed: every request is signed by a key holder") }
+            _ = try await getObjectManifest(bucket, key)
+            return try await xml(S3XML.accessControlPolicy(owner: Self.owner), request, response)
+        }
+        for unsupported in ["tagging", "versionId", "retention", "legal-hold", "torrent", "attributes"] where query[unsupported] != nil {
             throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
         }
         if query["uploads"] != nil {
@@ -152,7 +157,8 @@ struct S3Routes: Sendable {
             if query["location"] != nil { return try await xml(S3XML.locationConstraint(nil), request, response) }
             if query["versioning"] != nil { return try await xml(S3XML.versioningConfiguration(), request, response) }
             if query["uploads"] != nil { return try await listUploads(bucket, request, response) }
-            for unsupported in ["acl", "policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
+            if query["acl"] != nil { return try await xml(S3XML.accessControlPolicy(owner: Self.owner), request, response) }
+            for unsupported in ["policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
                 throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
             }
             try await list(bucket, query, request, response)
@@ -223,7 +229,7 @@ struct S3Routes: Sendable {
                     continue scan
                 }
                 contents.append(S3ObjectEntry(key: key, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
-                                              size: Int64(entry.size)))
+                                              size: Int64(entry.size), owner: !v2 || query["fetch-owner"] == "true" ? Self.owner : nil))
                 last = key
                 cursor = entry.key
             }
@@ -503,7 +509,8 @@ struct S3Routes: Sendable {
     /// A CompleteMultipartUpload body of 10,000 parts is about 1 MiB.
     static let completeBodyBytesMax = 4 << 20
 
-    private func getObject(_ bucket: String, _ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+    /// The object's manifest, or NoSuchKey (NoSuchBucket when the bucket is missing too).
+    private func getObjectManifest(_ bucket: String, _ key: String) async throws -> ObjectManifest {
         let loaded: ObjectManifest?
         do {
             loaded = try await metadata.manifest(for: "\(bucket)/\(key)")
@@ -514,6 +521,11 @@ struct S3Routes: Sendable {
             try await requireBucket(bucket)
             throw S3Error.noSuchKey()
         }
+        return manifest
+    }
+
+    private func getObject(_ bucket: String, _ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let manifest = try await getObjectManifest(bucket, key)
         var headers: HTTPHeaders = [
             "Content-Type": manifest.attributes.contentType ?? "binary/octet-stream",
             "ETag": manifest.etag,

@@ -182,4 +182,13 @@ extension S3XML {
     public static func versioningConfiguration() -> String {
         declaration + "<VersioningConfiguration xmlns=\"\(namespace)\"/>"
     }
+
+    /// GetBucketAcl / GetObjectAcl as Flare has it: the owner, with full control, and no one
+    /// else (every request is signed with one of the keys; there are no grants to other users).
+    public static func accessControlPolicy(owner: S3Owner) -> String {
+        let id = element("ID", owner.id) + element("DisplayName", owner.displayName)
+        return declaration + "<AccessControlPolicy xmlns=\"\(namespace)\"><Owner>" + id + "</Owner><AccessControlList>"
+            + "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">" + id
+            + "</Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>"
+    }
 }

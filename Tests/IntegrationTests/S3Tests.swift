@@ -209,6 +209,11 @@ struct S3Tests {
     listing = s3.list_objects_v2(Bucket="boto", Prefix="dir/", Delimiter="/")
     expect([o["Key"] for o in listing.get("Contents", [])] == ["dir/one"], "listing: %r" % listing)
     expect([p["Prefix"] for p in listing.get("CommonPrefixes", [])] == ["dir/sub/"], "common prefixes: %r" % listing)
+    owned = s3.list_objects_v2(Bucket="boto", Prefix="dir/", FetchOwner=True)["Contents"][0]
+    expect(owned.get("Owner", {}).get("ID") == "flare", "FetchOwner: %r" % owned)
+    expect(s3.get_bucket_acl(Bucket="boto")["Grants"][0]["Permission"] == "FULL_CONTROL", "GetBucketAcl")
+    expect(s3.get_object_acl(Bucket="boto", Key="dir/one")["Owner"]["ID"] == "flare", "GetObjectAcl")
+    expect(code(lambda: s3.get_object_acl(Bucket="boto", Key="nothing")) == "NoSuchKey", "GetObjectAcl of nothing")
     expect(code(lambda: s3.get_object(Bucket="boto", Key="nothing")) == "NoSuchKey", "NoSuchKey")
     expect(code(lambda: s3.list_objects_v2(Bucket="nobucket")) == "NoSuchBucket", "NoSuchBucket")
     expect(code(lambda: s3.put_object(Bucket="boto", Key="bad", Body=b"abc", ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")) == "BadDigest", "BadDigest")
