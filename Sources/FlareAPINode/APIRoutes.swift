@@ -201,10 +201,12 @@ struct APIRoutes: Sendable {
         }
         var body = "{\"objects\":["
         body += page.entries.map { entry in
-            "{\"key\":\(HTTPErrorBody.quote(String(entry.key.dropFirst(bucket.count)))),\"size\":\(entry.size),\"etag\":\(HTTPErrorBody.quote(entry.etag)),\"lastModified\":\(HTTPErrorBody.quote(HTTPDate.string(secondsSinceEpoch: Int(entry.createdNanoseconds / 1_000_000_000))))}"
+            "{\"key\":\(HTTPErrorBody.quote(String(decoding: entry.key.utf8.dropFirst(bucket.utf8.count), as: UTF8.self))),\"size\":\(entry.size),\"etag\":\(HTTPErrorBody.quote(entry.etag)),\"lastModified\":\(HTTPErrorBody.quote(HTTPDate.string(secondsSinceEpoch: Int(entry.createdNanoseconds / 1_000_000_000))))}"
         }.joined(separator: ",")
         body += "],\"isTruncated\":\(page.nextStartAfter != nil)"
-        if let next = page.nextStartAfter { body += ",\"nextStartAfter\":\(HTTPErrorBody.quote(String(next.dropFirst(bucket.count))))" }
+        if let next = page.nextStartAfter {
+            body += ",\"nextStartAfter\":\(HTTPErrorBody.quote(String(decoding: next.utf8.dropFirst(bucket.utf8.count), as: UTF8.self)))"
+        }
         body += "}\n"
         try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
     }

@@ -21,7 +21,9 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .body(let error): return error.status
         case .storage, .busy: return 503
-        case .metadata(_, let error): return error is MetadataBusy || error is NodeRemoved ? 503 : 500
+        case .metadata(_, let error):
+            if error is BucketMissing { return 404 }
+            return error is MetadataBusy || error is NodeRemoved ? 503 : 500
         case .refused: return 400
         }
     }

@@ -68,6 +68,11 @@ struct S3Routes: Sendable {
             guard request.method == "GET" else { throw S3Error.methodNotAllowed() }
             return try await listBuckets(request, response)
         }
+        // No bucket of another name exists (CreateBucket refuses them): this keeps `.mpu/…`
+        // parts and `a%2Fb`-style aliases out of reach.
+        guard S3BucketName.isValid(bucket) else {
+            throw request.method == "PUT" && address.key == nil ? S3Error.invalidBucketName() : S3Error.noSuchBucket()
+        }
         guard let key = address.key, !key.isEmpty else { return try await bucketRequest(bucket, query, request, response) }
         if query["acl"] != nil {
             guard request.method == "GET" else { throw S3Error.notImplemented("ACLs cannot be changed: every request is signed by a key holder") }
@@ -98,6 +103,7 @@ struct S3Routes: Sendable {
             try await putObject(bucket, key, authentication, request, response)
         case "GET", "HEAD": try await getObject(bucket, key, request, response)
         case "DELETE":
+            try await requireBucket(bucket)
             do {
                 _ = try await metadata.delete(key: "\(bucket)/\(key)")
             } catch {
@@ -141,6 +147,10 @@ struct S3Routes: Sendable {
             try await requireBucket(bucket)
             try await response.writeHead(status: 200, headers: ["x-amz-request-id": request.requestID], contentLength: 0)
         case "DELETE":
+            // The native API writes into it whatever S3 says.
+            guard bucket != objects.config.nativeBucket else {
+                throw S3Error(status: 409, code: "BucketNotEmpty", message: "\(bucket) is the native API's bucket (--native-bucket): it stays")
+            }
             let outcome: BucketDeletion
             do {
                 outcome = try await metadata.deleteBucket(bucket)
@@ -205,9 +215,10 @@ struct S3Routes: Sendable {
         var contents: [S3ObjectEntry] = [], prefixes: [String] = []
         var last: String?
         var truncated = false
-        var cursor = after.map { root + $0 }
-        scan: while contents.count + prefixes.count < maxKeys || maxKeys == 0 {
-            guard maxKeys > 0 else { break }
+        var cursor = after.map { resumePoint(root + $0, root: root, prefix: prefix, delimiter: delimiter) }
+        // A page that ended on a common prefix: the next does not list it again.
+        let resumed = after.flatMap { after in cursor != root + after ? after : nil }
+        scan: while maxKeys > 0 {
             let page: ObjectListing
             do {
                 page = try await metadata.list(prefix: root + prefix, startAfter: cursor, limit: maxKeys + 1)
@@ -215,17 +226,23 @@ struct S3Routes: Sendable {
                 throw S3Error.internalError("metadata: \(error)")
             }
             for entry in page.entries {
-                let key = String(entry.key.dropFirst(root.count))
-                if contents.count + prefixes.count == maxKeys {
+                let key = String(decoding: entry.key.utf8.dropFirst(root.utf8.count), as: UTF8.self)
+                let rest = key.dropFirst(prefix.count)
+                let common = delimiter.flatMap { delimiter in rest.range(of: delimiter).map { String(key[..<$0.upperBound]) } }
+                // One more item than the page holds: the listing goes on after this page.
+                if contents.count + prefixes.count == maxKeys, common == nil || common != prefixes.last {
                     truncated = true
                     break scan
                 }
-                if let delimiter, let range = key.dropFirst(prefix.count).range(of: delimiter) {
-                    let common = String(key[..<range.upperBound])
+                if let common, common == resumed {
+                    cursor = Self.later(root + common + "\u{10FFFF}", entry.key)
+                    continue scan
+                }
+                if let common {
                     if prefixes.last != common { prefixes.append(common) }
                     last = common
-                    // Past every key under this common prefix: the next one sorts after it.
-                    cursor = root + common + "\u{10FFFF}"
+                    // On past every key under this common prefix, and never back.
+                    cursor = Self.later(root + common + "\u{10FFFF}", entry.key)
                     continue scan
                 }
                 contents.append(S3ObjectEntry(key: key, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
@@ -256,17 +273,7 @@ struct S3Routes: Sendable {
     /// a key that is not there counts as deleted, as in S3.
     private func deleteObjects(_ bucket: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         try await requireBucket(bucket)
-        let body = try await readSmallBody(request, max: Self.completeBodyBytesMax)
-        let expected: S3ExpectedDigests
-        do throws(S3DigestError) {
-            expected = try S3ExpectedDigests(headers: request.headers.fields)
-            var hasher = PayloadHasher(expected.hasherConfiguration)
-            body.withUnsafeBytes { hasher.update($0) }
-            try expected.verify(hasher.finalize())
-        } catch {
-            throw S3Error(status: error.status, code: error.s3Code, message: error.description)
-        }
-        let (quiet, keys) = try S3XML.parseDelete(body)
+        let (quiet, keys) = try S3XML.parseDelete(try await readSmallBody(request, max: Self.completeBodyBytesMax))
         var outcomes: [S3DeleteOutcome] = []
         for key in keys {
             do {
@@ -277,6 +284,21 @@ struct S3Routes: Sendable {
             }
         }
         try await xml(S3XML.deleteResult(outcomes, quiet: quiet), request, response)
+    }
+
+    /// Where a listing resumes after `after` (a store key: a key, or a common prefix a
+    /// previous page ended on, as NextMarker and the continuation token carry): past every key
+    /// under that common prefix, so it is not listed twice.
+    private func resumePoint(_ after: String, root: String, prefix: String, delimiter: String?) -> String {
+        guard let delimiter, after.hasPrefix(root + prefix) else { return after }
+        let rest = after.dropFirst(root.count + prefix.count)
+        guard let first = rest.range(of: delimiter), first.upperBound == rest.endIndex else { return after }
+        return after + "\u{10FFFF}"
+    }
+
+    /// The later of two store keys in the store's order (bytes of UTF-8).
+    static func later(_ a: String, _ b: String) -> String {
+        a.utf8.lexicographicallyPrecedes(b.utf8) ? b : a
     }
 
     // MARK: - Objects
@@ -294,6 +316,13 @@ struct S3Routes: Sendable {
         var attributes = ObjectAttributes(contentType: request.headers["Content-Type"])
         for (name, value) in request.headers.fields {
             let lower = name.lowercased()
+            var value = value
+            // aws-chunked is how the body was framed on the way in, not how it is stored.
+            if lower == "content-encoding" {
+                value = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { $0.lowercased() != "aws-chunked" && !$0.isEmpty }.joined(separator: ", ")
+                if value.isEmpty { continue }
+            }
             if lower.hasPrefix("x-amz-meta-") || ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"].contains(lower) {
                 attributes.headers.append(.init(name: lower, value: value))
             }
@@ -383,6 +412,7 @@ struct S3Routes: Sendable {
             if case .metadata(_, let cause) = error, cause as? MultipartCompletionError == .noSuchUpload {
                 throw S3Error.noSuchUpload("the upload was completed or aborted while this part was sent")
             }
+            if case .metadata(_, let cause) = error, cause is BucketMissing { throw S3Error.noSuchBucket("the bucket was deleted during the upload") }
             throw S3Error(status: error.status, code: error.status == 503 ? "SlowDown" : error.status / 100 == 4 ? "InvalidRequest" : "InternalError",
                           message: error.description)
         }
@@ -449,6 +479,8 @@ struct S3Routes: Sendable {
         do {
             object = try await metadata.completeUpload(id, parts: parts.map { (number: $0.partNumber, etag: $0.etag) },
                                                        partSizeMin: Self.partSizeMin, etag: etag)
+        } catch is BucketMissing {
+            throw S3Error.noSuchBucket("the bucket was deleted during the upload")
         } catch let error as MultipartCompletionError {
             switch error {
             case .noSuchUpload: throw S3Error.noSuchUpload()
@@ -500,7 +532,8 @@ struct S3Routes: Sendable {
             throw S3Error.internalError("metadata: \(error)")
         }
         let entries = uploads.prefix(1000).map {
-            S3UploadEntry(key: String($0.key.dropFirst(bucket.count + 1)), uploadID: $0.id, initiated: Date(nanoseconds: $0.createdNanoseconds))
+            S3UploadEntry(key: String(decoding: $0.key.utf8.dropFirst(bucket.utf8.count + 1), as: UTF8.self), uploadID: $0.id,
+                          initiated: Date(nanoseconds: $0.createdNanoseconds))
         }
         try await xml(S3XML.listMultipartUploads(S3ListMultipartUploadsResult(bucket: bucket, owner: Self.owner, isTruncated: uploads.count > 1000,
                                                                               uploads: Array(entries))), request, response)
@@ -558,12 +591,30 @@ struct S3Routes: Sendable {
 
     // MARK: - Helpers
 
+    /// A small body (XML) read whole and checked against every digest the request names —
+    /// the signed `x-amz-content-sha256`, `Content-MD5`, `x-amz-checksum-*` — so a body
+    /// changed on the way is refused like a changed object.
     private func readSmallBody(_ request: HTTPServerRequest, max: Int = xmlBodyBytesMax) async throws -> Data {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max + 1, alignment: 16)
         defer { buffer.deallocate() }
-        let count = try await request.body.readFully(into: buffer)
+        let count: Int
+        do {
+            count = try await request.body.readFully(into: buffer)
+        } catch {
+            if case .connectionClosed = error { throw error }
+            throw S3Error(status: error.status, code: error.status == 408 ? "RequestTimeout" : "IncompleteBody", message: "\(error)")
+        }
         guard count <= max else { throw S3Error.invalidRequest("the request body is over \(max) bytes") }
-        return Data(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        let body = Data(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        do throws(S3DigestError) {
+            let expected = try S3ExpectedDigests(headers: request.headers.fields)
+            var hasher = PayloadHasher(expected.hasherConfiguration)
+            body.withUnsafeBytes { hasher.update($0) }
+            try expected.verify(hasher.finalize())
+        } catch {
+            throw S3Error(status: error.status, code: error.s3Code, message: error.description)
+        }
+        return body
     }
 
     private func xml(_ body: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {

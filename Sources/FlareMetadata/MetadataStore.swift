@@ -126,6 +126,12 @@ public struct NodeRemoved: Error, CustomStringConvertible {
     public var description: String { "data node \(node) was removed from the layout during the upload; send it again" }
 }
 
+/// A commit into a bucket that does not exist (deleted while the upload ran).
+public struct BucketMissing: Error, CustomStringConvertible {
+    public let bucket: String
+    public var description: String { "the bucket \(bucket) does not exist (deleted during the upload?)" }
+}
+
 /// A layout change the store refuses.
 public struct LayoutError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable { case unknownNode, conflict }

@@ -30,6 +30,11 @@ extension SQLiteMetadataStore {
                 .bind(1, name + "/").bind(2, name + "0")  // "0" is the character after "/"
             defer { any.reset() }
             if try any.step() { return .notEmpty }
+            // Uploads in progress would complete into a bucket that is gone.
+            let uploads = try database.statement("SELECT 1 FROM uploads WHERE key >= ?1 AND key < ?2 LIMIT 1")
+                .bind(1, name + "/").bind(2, name + "0")
+            defer { uploads.reset() }
+            if try uploads.step() { return .notEmpty }
             try database.statement("DELETE FROM buckets WHERE name = ?1").bind(1, name).run()
             return .deleted
         }

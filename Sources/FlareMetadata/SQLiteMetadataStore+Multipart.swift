@@ -34,6 +34,7 @@ extension SQLiteMetadataStore {
                                etag: String) async throws -> ObjectManifest {
         try await perform(write: true) { database in
             guard let upload = try Self.upload(id, database) else { throw MultipartCompletionError.noSuchUpload }
+            if self.bucketsRequired { try Self.requireBucket(of: upload.key, database) }
             guard !parts.isEmpty else { throw MultipartCompletionError.invalidPart(0) }
             for (earlier, later) in zip(parts, parts.dropFirst()) where later.number <= earlier.number {
                 throw MultipartCompletionError.invalidPartOrder

@@ -18,6 +18,8 @@ extension SQLiteMetadataStore {
             // A part of an upload completed or aborted while it was being sent would be left
             // for ever: refused (its copies are then deleted like any failed upload's).
             if try Self.isOrphanPart(manifest.key, database) { throw MultipartCompletionError.noSuchUpload }
+            // A bucket deleted while the upload ran must not get the object back.
+            if self.bucketsRequired { try Self.requireBucket(of: manifest.key, database) }
             let replaced = try Self.load(manifest.key, database)
             if let replaced { try self.queueDeletion(of: replaced, database) }
             try Self.endReservations(manifest.chunks.map { "\($0.id)" }, database)
@@ -62,6 +64,16 @@ extension SQLiteMetadataStore {
             }
             return ObjectListing(entries: entries, nextStartAfter: more ? entries.last?.key : nil)
         }
+    }
+
+    /// Throws ``BucketMissing`` unless the bucket of `key` (`<bucket>/…`) exists; part keys
+    /// (`.mpu/…`) and keys without a bucket (tests' own) are not checked.
+    static func requireBucket(of key: String, _ database: SQLiteDatabase) throws {
+        guard !key.hasPrefix(".mpu/"), let slash = key.firstIndex(of: "/") else { return }
+        let bucket = String(key[..<slash])
+        let select = try database.statement("SELECT 1 FROM buckets WHERE name = ?1").bind(1, bucket)
+        defer { select.reset() }
+        guard try select.step() else { throw BucketMissing(bucket: bucket) }
     }
 
     /// Whether `node` is in the layout as removed.

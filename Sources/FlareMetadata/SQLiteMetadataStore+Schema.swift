@@ -68,11 +68,14 @@ extension SQLiteMetadataStore {
         // Buckets. An object's key in the store is `<bucket>/<key>` (bucket names hold no
         // `/`), so a bucket's objects are one contiguous key range; objects stored before
         // buckets belong to the bucket `flare`, the native API's default. Objects carry their
-        // S3 attributes (MD5, content type, stored headers; '' for none).
+        // S3 attributes (MD5, content type, stored headers; '' for none). The keys move in two
+        // steps: SQLite checks uniqueness row by row, and `abc` would meet an old `flare/abc`
+        // on the way; keys hold no control character, so the first step collides with nothing.
         """
         CREATE TABLE buckets(name TEXT PRIMARY KEY, created_ns INTEGER NOT NULL) WITHOUT ROWID;
         INSERT INTO buckets(name, created_ns) SELECT 'flare', coalesce(min(created_ns), 0) FROM objects HAVING count(*) > 0;
-        UPDATE objects SET key = 'flare/' || key;
+        UPDATE objects SET key = char(1) || key;
+        UPDATE objects SET key = 'flare/' || substr(key, 2);
         UPDATE repairs SET key = 'flare/' || key;
         ALTER TABLE objects ADD COLUMN attributes TEXT NOT NULL DEFAULT '';
         """,

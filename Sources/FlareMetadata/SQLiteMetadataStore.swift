@@ -44,9 +44,15 @@ public final class SQLiteMetadataStore: MetadataStore, @unchecked Sendable {
 
     /// Opens (creating and migrating if needed) the database at `path`. Throws
     /// ``MetadataInUse`` when another store (in this or another process) has it open.
-    public init(path: String, deletionGraceSeconds: Int = 30, lockPatienceSeconds: Double = 2) throws {
+    /// Whether a commit needs the bucket of its key (`<bucket>/…`) to exist, so that an
+    /// upload into a bucket deleted meanwhile is refused. Off only for tests of the store's
+    /// other parts, which use keys of any shape.
+    let bucketsRequired: Bool
+
+    public init(path: String, deletionGraceSeconds: Int = 30, lockPatienceSeconds: Double = 2, bucketsRequired: Bool = true) throws {
         self.path = path
         self.deletionGraceSeconds = deletionGraceSeconds
+        self.bucketsRequired = bucketsRequired
         // Start-up treats every reserved chunk id in the file as left by a dead process and
         // queues its copies for deletion: with a second api on the same file, those would be
         // the chunks of the first one's uploads in flight. So a metadata file has one owner.

@@ -10,7 +10,7 @@ struct BucketStoreTests {
 
     @Test("a bucket is created once, listed by name, and deleted only when no key lies under it")
     func buckets() async throws {
-        try await withStore { store, _ async throws in
+        try await withStore(bucketsRequired: true) { store, _ async throws in
             #expect(try await store.createBucket("photos", createdNanoseconds: 5))
             #expect(try await !store.createBucket("photos", createdNanoseconds: 6), "created twice")
             #expect(try await store.createBucket("a-b", createdNanoseconds: 7))
@@ -24,12 +24,19 @@ struct BucketStoreTests {
             #expect(try await store.deleteBucket("nothing") == .missing)
             _ = try await store.delete(key: "photos/cat.jpg")
             #expect(try await store.deleteBucket("photos") == .deleted)
+            // An upload in progress keeps its bucket, so it cannot complete into nothing.
+            #expect(try await store.createBucket("photos", createdNanoseconds: 9))
+            try await store.createUpload(MultipartUpload(id: "u", key: "photos/big", createdNanoseconds: 9, attributes: ObjectAttributes()))
+            #expect(try await store.deleteBucket("photos") == .notEmpty)
+            #expect(try await store.abortUpload("u"))
+            #expect(try await store.deleteBucket("photos") == .deleted)
         }
     }
 
     @Test("an object's MD5, content type and headers come back from a lookup and a listing")
     func attributes() async throws {
-        try await withStore { store, _ async throws in
+        try await withStore(bucketsRequired: true) { store, _ async throws in
+            _ = try await store.createBucket("b", createdNanoseconds: 1)
             var manifest = M.manifest(key: "b/k", size: 65536 + 3, seed: 3, replicas: ["n"])
             manifest.attributes = ObjectAttributes(md5: "0123456789abcdef0123456789abcdef", contentType: "text/plain; charset=utf-8",
                                                    headers: [.init(name: "x-amz-meta-color", value: "blue: dark"),

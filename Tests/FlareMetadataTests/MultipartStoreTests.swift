@@ -17,7 +17,8 @@ struct MultipartStoreTests {
 
     @Test("complete: the listed parts' chunks in order, one manifest, parts gone, the unlisted part's chunks and the replaced object's queued")
     func complete() async throws {
-        try await withStore(graceSeconds: 0) { store, _ async throws in
+        try await withStore(graceSeconds: 0, bucketsRequired: true) { store, _ async throws in
+            _ = try await store.createBucket("b", createdNanoseconds: 1)
             let old = M.manifest(key: "b/k", size: 100, seed: 1, replicas: ["n1"])
             _ = try await store.commit(old)
             try await store.createUpload(MultipartUpload(id: "u1", key: "b/k", createdNanoseconds: 1,
@@ -37,6 +38,13 @@ struct MultipartStoreTests {
             #expect(try await store.list(prefix: ".mpu/u1/", startAfter: nil, limit: 10).entries.isEmpty, "parts left behind")
             let queued = Set(try await store.pendingDeletions(limit: 100).map { "\($0.chunk)" })
             #expect(queued == Set((old.chunks + unused.chunks).map { "\($0.id)" }), "only the replaced object's and the unlisted part's chunks go")
+            // A bucket deleted meanwhile gets nothing back.
+            try await store.createUpload(MultipartUpload(id: "u2", key: "gone/k", createdNanoseconds: 1, attributes: ObjectAttributes()))
+            _ = try await store.commit(Self.part("u2", 1, size: 10, seed: 6, md5: String(repeating: "5", count: 32)))
+            await #expect(throws: BucketMissing.self) {
+                _ = try await store.completeUpload("u2", parts: [(1, String(repeating: "5", count: 32))], partSizeMin: 0, etag: "y-1")
+            }
+            await #expect(throws: BucketMissing.self) { _ = try await store.commit(M.manifest(key: "gone/k", size: 10, seed: 7, replicas: ["n1"])) }
             // A part sent after the end is refused at its commit: it would be left for ever.
             await #expect(throws: MultipartCompletionError.noSuchUpload) {
                 _ = try await store.commit(Self.part("u1", 4, size: 10, seed: 5, md5: String(repeating: "4", count: 32)))
@@ -46,7 +54,8 @@ struct MultipartStoreTests {
 
     @Test("complete refuses: unknown upload, a part not uploaded or with another ETag, parts out of order, a small part not last")
     func refusals() async throws {
-        try await withStore(graceSeconds: 0) { store, _ async throws in
+        try await withStore(graceSeconds: 0, bucketsRequired: true) { store, _ async throws in
+            _ = try await store.createBucket("b", createdNanoseconds: 1)
             try await store.createUpload(MultipartUpload(id: "u", key: "b/k", createdNanoseconds: 1, attributes: ObjectAttributes()))
             _ = try await store.commit(Self.part("u", 1, size: 100, seed: 1, md5: String(repeating: "a", count: 32)))
             _ = try await store.commit(Self.part("u", 2, size: 100, seed: 2, md5: String(repeating: "b", count: 32)))

@@ -5,12 +5,14 @@ import Foundation
 import Testing
 
 /// A store on a fresh file in a directory of its own, closed and removed after `body`.
-func withStore(graceSeconds: Int = 30, _ body: (SQLiteMetadataStore, String) async throws -> Void) async throws {
+/// A fresh store in a temporary directory. `bucketsRequired` as in production only for the
+/// tests of buckets: the others use keys of any shape.
+func withStore(graceSeconds: Int = 30, bucketsRequired: Bool = false, _ body: (SQLiteMetadataStore, String) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flare-meta-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let path = "\(directory)/meta.sqlite"
-    let store = try SQLiteMetadataStore(path: path, deletionGraceSeconds: graceSeconds)
+    let store = try SQLiteMetadataStore(path: path, deletionGraceSeconds: graceSeconds, bucketsRequired: bucketsRequired)
     defer { store.close() }
     try await body(store, path)
 }
