@@ -1,0 +1,197 @@
+import FlareCore
+import FlareHTTP
+import FlareIO
+import FlareMetadata
+import FlareS3
+import Foundation
+
+/// S3's bucket requests: ListBuckets, Create/Head/Delete, location, versioning, ACL,
+/// ListObjects v1 and v2, DeleteObjects.
+extension S3Routes {
+    // MARK: - Buckets
+
+    func listBuckets(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let buckets: [BucketInfo]
+        do {
+            buckets = try await metadata.buckets()
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        try await xml(S3XML.listAllMyBuckets(owner: Self.owner, buckets: buckets.map {
+            S3BucketEntry(name: $0.name, creationDate: Date(nanoseconds: $0.createdNanoseconds))
+        }), request, response)
+    }
+
+    func bucketRequest(_ bucket: String, _ query: QueryParameters, _ request: HTTPServerRequest,
+                               _ response: HTTPResponseWriter) async throws {
+        switch request.method {
+        case "PUT":
+            guard S3BucketName.isValid(bucket) else { throw S3Error.invalidBucketName() }
+            let body = try await readSmallBody(request)
+            _ = try S3XML.parseCreateBucketConfiguration(body)
+            let created: Bool
+            do {
+                created = try await metadata.createBucket(bucket, createdNanoseconds: wallClockNanoseconds())
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            guard created else { throw S3Error.bucketAlreadyOwnedByYou() }
+            try await response.respond(status: 200, headers: ["Location": "/\(bucket)", "x-amz-request-id": request.requestID], body: "")
+        case "HEAD":
+            try await requireBucket(bucket)
+            try await response.writeHead(status: 200, headers: ["x-amz-request-id": request.requestID], contentLength: 0)
+        case "DELETE":
+            // The native API writes into it whatever S3 says.
+            guard bucket != objects.config.nativeBucket else {
+                throw S3Error(status: 409, code: "BucketNotEmpty", message: "\(bucket) is the native API's bucket (--native-bucket): it stays")
+            }
+            let outcome: BucketDeletion
+            do {
+                outcome = try await metadata.deleteBucket(bucket)
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            switch outcome {
+            case .deleted: try await response.writeHead(status: 204, headers: ["x-amz-request-id": request.requestID], contentLength: nil)
+            case .missing: throw S3Error.noSuchBucket()
+            case .notEmpty: throw S3Error.bucketNotEmpty()
+            }
+        case "GET":
+            try await requireBucket(bucket)
+            if query["location"] != nil { return try await xml(S3XML.locationConstraint(nil), request, response) }
+            if query["versioning"] != nil { return try await xml(S3XML.versioningConfiguration(), request, response) }
+            if query["uploads"] != nil { return try await listUploads(bucket, request, response) }
+            if query["acl"] != nil { return try await xml(S3XML.accessControlPolicy(owner: Self.owner), request, response) }
+            for unsupported in ["policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
+                throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
+            }
+            try await list(bucket, query, request, response)
+        case "POST":
+            guard query["delete"] != nil else { throw S3Error.notImplemented("POST on a bucket is only DeleteObjects (?delete) here") }
+            try await deleteObjects(bucket, request, response)
+        default:
+            throw S3Error.methodNotAllowed()
+        }
+    }
+
+    func requireBucket(_ bucket: String) async throws {
+        let exists: Bool
+        do {
+            exists = try await metadata.buckets().contains { $0.name == bucket }
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        guard exists else { throw S3Error.noSuchBucket() }
+    }
+
+    /// ListObjectsV2 (`list-type=2`) or v1: keys under `prefix`, after `start-after` /
+    /// `continuation-token` / `marker`, keys sharing a `delimiter` after the prefix rolled up
+    /// into common prefixes (each counted once against `max-keys`).
+    func list(_ bucket: String, _ query: QueryParameters, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let v2 = query["list-type"] == "2"
+        let prefix = query["prefix"] ?? ""
+        let delimiter = query["delimiter"].flatMap { $0.isEmpty ? nil : $0 }
+        let maxKeys = min(1000, max(0, Int(query["max-keys"] ?? "1000") ?? 1000))
+        var after: String?
+        if v2 {
+            if let token = query["continuation-token"] {
+                guard let data = Data(base64Encoded: token), let decoded = String(data: data, encoding: .utf8) else {
+                    throw S3Error.invalidArgument("the continuation token is not one this server gave")
+                }
+                after = decoded
+            } else if let start = query["start-after"], !start.isEmpty {
+                after = start
+            }
+        } else if let marker = query["marker"], !marker.isEmpty {
+            after = marker
+        }
+        let root = "\(bucket)/"
+        var contents: [S3ObjectEntry] = [], prefixes: [String] = []
+        var last: String?
+        var truncated = false
+        var cursor = after.map { resumePoint(root + $0, root: root, prefix: prefix, delimiter: delimiter) }
+        // A page that ended on a common prefix: the next does not list it again.
+        let resumed = after.flatMap { after in cursor != root + after ? after : nil }
+        scan: while maxKeys > 0 {
+            let page: ObjectListing
+            do {
+                page = try await metadata.list(prefix: root + prefix, startAfter: cursor, limit: maxKeys + 1)
+            } catch {
+                throw S3Error.internalError("metadata: \(error)")
+            }
+            for entry in page.entries {
+                let key = String(decoding: entry.key.utf8.dropFirst(root.utf8.count), as: UTF8.self)
+                let rest = key.dropFirst(prefix.count)
+                let common = delimiter.flatMap { delimiter in rest.range(of: delimiter).map { String(key[..<$0.upperBound]) } }
+                // One more item than the page holds: the listing goes on after this page.
+                if contents.count + prefixes.count == maxKeys, common == nil || common != prefixes.last {
+                    truncated = true
+                    break scan
+                }
+                if let common, common == resumed {
+                    cursor = Self.later(root + common + "\u{10FFFF}", entry.key)
+                    continue scan
+                }
+                if let common {
+                    if prefixes.last != common { prefixes.append(common) }
+                    last = common
+                    // On past every key under this common prefix, and never back.
+                    cursor = Self.later(root + common + "\u{10FFFF}", entry.key)
+                    continue scan
+                }
+                contents.append(S3ObjectEntry(key: key, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
+                                              size: Int64(entry.size), owner: !v2 || query["fetch-owner"] == "true" ? Self.owner : nil))
+                last = key
+                cursor = entry.key
+            }
+            if page.nextStartAfter == nil { break }
+        }
+        let encode = query["encoding-type"] == "url"
+        let next = truncated ? last : nil
+        let body: String
+        if v2 {
+            body = S3XML.listObjectsV2(S3ListObjectsV2Result(
+                bucket: bucket, prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, startAfter: query["start-after"],
+                continuationToken: query["continuation-token"], nextContinuationToken: next.map { Data($0.utf8).base64EncodedString() },
+                isTruncated: truncated, contents: contents, commonPrefixes: prefixes, encodeURL: encode))
+        } else {
+            body = S3XML.listObjectsV1(S3ListObjectsV1Result(
+                bucket: bucket, prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, marker: query["marker"] ?? "",
+                nextMarker: delimiter != nil ? next : nil, isTruncated: truncated, contents: contents, commonPrefixes: prefixes,
+                encodeURL: encode))
+        }
+        try await xml(body, request, response)
+    }
+
+    /// DeleteObjects: up to 1000 keys in one XML body (its Content-MD5 checked when sent);
+    /// a key that is not there counts as deleted, as in S3.
+    func deleteObjects(_ bucket: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        try await requireBucket(bucket)
+        let (quiet, keys) = try S3XML.parseDelete(try await readSmallBody(request, max: Self.completeBodyBytesMax))
+        var outcomes: [S3DeleteOutcome] = []
+        for key in keys {
+            do {
+                _ = try await metadata.delete(key: "\(bucket)/\(key)")
+                outcomes.append(.deleted(key: key))
+            } catch {
+                outcomes.append(.failed(key: key, code: "InternalError", message: "metadata: \(error)"))
+            }
+        }
+        try await xml(S3XML.deleteResult(outcomes, quiet: quiet), request, response)
+    }
+
+    /// Where a listing resumes after `after` (a store key: a key, or a common prefix a
+    /// previous page ended on, as NextMarker and the continuation token carry): past every key
+    /// under that common prefix, so it is not listed twice.
+    func resumePoint(_ after: String, root: String, prefix: String, delimiter: String?) -> String {
+        guard let delimiter, after.hasPrefix(root + prefix) else { return after }
+        let rest = after.dropFirst(root.count + prefix.count)
+        guard let first = rest.range(of: delimiter), first.upperBound == rest.endIndex else { return after }
+        return after + "\u{10FFFF}"
+    }
+
+    /// The later of two store keys in the store's order (bytes of UTF-8).
+    static func later(_ a: String, _ b: String) -> String {
+        a.utf8.lexicographicallyPrecedes(b.utf8) ? b : a
+    }
+}
