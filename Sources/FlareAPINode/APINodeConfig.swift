@@ -45,6 +45,9 @@ public struct APINodeConfig: Sendable {
     public var gcGraceSeconds = 3600
     /// Seconds between garbage collection passes (the first one that long after the start).
     public var gcIntervalSeconds = 3600.0
+    /// Seconds an S3 multipart upload may stay unfinished before it is aborted and its parts'
+    /// chunks reclaimed; 0: never.
+    public var multipartExpirySeconds = 7 * 86400
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

@@ -19,6 +19,7 @@ public final class APINodeService: @unchecked Sendable {
     private var deletions: DeletionWorker!
     private var repairs: RepairWorker!
     private var gc: GCWorker!
+    private var uploadExpiry: UploadExpiryWorker?
     private var contexts: [LoopContext] = []
     private let nodes: NodeDirectory
     private let layout: ClusterLayout
@@ -152,6 +153,11 @@ public final class APINodeService: @unchecked Sendable {
         gc = GCWorker(loop: loops[0], inventory: background.dataNodes, directory: nodes, metadata: metadata, locks: locks,
                       metrics: metrics, graceSeconds: config.gcGraceSeconds, intervalSeconds: config.gcIntervalSeconds, logger: logger)
         gc.start()
+        if config.multipartExpirySeconds > 0 {
+            uploadExpiry = UploadExpiryWorker(loop: loops[0], metadata: metadata, metrics: metrics, expirySeconds: config.multipartExpirySeconds,
+                                              logger: logger)
+            uploadExpiry?.start()
+        }
         prober.start()
         logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")
     }
@@ -181,6 +187,7 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_gc_passes_total", type: "counter", "Garbage collection passes over the data nodes.")
         metrics.describe("flare_api_gc_last_pass_orphans", type: "gauge",
                          "Orphan chunk copies (older than --gc-grace, nothing refers to them) the last garbage collection pass found.")
+        metrics.describe("flare_api_multipart_expired_total", type: "counter", "S3 multipart uploads aborted for staying unfinished past --multipart-expiry.")
         metrics.set("flare_api_requests_in_flight", 0)
     }
 
@@ -196,6 +203,7 @@ public final class APINodeService: @unchecked Sendable {
         await server.stop()
         await s3Server?.stop()
         await gc.stop()
+        await uploadExpiry?.stop()
         await repairs.stop()
         await deletions.stop()
         await prober.stop()

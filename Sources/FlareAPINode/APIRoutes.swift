@@ -152,6 +152,18 @@ struct APIRoutes: Sendable {
         }
     }
 
+    /// The body of a server-side copy of `range` of `manifest`, read on `context`'s loop into
+    /// `scratch` (a buffer of its copy pool) with a GET's verification and failover.
+    func copySource(_ manifest: ObjectManifest, range: Range<Int>, scratch: IOBuffer, _ context: LoopContext,
+                    _ request: HTTPServerRequest) -> ObjectCopySource {
+        var logger = self.logger
+        logger[metadataKey: "request"] = "\(request.requestID)"
+        let dataNodes = context.dataNodes, nodes = self.nodes, badCopies = self.badCopies
+        return ObjectCopySource(manifest, range: range, scratch: scratch, transport: dataNodes, metrics: metrics, logger: logger,
+                                readOrder: { nodes.readOrder($0, load: dataNodes.inFlight) },
+                                onBadCopy: { badCopies.report($0.chunk, on: $0.node) })
+    }
+
     private func delete(_ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let removed: ObjectManifest?
         do {

@@ -9,10 +9,18 @@ final class LoopContext: @unchecked Sendable {
     let pool: BufferPool
     let dataNodes: DataNodeClient
     let reservations: ChunkIDReservations
+    /// One buffer per server-side copy in progress on this loop (the source chunk being
+    /// read); apart from `pool`, so a copy never waits on the buffers its own writer holds.
+    let copyPool: BufferPool
+
+    /// Server-side copies at once per loop; more wait in line for a buffer.
+    static let copiesPerLoop = 4
 
     init(loop: EventLoop, pool: BufferPool, dataNodes: DataNodeClient, reservations: ChunkIDReservations) {
         self.loop = loop
         self.pool = pool
+        // Untouched until a copy runs: an api that never copies keeps none of it resident.
+        self.copyPool = BufferPool(bufferBytes: pool.bufferBytes, bufferCount: Self.copiesPerLoop, loop: loop, prefaultCount: 0)
         self.dataNodes = dataNodes
         self.reservations = reservations
     }

@@ -27,11 +27,14 @@ extension S3Routes {
         switch request.method {
         case "PUT":
             guard S3BucketName.isValid(bucket) else { throw S3Error.invalidBucketName() }
+            if query["acl"] != nil { return try await putBucketACL(bucket, request, response) }
+            let publicRead = try Self.cannedACL(request)
             let body = try await readSmallBody(request)
             _ = try S3XML.parseCreateBucketConfiguration(body)
             let created: Bool
             do {
                 created = try await metadata.createBucket(bucket, createdNanoseconds: wallClockNanoseconds())
+                if created && publicRead == true { _ = try await metadata.setBucketPublicRead(bucket, true) }
             } catch {
                 throw S3Error.internalError("metadata: \(error)")
             }
@@ -61,7 +64,10 @@ extension S3Routes {
             if query["location"] != nil { return try await xml(S3XML.locationConstraint(nil), request, response) }
             if query["versioning"] != nil { return try await xml(S3XML.versioningConfiguration(), request, response) }
             if query["uploads"] != nil { return try await listUploads(bucket, request, response) }
-            if query["acl"] != nil { return try await xml(S3XML.accessControlPolicy(owner: Self.owner), request, response) }
+            if query["acl"] != nil {
+                let publicRead = try await bucketInfo(bucket)?.publicRead ?? false
+                return try await xml(S3XML.accessControlPolicy(owner: Self.owner, publicRead: publicRead), request, response)
+            }
             for unsupported in ["policy", "lifecycle", "cors", "tagging", "website", "versions"] where query[unsupported] != nil {
                 throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
             }
@@ -75,13 +81,50 @@ extension S3Routes {
     }
 
     func requireBucket(_ bucket: String) async throws {
-        let exists: Bool
+        guard try await bucketInfo(bucket) != nil else { throw S3Error.noSuchBucket() }
+    }
+
+    /// The bucket, or nil when there is none of that name.
+    func bucketInfo(_ bucket: String) async throws -> BucketInfo? {
         do {
-            exists = try await metadata.buckets().contains { $0.name == bucket }
+            return try await metadata.bucket(bucket)
         } catch {
             throw S3Error.internalError("metadata: \(error)")
         }
-        guard exists else { throw S3Error.noSuchBucket() }
+    }
+
+    /// The canned ACL of `x-amz-acl`: true for `public-read`, false for `private`, nil when
+    /// none is sent; the others (`public-read-write`, `authenticated-read`, …) are refused,
+    /// as are explicit grants.
+    static func cannedACL(_ request: HTTPServerRequest) throws -> Bool? {
+        for grant in ["x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-full-control", "x-amz-grant-read-acp", "x-amz-grant-write-acp"]
+        where request.headers[grant] != nil {
+            throw S3Error.notImplemented("grants (\(grant)) are not implemented: use x-amz-acl: public-read or private")
+        }
+        guard let acl = request.headers["x-amz-acl"] else { return nil }
+        switch acl.lowercased() {
+        case "private": return false
+        case "public-read": return true
+        default: throw S3Error.notImplemented("the canned ACL \(acl) is not implemented: use public-read or private")
+        }
+    }
+
+    /// PutBucketAcl with a canned ACL: `public-read` lets anonymous requests read the bucket's
+    /// objects and list it; `private` stops that. An ACL document in the body is refused.
+    func putBucketACL(_ bucket: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let body = try await readSmallBody(request)
+        guard let publicRead = try Self.cannedACL(request) else {
+            throw S3Error.notImplemented(body.isEmpty ? "send a canned ACL: x-amz-acl: public-read or private"
+                                                      : "ACL documents are not implemented: send x-amz-acl: public-read or private")
+        }
+        let changed: Bool
+        do {
+            changed = try await metadata.setBucketPublicRead(bucket, publicRead)
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
+        }
+        guard changed else { throw S3Error.noSuchBucket() }
+        try await response.respond(status: 200, headers: ["x-amz-request-id": request.requestID], body: "")
     }
 
     /// ListObjectsV2 (`list-type=2`) or v1: keys under `prefix`, after `start-after` /

@@ -14,7 +14,9 @@ extension S3Routes {
                            _ response: HTTPResponseWriter) async throws {
         try await requireBucket(bucket)
         let manifest = try await store(as: "\(bucket)/\(key)", storedHeaders: Self.storedHeaders(request), authentication, request)
-        try await response.respond(status: 200, headers: ["ETag": manifest.etag, "x-amz-request-id": request.requestID], body: "")
+        var headers: HTTPHeaders = ["ETag": manifest.etag, "x-amz-request-id": request.requestID]
+        if let checksum = manifest.attributes.checksum { headers.add(checksum.name, checksum.value) }
+        try await response.respond(status: 200, headers: headers, body: "")
     }
 
     /// The headers an object keeps (content type apart): `x-amz-meta-*` and the ones S3
@@ -83,6 +85,8 @@ extension S3Routes {
                 }
                 var stored = attributes
                 stored.md5 = digests.md5Hex
+                // Verified above: kept for a GET that asks (x-amz-checksum-mode: ENABLED).
+                stored.checksum = digests.checksum.map { ObjectAttributes.Header(name: $0.algorithm.headerName, value: $0.base64) }
                 return stored
             }, fill: { buffer throws(HTTPError) in
                 guard decoder != nil else {
@@ -113,16 +117,22 @@ extension S3Routes {
                 return filled
             })
         } catch {
-            if case .body(let http) = error, case .connectionClosed = http { throw http }
             if let decodeFailure { throw S3Error(status: decodeFailure.status, code: decodeFailure.s3Code, message: decodeFailure.description) }
-            if case .refused(let refusal) = error, let s3 = refusal as? S3Error { throw s3 }
-            if case .metadata(_, let cause) = error, cause as? MultipartCompletionError == .noSuchUpload {
-                throw S3Error.noSuchUpload("the upload was completed or aborted while this part was sent")
-            }
-            if case .metadata(_, let cause) = error, cause is BucketMissing { throw S3Error.noSuchBucket("the bucket was deleted during the upload") }
-            throw S3Error(status: error.status, code: error.status == 503 ? "SlowDown" : error.status / 100 == 4 ? "InvalidRequest" : "InternalError",
-                          message: error.description)
+            throw Self.s3Failure(error)
         }
+    }
+
+    /// What a failed write of the PUT pipeline tells an S3 client (a closed connection passes
+    /// through: there is nobody to tell).
+    static func s3Failure(_ error: ObjectWriteError) -> Error {
+        if case .body(let http) = error, case .connectionClosed = http { return http }
+        if case .refused(let refusal) = error, let s3 = refusal as? S3Error { return s3 }
+        if case .metadata(_, let cause) = error, cause as? MultipartCompletionError == .noSuchUpload {
+            return S3Error.noSuchUpload("the upload was completed or aborted while this part was sent")
+        }
+        if case .metadata(_, let cause) = error, cause is BucketMissing { return S3Error.noSuchBucket("the bucket was deleted during the upload") }
+        return S3Error(status: error.status, code: error.status == 503 ? "SlowDown" : error.status / 100 == 4 ? "InvalidRequest" : "InternalError",
+                       message: error.description)
     }
 
 
@@ -155,6 +165,9 @@ extension S3Routes {
         switch ByteRange.resolve(request.headers["Range"], length: manifest.size) {
         case .full:
             range = 0..<manifest.size
+            if let checksum = manifest.attributes.checksum, request.headers["x-amz-checksum-mode"]?.uppercased() == "ENABLED" {
+                headers.add(checksum.name, checksum.value)
+            }
         case .partial(let bytes):
             // One range, never a whole-object checksum beside it.
             range = bytes

@@ -16,12 +16,10 @@ import Foundation
 /// metadata operation: the parts' chunk lists become the object's), Abort, ListParts,
 /// ListMultipartUploads.
 ///
-/// DeleteObjects (`POST ?delete`) too.
+/// DeleteObjects (`POST ?delete`) too, and server-side copies: CopyObject and UploadPartCopy.
 ///
 /// Payloads whole (a hex SHA-256 or UNSIGNED-PAYLOAD) or aws-chunked (signed chunks, and
 /// trailers with the checksum).
-///
-/// Not built yet (answered 501 NotImplemented): UploadPartCopy, CopyObject.
 struct S3Routes: Sendable {
     let objects: APIRoutes
     let credentials: S3Credentials
@@ -50,13 +48,7 @@ struct S3Routes: Sendable {
 
     func route(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let head = S3RequestHead(method: request.method, target: request.head.target, headers: request.headers.fields)
-        let authentication: S3Authentication
-        do {
-            guard let verified = try S3Auth.verify(head, credentials: credentials, now: Date(), baseDomain: baseDomain) else {
-                throw S3Error.accessDenied("anonymous requests are refused: sign with one of the --s3-credentials keys")
-            }
-            authentication = verified
-        }
+        let verified = try S3Auth.verify(head, credentials: credentials, now: Date(), baseDomain: baseDomain)
         let address = try S3Address.parse(target: String(request.path), host: request.headers["Host"], baseDomain: baseDomain)
         let query: QueryParameters
         do {
@@ -64,6 +56,7 @@ struct S3Routes: Sendable {
         } catch {
             throw S3Error.invalidArgument(error.description)
         }
+        guard let authentication = verified else { return try await anonymous(address, query, request, response) }
         guard let bucket = address.bucket else {
             guard request.method == "GET" else { throw S3Error.methodNotAllowed() }
             return try await listBuckets(request, response)
@@ -75,9 +68,12 @@ struct S3Routes: Sendable {
         }
         guard let key = address.key, !key.isEmpty else { return try await bucketRequest(bucket, query, request, response) }
         if query["acl"] != nil {
-            guard request.method == "GET" else { throw S3Error.notImplemented("ACLs cannot be changed: every request is signed by a key holder") }
+            guard request.method == "GET" else {
+                throw S3Error.notImplemented("objects have no ACLs of their own here: make the bucket public-read (PUT ?acl with x-amz-acl) to let anyone read it")
+            }
             _ = try await getObjectManifest(bucket, key)
-            return try await xml(S3XML.accessControlPolicy(owner: Self.owner), request, response)
+            let publicRead = try await bucketInfo(bucket)?.publicRead ?? false
+            return try await xml(S3XML.accessControlPolicy(owner: Self.owner, publicRead: publicRead), request, response)
         }
         for unsupported in ["tagging", "versionId", "retention", "legal-hold", "torrent", "attributes"] where query[unsupported] != nil {
             throw S3Error.notImplemented("?\(unsupported) is not implemented by Flare yet")
@@ -89,7 +85,7 @@ struct S3Routes: Sendable {
         if let uploadID = query["uploadId"] {
             switch request.method {
             case "PUT":
-                if request.headers["x-amz-copy-source"] != nil { throw S3Error.notImplemented("UploadPartCopy is not implemented by Flare yet") }
+                if request.headers["x-amz-copy-source"] != nil { return try await uploadPartCopy(bucket, key, uploadID, query, request, response) }
                 return try await uploadPart(bucket, key, uploadID, query, authentication, request, response)
             case "POST": return try await completeUpload(bucket, key, uploadID, request, response)
             case "DELETE": return try await abortUpload(uploadID, request, response)
@@ -99,7 +95,8 @@ struct S3Routes: Sendable {
         }
         switch request.method {
         case "PUT":
-            if request.headers["x-amz-copy-source"] != nil { throw S3Error.notImplemented("CopyObject is not implemented by Flare yet") }
+            try Self.refuseObjectACL(request)
+            if request.headers["x-amz-copy-source"] != nil { return try await copyObject(bucket, key, request, response) }
             try await putObject(bucket, key, authentication, request, response)
         case "GET", "HEAD": try await getObject(bucket, key, request, response)
         case "DELETE":
@@ -111,6 +108,44 @@ struct S3Routes: Sendable {
             }
             try await response.writeHead(status: 204, headers: ["x-amz-request-id": request.requestID], contentLength: nil)
         default: throw S3Error.methodNotAllowed()
+        }
+    }
+
+    // MARK: - Anonymous requests
+
+    /// Query parameters an anonymous read may carry: a listing's.
+    static let anonymousQuery: Set<String> = ["list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after",
+                                              "fetch-owner", "encoding-type", "marker"]
+
+    /// An unsigned request. Served only to read a `public-read` bucket — GET or HEAD of an
+    /// object, a listing, HEAD of the bucket — and refused with AccessDenied otherwise, the
+    /// same for a private bucket and a missing one (as S3 does: an anonymous caller learns
+    /// nothing of what exists).
+    func anonymous(_ address: S3Address, _ query: QueryParameters, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let denied = S3Error.accessDenied("anonymous requests only read public-read buckets: sign with one of the --s3-credentials keys")
+        guard request.method == "GET" || request.method == "HEAD", let bucket = address.bucket, S3BucketName.isValid(bucket),
+              query.unknown(allowing: Self.anonymousQuery) == nil,
+              try await bucketInfo(bucket)?.publicRead == true else { throw denied }
+        guard let key = address.key, !key.isEmpty else {
+            if request.method == "HEAD" {
+                return try await response.writeHead(status: 200, headers: ["x-amz-request-id": request.requestID], contentLength: 0)
+            }
+            return try await list(bucket, query, request, response)
+        }
+        guard query.values.isEmpty else { throw denied }
+        try await getObject(bucket, key, request, response)
+    }
+
+    /// Objects carry no ACL of their own: a PUT asking for one anybody could read is refused
+    /// rather than stored private without a word (`private`, what clients send by default, is
+    /// what every object is).
+    static func refuseObjectACL(_ request: HTTPServerRequest) throws {
+        if let acl = request.headers["x-amz-acl"], acl.lowercased() != "private", acl.lowercased() != "bucket-owner-full-control" {
+            throw S3Error.notImplemented("objects have no ACLs of their own here (x-amz-acl: \(acl)): make the bucket public-read instead")
+        }
+        for grant in ["x-amz-grant-read", "x-amz-grant-full-control", "x-amz-grant-read-acp", "x-amz-grant-write-acp"]
+        where request.headers[grant] != nil {
+            throw S3Error.notImplemented("objects have no ACLs of their own here (\(grant)): make the bucket public-read instead")
         }
     }
 

@@ -18,9 +18,12 @@ public struct ObjectListing: Sendable {
 public struct BucketInfo: Sendable, Equatable {
     public var name: String
     public var createdNanoseconds: Int64
-    public init(name: String, createdNanoseconds: Int64) {
+    /// Anonymous requests may read its objects and list it (S3's `public-read`).
+    public var publicRead: Bool
+    public init(name: String, createdNanoseconds: Int64, publicRead: Bool = false) {
         self.name = name
         self.createdNanoseconds = createdNanoseconds
+        self.publicRead = publicRead
     }
 }
 
@@ -204,6 +207,10 @@ public protocol MetadataStore: Sendable {
     func createBucket(_ name: String, createdNanoseconds: Int64) async throws -> Bool
     /// Deletes a bucket that holds no object.
     func deleteBucket(_ name: String) async throws -> BucketDeletion
+    /// The bucket `name`, if it exists.
+    func bucket(_ name: String) async throws -> BucketInfo?
+    /// Makes a bucket readable by anyone, or private again; `false` when it does not exist.
+    func setBucketPublicRead(_ name: String, _ publicRead: Bool) async throws -> Bool
     /// Records a new multipart upload.
     func createUpload(_ upload: MultipartUpload) async throws
     /// The upload `id`, if it is in progress.

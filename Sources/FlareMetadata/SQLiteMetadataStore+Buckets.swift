@@ -5,10 +5,28 @@ import FlareCore
 extension SQLiteMetadataStore {
     public func buckets() async throws -> [BucketInfo] {
         try await perform(write: false) { database in
-            let select = try database.statement("SELECT name, created_ns FROM buckets ORDER BY name")
+            let select = try database.statement("SELECT name, created_ns, public_read FROM buckets ORDER BY name")
             var buckets: [BucketInfo] = []
-            while try select.step() { buckets.append(BucketInfo(name: select.text(0), createdNanoseconds: select.int64(1))) }
+            while try select.step() {
+                buckets.append(BucketInfo(name: select.text(0), createdNanoseconds: select.int64(1), publicRead: select.int64(2) != 0))
+            }
             return buckets
+        }
+    }
+
+    public func bucket(_ name: String) async throws -> BucketInfo? {
+        try await perform(write: false) { database in
+            let select = try database.statement("SELECT created_ns, public_read FROM buckets WHERE name = ?1").bind(1, name)
+            defer { select.reset() }
+            guard try select.step() else { return nil }
+            return BucketInfo(name: name, createdNanoseconds: select.int64(0), publicRead: select.int64(1) != 0)
+        }
+    }
+
+    public func setBucketPublicRead(_ name: String, _ publicRead: Bool) async throws -> Bool {
+        try await perform(write: true) { database in
+            try database.statement("UPDATE buckets SET public_read = ?2 WHERE name = ?1").bind(1, name).bind(2, Int64(publicRead ? 1 : 0)).run()
+            return database.changes > 0
         }
     }
 

@@ -92,6 +92,11 @@ extension SQLiteMetadataStore {
         ) WITHOUT ROWID;
         CREATE INDEX uploads_by_key ON uploads(key);
         """,
+        // Buckets anyone may read (S3's `public-read` canned ACL): anonymous GET and HEAD of
+        // their objects and listings are served; every other request is still signed.
+        """
+        ALTER TABLE buckets ADD COLUMN public_read INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static func migrate(_ database: SQLiteDatabase) throws {

@@ -139,3 +139,11 @@ extension S3Error {
         S3Error(status: 400, code: "EntityTooSmall", message: message)
     }
 }
+
+// Copies.
+extension S3Error {
+    /// 412: an `x-amz-copy-source-if-*` condition did not hold.
+    public static func preconditionFailed(_ message: String = "At least one of the pre-conditions you specified did not hold") -> S3Error {
+        S3Error(status: 412, code: "PreconditionFailed", message: message)
+    }
+}

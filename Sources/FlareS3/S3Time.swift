@@ -44,6 +44,45 @@ public enum S3Time {
         return Date(timeIntervalSince1970: Double(total))
     }
 
+    /// Reads a date of a conditional header (`x-amz-copy-source-if-modified-since` and the
+    /// like): RFC 9110's IMF-fixdate (`Wed, 12 Oct 2009 17:50:00 GMT`, what clients send) or
+    /// ISO 8601 in UTC (`2009-10-12T17:50:00Z`, with or without milliseconds); nil otherwise.
+    public static func parseHTTPDate(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[range] {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        let fields: (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int)
+        if bytes.count == 29, text.hasSuffix(" GMT"), bytes[3] == UInt8(ascii: ","), bytes[4] == UInt8(ascii: " ") {
+            // `Www, DD Mon YYYY HH:MM:SS GMT`
+            let monthName = String(decoding: bytes[8..<11], as: UTF8.self)
+            guard let month = monthNames.firstIndex(of: monthName), let day = number(5..<7), let year = number(12..<16),
+                  let hour = number(17..<19), let minute = number(20..<22), let second = number(23..<25),
+                  bytes[19] == UInt8(ascii: ":"), bytes[22] == UInt8(ascii: ":") else { return nil }
+            fields = (year, month + 1, day, hour, minute, second)
+        } else if bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[10] == UInt8(ascii: "T") {
+            // `YYYY-MM-DDTHH:MM:SS[.fff]Z`
+            guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+                  let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+                  bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[13] == UInt8(ascii: ":"),
+                  bytes[16] == UInt8(ascii: ":"), bytes.count == 20 || (bytes.count > 21 && bytes[19] == UInt8(ascii: ".") && number(20..<(bytes.count - 1)) != nil)
+            else { return nil }
+            fields = (year, month, day, hour, minute, second)
+        } else {
+            return nil
+        }
+        guard (1...12).contains(fields.month), (1...31).contains(fields.day), fields.hour < 24, fields.minute < 60, fields.second < 61
+        else { return nil }
+        let days = daysFromCivil(year: Int64(fields.year), month: Int64(fields.month), day: Int64(fields.day))
+        return Date(timeIntervalSince1970: Double(days * secondsPerDay + Int64(fields.hour * 3600 + fields.minute * 60 + fields.second)))
+    }
+
     // Howard Hinnant's days_from_civil / civil_from_days: exact for the proleptic Gregorian
     // calendar, no tables.
     static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {

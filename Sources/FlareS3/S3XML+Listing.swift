@@ -185,10 +185,19 @@ extension S3XML {
 
     /// GetBucketAcl / GetObjectAcl as Flare has it: the owner, with full control, and no one
     /// else (every request is signed with one of the keys; there are no grants to other users).
-    public static func accessControlPolicy(owner: S3Owner) -> String {
+    /// The owner with full control and, for a `public-read` bucket (`publicRead`), everyone
+    /// with READ (S3's AllUsers group).
+    public static func accessControlPolicy(owner: S3Owner, publicRead: Bool = false) -> String {
         let id = element("ID", owner.id) + element("DisplayName", owner.displayName)
+        let everyone = publicRead
+            ? "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">"
+                + element("URI", allUsersGroup) + "</Grantee><Permission>READ</Permission></Grant>"
+            : ""
         return declaration + "<AccessControlPolicy xmlns=\"\(namespace)\"><Owner>" + id + "</Owner><AccessControlList>"
             + "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">" + id
-            + "</Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>"
+            + "</Grantee><Permission>FULL_CONTROL</Permission></Grant>" + everyone + "</AccessControlList></AccessControlPolicy>"
     }
+
+    /// S3's group of every requester, signed or not.
+    public static let allUsersGroup = "http://acs.amazonaws.com/groups/global/AllUsers"
 }

@@ -78,6 +78,9 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("gc-interval"), help: "Seconds between garbage collection passes over the data nodes that are up (the first one that long after the start).")
     var gcInterval = 3600.0
 
+    @Option(name: .customLong("multipart-expiry"), help: "Seconds an S3 multipart upload may stay unfinished (not completed or aborted) before it is aborted and its parts' chunks are reclaimed; 0 keeps unfinished uploads forever. A week by default.")
+    var multipartExpiry = 7 * 86400
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -125,6 +128,9 @@ struct APICommand: AsyncParsableCommand {
         guard (0...Self.gcGraceSecondsMax).contains(gcGrace) else {
             throw ValidationError("--gc-grace must be 0…\(Self.gcGraceSecondsMax) seconds (3600, an hour, by default)")
         }
+        guard (0...Self.gcGraceSecondsMax).contains(multipartExpiry) else {
+            throw ValidationError("--multipart-expiry must be 0…\(Self.gcGraceSecondsMax) seconds (0: never; a week by default)")
+        }
         guard (0.1...Self.gcIntervalSecondsMax).contains(gcInterval) else {
             throw ValidationError("--gc-interval must be 0.1…\(Int(Self.gcIntervalSecondsMax)) seconds (3600, an hour, by default)")
         }
@@ -166,6 +172,7 @@ struct APICommand: AsyncParsableCommand {
         config.repairBandwidthBytesPerSecond = repairBandwidth == "0" ? 0 : ByteSize.parse(repairBandwidth)!
         config.gcGraceSeconds = gcGrace
         config.gcIntervalSeconds = gcInterval
+        config.multipartExpirySeconds = multipartExpiry
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

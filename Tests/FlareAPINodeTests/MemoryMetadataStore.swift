@@ -100,6 +100,10 @@ final class MemoryMetadataStore: MetadataStore, @unchecked Sendable {
 
     func createBucket(_ name: String, createdNanoseconds: Int64) async throws -> Bool { true }
 
+    func bucket(_ name: String) async throws -> BucketInfo? { nil }
+
+    func setBucketPublicRead(_ name: String, _ publicRead: Bool) async throws -> Bool { false }
+
     func deleteBucket(_ name: String) async throws -> BucketDeletion { preconditionFailure("the PUT pipeline does not delete buckets") }
 
     func createUpload(_ upload: MultipartUpload) async throws { preconditionFailure("no multipart here") }

@@ -33,20 +33,41 @@ struct BucketStoreTests {
         }
     }
 
-    @Test("an object's MD5, content type and headers come back from a lookup and a listing")
+    @Test("a bucket is private when created, public-read when set, private again when unset; a missing bucket cannot be set; recreating one makes it private")
+    func publicRead() async throws {
+        try await withStore(bucketsRequired: true) { store, _ async throws in
+            #expect(try await store.createBucket("site", createdNanoseconds: 5))
+            #expect(try await store.bucket("site") == BucketInfo(name: "site", createdNanoseconds: 5, publicRead: false))
+            #expect(try await store.setBucketPublicRead("site", true))
+            #expect(try await store.bucket("site")?.publicRead == true)
+            #expect(try await store.buckets().first?.publicRead == true)
+            #expect(try await store.setBucketPublicRead("site", false))
+            #expect(try await store.bucket("site")?.publicRead == false)
+            #expect(try await !store.setBucketPublicRead("nothing", true))
+            #expect(try await store.bucket("nothing") == nil)
+            #expect(try await store.setBucketPublicRead("site", true))
+            #expect(try await store.deleteBucket("site") == .deleted)
+            #expect(try await store.createBucket("site", createdNanoseconds: 6))
+            #expect(try await store.bucket("site")?.publicRead == false)
+        }
+    }
+
+    @Test("an object's MD5, content type, headers and checksum come back from a lookup and a listing")
     func attributes() async throws {
         try await withStore(bucketsRequired: true) { store, _ async throws in
             _ = try await store.createBucket("b", createdNanoseconds: 1)
             var manifest = M.manifest(key: "b/k", size: 65536 + 3, seed: 3, replicas: ["n"])
             manifest.attributes = ObjectAttributes(md5: "0123456789abcdef0123456789abcdef", contentType: "text/plain; charset=utf-8",
                                                    headers: [.init(name: "x-amz-meta-color", value: "blue: dark"),
-                                                             .init(name: "cache-control", value: "no-cache")])
+                                                             .init(name: "cache-control", value: "no-cache")],
+                                                   checksum: .init(name: "x-amz-checksum-crc32", value: "thwCpw=="))
             _ = try await store.commit(manifest)
             #expect(try await store.manifest(for: "b/k") == manifest)
             let listed = try await store.list(prefix: "b/", startAfter: nil, limit: 10)
             #expect(listed.entries.map(\.etag) == ["\"0123456789abcdef0123456789abcdef\""])
             #expect(ObjectAttributes.decode(ObjectAttributes().encode()) == ObjectAttributes())
             #expect(ObjectAttributes.decode("no colon here\n") == nil)
+            #expect(ObjectAttributes.decode(":checksum: no-value\n") == nil)
         }
     }
 }

@@ -18,6 +18,8 @@ struct AWSClient {
     let scratch: String
     var accessKey = "AKIAFLARETEST0001"
     var secretKey = "flare-test-secret-key-0001"
+    /// Set for this client's runs besides the keys (PYTHONPATH for a patched botocore).
+    var environment: [String: String] = [:]
 
     func run(_ arguments: [String]) async throws -> AWSRun {
         let executable = ["/usr/local/bin/aws", "/usr/bin/aws", "/root/.pyenv/shims/aws"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -29,6 +31,7 @@ struct AWSClient {
         environment["AWS_CONFIG_FILE"] = "/dev/null"
         environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
         environment["AWS_MAX_ATTEMPTS"] = "1"
+        environment.merge(self.environment) { $1 }
         let name = UUID().uuidString
         let outPath = "\(scratch)/aws-\(name).out", errPath = "\(scratch)/aws-\(name).err"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -52,11 +55,12 @@ struct AWSClient {
 struct S3Tests {
     static let credentials = "# test keys\nAKIAFLARETEST0001 flare-test-secret-key-0001\n"
 
-    static func withS3Cluster(_ engine: IOEngineKind, _ label: String, _ body: (Cluster, AWSClient) async throws -> Void) async throws {
+    static func withS3Cluster(_ engine: IOEngineKind, _ label: String, extraOptions: [String] = [],
+                              _ body: (Cluster, AWSClient) async throws -> Void) async throws {
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("flare-s3-keys-\(UUID().uuidString)").path
         try credentials.write(toFile: keys, atomically: true, encoding: .utf8)
         defer { unlink(keys) }
-        try await withCluster(engine, label, apiOptions: ["--chunk-size", "64KiB", "--s3-port", "0", "--s3-credentials", keys]) { cluster in
+        try await withCluster(engine, label, apiOptions: ["--chunk-size", "64KiB", "--s3-port", "0", "--s3-credentials", keys] + extraOptions) { cluster in
             let line = try #require(cluster.api.currentLog().split(separator: "\n").first { $0.contains("S3 API on ") },
                                     "no S3 listener in the api's log")
             let address = line[line.range(of: "S3 API on ")!.upperBound...].prefix { $0 != " " }
