@@ -27,9 +27,11 @@ struct ObjectWriter {
     /// Stores the body `fill` reads as `key`; returns the committed manifest. `attributes`
     /// runs once the whole body is stored, before the commit: it gives what the manifest
     /// carries besides its chunks (an S3 PUT's MD5 and headers), or throws to refuse the
-    /// upload (a digest that does not match), which then commits nothing.
-    func write(key: String, attributes: () throws -> ObjectAttributes = { ObjectAttributes() },
-               fill: Fill) async throws(ObjectWriteError) -> ObjectManifest {
+    /// upload (a digest that does not match), which then commits nothing. `filled` sees each
+    /// chunk's buffer, in order, as soon as it is full (the S3 PUT starts hashing it there); a
+    /// buffer it keeps stays out of the pool until it lets go.
+    func write(key: String, attributes: () async throws -> ObjectAttributes = { ObjectAttributes() },
+               filled: (IOBuffer) async -> Void = { _ in }, fill: Fill) async throws(ObjectWriteError) -> ObjectManifest {
         var state = PutWindow(windowMax: window, replicas: replicas)
         var upload = Upload()
         let transport = self.transport
@@ -52,13 +54,13 @@ struct ObjectWriter {
                 switch action {
                 case .fill:
                     if let buffer = pool.tryAcquire() {
-                        actions += state.handle(await fillNext(into: buffer, &upload, fill))
+                        actions += state.handle(await fillNext(into: buffer, &upload, fill, filled))
                     } else if group.isEmpty {
                         // Nothing of this upload in flight, so it holds no buffer: it may wait
                         // in line without keeping one from anybody.
                         do throws(BufferPoolBusy) {
                             let buffer = try await pool.acquire()
-                            actions += state.handle(await fillNext(into: buffer, &upload, fill))
+                            actions += state.handle(await fillNext(into: buffer, &upload, fill, filled))
                         } catch {
                             actions += state.handle(.fillFailed(.busy(error)))
                         }
@@ -92,13 +94,13 @@ struct ObjectWriter {
         case .commit(let records, let strays):
             let stored: ObjectAttributes
             do {
-                stored = try attributes()
+                stored = try await attributes()
             } catch {
                 await cleanUp(strays + records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } },
                               ids: upload.ids, failedNodes: upload.failedNodes)
                 throw .refused(error)
             }
-            let manifest = ObjectManifest(key: key, size: upload.size, chunkSize: chunkSize, crc32c: upload.checksum.value,
+            let manifest = ObjectManifest(key: key, size: upload.size, chunkSize: chunkSize, crc32c: upload.checksum,
                                           createdNanoseconds: wallClockNanoseconds(), chunks: records, attributes: stored)
             do {
                 _ = try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
@@ -120,7 +122,8 @@ struct ObjectWriter {
     private struct Upload {
         var buffers: [Int: IOBuffer] = [:]
         var ids: [ChunkID] = []
-        var checksum = CRC32C()
+        /// CRC32C of the bytes so far, each chunk's folded in (no second pass over the bytes).
+        var checksum: UInt32 = 0
         var size = 0
         var filled = 0
         /// Nodes that failed a send of this upload (not a refusal: those answered).
@@ -128,7 +131,8 @@ struct ObjectWriter {
     }
 
     /// Reads the next chunk from the body into `buffer`.
-    private func fillNext(into buffer: IOBuffer, _ upload: inout Upload, _ fill: Fill) async -> PutWindow.Event {
+    private func fillNext(into buffer: IOBuffer, _ upload: inout Upload, _ fill: Fill,
+                          _ filled: (IOBuffer) async -> Void) async -> PutWindow.Event {
         let count: Int
         do throws(HTTPError) {
             count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))
@@ -147,10 +151,11 @@ struct ObjectWriter {
         upload.filled += 1
         upload.ids.append(id)
         upload.buffers[index] = buffer
-        upload.checksum.update(buffer.bytes)
+        let crc32c = CRC32C.checksum(buffer.bytes)
+        upload.checksum = upload.size == 0 ? crc32c : CRC32C.combine(upload.checksum, crc32c, lengthB: count)
         upload.size += count
-        return .filled(index: index, id: id, length: count, crc32c: CRC32C.checksum(buffer.bytes), candidates: candidates(id),
-                       last: count < chunkSize)
+        await filled(buffer)
+        return .filled(index: index, id: id, length: count, crc32c: crc32c, candidates: candidates(id), last: count < chunkSize)
     }
 
     /// Deletes the clean-up sends at once: enough to overlap every node's round trip, bounded

@@ -72,19 +72,20 @@ extension S3Routes {
         }
         let body = objects.copySource(source, range: range, scratch: scratch, context, request)
         let knownMD5 = range == 0..<source.size ? source.attributes.md5.flatMap { S3Hex.decode($0)?.count == 16 ? $0 : nil } : nil
-        nonisolated(unsafe) var hasher = knownMD5 == nil ? PayloadHasher() : nil
+        let digest = knownMD5 == nil ? OffloadedDigest(PayloadHasher.Configuration()) : nil
         let stored = attributes
         do throws(ObjectWriteError) {
             return try await objects.writer(context).write(key: storageKey, attributes: {
                 var attributes = stored
-                attributes.md5 = knownMD5 ?? hasher!.finalize().md5Hex
+                if let knownMD5 { attributes.md5 = knownMD5 } else { attributes.md5 = await digest!.finalize().md5Hex }
                 return attributes
+            }, filled: { buffer in
+                await digest?.add(buffer)
             }, fill: { buffer throws(HTTPError) in
-                let count = try await body.fill(buffer)
-                hasher?.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                return count
+                try await body.fill(buffer)
             })
         } catch {
+            await digest?.settle()
             if let failure = body.failure {
                 throw S3Error(status: 503, code: "ServiceUnavailable", message: "the copy source could not be read: \(failure)")
             }

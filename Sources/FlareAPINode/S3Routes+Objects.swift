@@ -66,7 +66,7 @@ extension S3Routes {
         }
         let context = objects.context(for: request.loop)
         let writer = objects.writer(context)
-        nonisolated(unsafe) var hasher = PayloadHasher(expected.hasherConfiguration)
+        let digest = OffloadedDigest(expected.hasherConfiguration)
         nonisolated(unsafe) var decoder = framing
         nonisolated(unsafe) var decodeFailure: AWSChunkedError?
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: framing == nil ? 0 : Self.framedReadBytes, alignment: 16)
@@ -76,7 +76,7 @@ extension S3Routes {
         let attributes = storedHeaders
         do throws(ObjectWriteError) {
             return try await writer.write(key: storageKey, attributes: {
-                let digests = hasher.finalize()
+                let digests = await digest.finalize()
                 do throws(S3DigestError) {
                     if let trailers = decoder?.trailers { try expected.addTrailers(trailers) }
                     try expected.verify(digests)
@@ -88,12 +88,10 @@ extension S3Routes {
                 // Verified above: kept for a GET that asks (x-amz-checksum-mode: ENABLED).
                 stored.checksum = digests.checksum.map { ObjectAttributes.Header(name: $0.algorithm.headerName, value: $0.base64) }
                 return stored
+            }, filled: { buffer in
+                await digest.add(buffer)
             }, fill: { buffer throws(HTTPError) in
-                guard decoder != nil else {
-                    let count = try await source.readFully(into: buffer)
-                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                    return count
-                }
+                guard decoder != nil else { return try await source.readFully(into: buffer) }
                 var filled = 0
                 // Never more in than there is room for: decoded bytes are fewer than encoded ones.
                 while filled < buffer.count, !decoder!.isFinished {
@@ -113,10 +111,11 @@ extension S3Routes {
                         throw HTTPError.malformed(HTTPParseError(status: error.status, "aws-chunked body: \(error)"))
                     }
                 }
-                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]))
                 return filled
             })
         } catch {
+            // The chunk being hashed, if any, is still read: its buffer goes back only after.
+            await digest.settle()
             if let decodeFailure { throw S3Error(status: decodeFailure.status, code: decodeFailure.s3Code, message: decodeFailure.description) }
             throw Self.s3Failure(error)
         }
