@@ -384,6 +384,45 @@ struct S3Tests {
         }
     }
 
+    @Test("aws s3 sync of a tree with awkward names (spaces, unicode, + % & =) both ways, a 100 MiB file through multipart, aws s3 presign + curl, aws s3 rm of one key",
+          arguments: testedEngines)
+    func awscliSyncAndPresign(engine: IOEngineKind) async throws {
+        try await Self.withS3Cluster(engine, "s3-sync") { cluster, aws in
+            #expect(try await aws.run(["s3", "mb", "s3://tree"]).status == 0)
+            let root = "\(cluster.scratch.files)/sync-tree"
+            let names = ["top", "with space/a b.txt", "ünïcødé/€.bin", "sym/a+b%20c&d=e", "deep/er/and/deeper/0", "big"]
+            var sizes: [String: Int] = [:]
+            for (index, name) in names.enumerated() {
+                let path = "\(root)/\(name)"
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let size = name == "big" ? 100 << 20 : [0, 1, 65535, 65537, 200_003][index % 5]
+                try FileManager.default.moveItem(atPath: try await cluster.randomFile("sync-\(index)", size: size), toPath: path)
+                sizes[name] = size
+            }
+            let up = try await aws.run(["s3", "sync", root, "s3://tree/t"])
+            #expect(up.status == 0, "\(up)")
+            let head = try await aws.run(["s3api", "head-object", "--bucket", "tree", "--key", "t/big"])
+            #expect(head.status == 0 && head.stdout.contains("-13\\\""), "100 MiB in 8 MiB parts: \(head)")
+            let again = try await aws.run(["s3", "sync", root, "s3://tree/t"])
+            #expect(again.status == 0 && !again.stdout.contains("upload:"), "a second sync sent something: \(again)")
+            let back = "\(cluster.scratch.files)/sync-back"
+            let down = try await aws.run(["s3", "sync", "s3://tree/t", back])
+            #expect(down.status == 0, "\(down)")
+            for name in names {
+                #expect(try await sameBytes("\(root)/\(name)", "\(back)/\(name)", scratch: cluster.scratch.tmp), "\(name)")
+            }
+            let presigned = try await aws.run(["s3", "presign", "s3://tree/t/ünïcødé/€.bin", "--expires-in", "300"])
+            let url = presigned.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(presigned.status == 0 && url.hasPrefix("http"), "\(presigned)")
+            let fetched = try await curl([url], scratch: cluster.scratch.tmp, bodyTo: "\(back)/presigned")
+            #expect(fetched.status == 200, "\(fetched)")
+            #expect(try await sameBytes("\(root)/ünïcødé/€.bin", "\(back)/presigned", scratch: cluster.scratch.tmp))
+            #expect(try await aws.run(["s3", "rm", "s3://tree/t/sym/a+b%20c&d=e"]).status == 0)
+            let listing = try await aws.run(["s3", "ls", "--recursive", "s3://tree/"])
+            #expect(listing.status == 0 && !listing.stdout.contains("a+b%20c&d=e") && listing.stdout.contains("with space/a b.txt"), "\(listing)")
+        }
+    }
+
     @Test("refused, nothing stored: a wrong secret, an unknown key, an unsigned request, a body that does not match its SHA-256",
           arguments: testedEngines)
     func refusals(engine: IOEngineKind) async throws {
