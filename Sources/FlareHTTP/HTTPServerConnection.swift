@@ -66,10 +66,22 @@ final class HTTPServerConnection: @unchecked Sendable {
                 record(head, requestID, writer, body, started, error: "unsupported Expect")
                 return false
             }
+            let timeout = Duration.seconds(stream.limits.bodyTimeoutSeconds)
             if !body.isComplete && head.version == .http11 {
-                let timeout = Duration.seconds(stream.limits.bodyTimeoutSeconds)
                 body.beforeFirstRead = { [stream] () async throws(HTTPError) -> Void in
                     try await stream.send("HTTP/1.1 100 Continue\r\n\r\n", timeout: timeout)
+                }
+            } else if head.version == .http11 {
+                // An empty body (`Content-Length: 0`) leaves nothing to wait for, but the 100 goes
+                // out anyway: botocore, when an Expect request is answered with a final status
+                // and no 100 first, keeps that answer's parser on the connection and misreads the
+                // next response on it (boto/botocore#3010: `aws s3 sync` of an empty file beside
+                // a multipart one failed with KeyError 'ETag' here).
+                do {
+                    try await stream.send("HTTP/1.1 100 Continue\r\n\r\n", timeout: timeout)
+                } catch {
+                    record(head, requestID, writer, body, started, error: "\(error)")
+                    return false
                 }
             }
         }

@@ -218,4 +218,15 @@ struct ServerTests {
             #expect(early.hasPrefix("HTTP/1.1 413 ") && early.contains("Connection: close") && !early.contains("100 Continue"))
         }
     }
+
+    @Test("Expect: 100-continue on an empty body still gets its 100 before the answer, and the connection stays usable", arguments: testedEngines)
+    func continueOnEmptyBody(kind: IOEngineKind) async throws {
+        try await withEchoServer(kind) { address, loop in
+            let two = "PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nExpect: 100-Continue\r\n\r\n"
+                + "PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+            let answer = try await rawExchange(address, two, on: loop)
+            #expect(answer.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(answer.prefix(80))")
+            #expect(answer.components(separatedBy: "HTTP/1.1 200 OK").count == 3 && answer.hasSuffix("abc"), "\(answer)")
+        }
+    }
 }
