@@ -26,10 +26,13 @@ public enum HTTPHeadParser {
         case .complete(let end):
             do throws(HTTPParseError) {
                 var lines = LineReader(bytes: bytes, end: end)
-                let head = try parseRequestLine(lines.next()!, limits: limits)
+                let (head, authority) = try parseRequestLine(lines.next()!, limits: limits)
                 var request = head
                 request.headers = try parseFields(&lines, limits: limits)
                 try validateRequest(request)
+                // RFC 9112 §3.2.2: with an absolute-form target, its authority is the host and
+                // the Host field is replaced by it.
+                if let authority { request.headers.set("Host", authority) }
                 return .complete(request, consumed: end)
             } catch {
                 return .failed(error)
@@ -116,7 +119,11 @@ public enum HTTPHeadParser {
         }
     }
 
-    private static func parseRequestLine(_ line: UnsafeRawBufferPointer, limits: HTTPLimits) throws(HTTPParseError) -> HTTPRequestHead {
+    /// The request line, an absolute-form target (`http://host/path`, what proxies and some
+    /// clients send; RFC 9112 says a server must accept it) turned into its origin-form path
+    /// and authority.
+    private static func parseRequestLine(_ line: UnsafeRawBufferPointer, limits: HTTPLimits) throws(HTTPParseError)
+        -> (HTTPRequestHead, authority: String?) {
         let parts = line.split(separator: space, maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw HTTPParseError(status: 400, "malformed request line") }
         let method = parts[0], target = parts[1], version = parts[2]
@@ -129,11 +136,32 @@ public enum HTTPHeadParser {
             throw HTTPParseError(status: 400, "invalid character in request target")
         }
         let methodText = String(decoding: method, as: UTF8.self)
-        let targetText = String(decoding: target, as: UTF8.self)
-        guard targetText.hasPrefix("/") || (targetText == "*" && methodText == "OPTIONS") else {
-            throw HTTPParseError(status: 400, "request target must be a path")
+        var targetText = String(decoding: target, as: UTF8.self)
+        var authority: String?
+        if let (path, host) = try absoluteForm(targetText) {
+            targetText = path
+            authority = host
         }
-        return HTTPRequestHead(method: methodText, target: targetText, version: try parseVersion(version), headers: HTTPHeaders())
+        guard targetText.hasPrefix("/") || (targetText == "*" && methodText == "OPTIONS") else {
+            throw HTTPParseError(status: 400, "request target must be a path or an absolute http URL")
+        }
+        return (HTTPRequestHead(method: methodText, target: targetText, version: try parseVersion(version), headers: HTTPHeaders()), authority)
+    }
+
+    /// `http[s]://authority[/path][?query]` as (origin-form target, authority); nil for any
+    /// other form. A missing path is `/`; user information in the authority is refused.
+    static func absoluteForm(_ target: String) throws(HTTPParseError) -> (String, String)? {
+        let lower = target.prefix(8).lowercased()
+        let schemeLength = lower.hasPrefix("http://") ? 7 : lower.hasPrefix("https://") ? 8 : 0
+        guard schemeLength > 0 else { return nil }
+        let rest = target.dropFirst(schemeLength)
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard !authority.isEmpty, !authority.contains("@") else {
+            throw HTTPParseError(status: 400, "absolute request target without a host, or with user information")
+        }
+        let path = rest[authorityEnd...]
+        return (path.hasPrefix("/") ? String(path) : "/" + path, String(authority))
     }
 
     private static func parseStatusLine(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPResponseHead {

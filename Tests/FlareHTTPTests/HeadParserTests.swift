@@ -81,7 +81,9 @@ struct HeadParserTests {
         ("lower-case version", "GET / http/1.1\r\nHost: h\r\n\r\n", 400),
         ("HTTP/2.0 on this port", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
         ("HTTP/0.9 style", "GET /\r\n\r\n", 400),
-        ("absolute-form target", "GET http://evil/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("absolute-form target with user information", "GET http://user@evil/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("absolute-form target without a host", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("a URL of another scheme", "GET ftp://h/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
         ("control character in target", "GET /a\u{1}b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
         ("non-ASCII target bytes", "GET /caf\u{e9} HTTP/1.1\r\nHost: h\r\n\r\n", 400),
         ("method with a slash", "GE/T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
@@ -92,6 +94,19 @@ struct HeadParserTests {
         ("head too large, unterminated", "GET / HTTP/1.1\r\nHost: h\r\nX: " + String(repeating: "a", count: 17000), 431),
         ("too many header fields", "GET / HTTP/1.1\r\nHost: h\r\n" + String(repeating: "X-A: 1\r\n", count: 101) + "\r\n", 431),
     ]
+
+    @Test("absolute-form targets (RFC 9112 §3.2.2) become their path, and their authority the Host",
+          arguments: [("GET http://node:8000/object/a%2Fb?x=1 HTTP/1.1", "/object/a%2Fb?x=1", "node:8000"),
+                      ("GET HTTPS://Node/ HTTP/1.1", "/", "Node"),
+                      ("GET http://h HTTP/1.1", "/", "h"),
+                      ("GET http://h?list-type=2 HTTP/1.1", "/?list-type=2", "h")])
+    func absoluteForm(line: String, path: String, host: String) {
+        guard case .complete(let head, _) = parseRequest(line + "\r\nHost: other\r\n\r\n") else {
+            Issue.record("\(line) refused")
+            return
+        }
+        #expect(head.target == path && head.headers["Host"] == host && head.headers.values("Host").count == 1, "\(line)")
+    }
 
     @Test("malformed and hostile heads get the right status", arguments: hostile)
     func hostileHeads(name: String, text: String, expected: Int) {

@@ -219,6 +219,14 @@ struct ServerTests {
         }
     }
 
+    @Test("an absolute-form request target is served like its path", arguments: testedEngines)
+    func absoluteFormTarget(kind: IOEngineKind) async throws {
+        try await withEchoServer(kind) { address, loop in
+            let answer = try await rawExchange(address, "GET http://\(address)/hello HTTP/1.1\r\nHost: elsewhere\r\nConnection: close\r\n\r\n", on: loop)
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer.prefix(80))")
+        }
+    }
+
     @Test("Expect: 100-continue on an empty body still gets its 100 before the answer, and the connection stays usable", arguments: testedEngines)
     func continueOnEmptyBody(kind: IOEngineKind) async throws {
         try await withEchoServer(kind) { address, loop in
