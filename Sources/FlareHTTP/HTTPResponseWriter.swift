@@ -82,7 +82,14 @@ public final class HTTPResponseWriter: @unchecked Sendable {
             precondition(isHead, "body after the response was finished")
         case .streaming(let remaining?):
             precondition(bytes.count <= remaining, "body longer than its Content-Length")
-            try await stream.send(bytes, timeout: timeout)
+            let before = stream.connection.bytesSentTotal
+            do {
+                try await stream.send(bytes, timeout: timeout)
+            } catch {
+                // Cut short (a timeout, a reset): what did go out still counts.
+                bytesSent += stream.connection.bytesSentTotal - before
+                throw error
+            }
             bytesSent += bytes.count
             state = remaining == bytes.count ? .finished : .streaming(remaining: remaining - bytes.count)
         case .streaming(nil):

@@ -12,6 +12,9 @@ public final class TCPConnection: @unchecked Sendable {
     public let loop: EventLoop
     /// Whether ``close()`` was called.
     public private(set) var isClosed = false
+    /// Bytes the kernel took from every send so far, also from a send that then failed
+    /// (what an access log must count for a response cut short).
+    public private(set) var bytesSentTotal = 0
 
     init(fd: Int32, loop: EventLoop) {
         self.fd = fd
@@ -75,7 +78,11 @@ public final class TCPConnection: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let result = await loop.perform(.send(fd: fd, buffer: bytes.baseAddress! + offset, count: bytes.count - offset), timeout: timeout)
-            if result > 0 { offset += Int(result); continue }
+            if result > 0 {
+                offset += Int(result)
+                bytesSentTotal += Int(result)
+                continue
+            }
             if result == -EINTR || result == -EAGAIN { continue }
             if result == 0 { throw IOError(errno: EPIPE, operation: "send (no progress)") }
             throw IOError(errno: -result, operation: "send")

@@ -2,6 +2,7 @@ import FlareHTTP
 import FlareIO
 import FlareTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// A server with an echo route on one loop of `kind`, for the duration of `body`.
@@ -236,5 +237,53 @@ struct ServerTests {
             #expect(answer.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "\(answer.prefix(80))")
             #expect(answer.components(separatedBy: "HTTP/1.1 200 OK").count == 3 && answer.hasSuffix("abc"), "\(answer)")
         }
+    }
+}
+
+@Suite("What a response cut short counts")
+struct CutShortResponseTests {
+    @Test("a reader that stops: the send times out, and the exchange counts the bytes that did go out", arguments: testedEngines)
+    func countsPartialSend(kind: IOEngineKind) async throws {
+        try skipIfUnavailable(kind)
+        let loop = try EventLoop.start(engine: kind, name: "cut-\(kind)")
+        defer { loop.shutdown() }
+        var limits = HTTPLimits()
+        limits.bodyTimeoutSeconds = 1
+        let records = Mutex<[HTTPExchangeRecord]>([])
+        let size = 64 << 20
+        let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), loops: [loop], limits: limits,
+                                    onExchange: { record in records.withLock { $0.append(record) } }) { _, response in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+            defer { buffer.deallocate() }
+            buffer.initializeMemory(as: UInt8.self, repeating: 0x61)
+            try await response.writeHead(status: 200, contentLength: size)
+            try await response.writeBody(UnsafeRawBufferPointer(buffer))
+        }
+        let address = server.localAddress
+        // A client that asks and never reads: the kernel's buffers fill, then the server's send stalls.
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var small: Int32 = 4096
+        setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var peer = sockaddr_in()
+        peer.sin_family = sa_family_t(AF_INET)
+        peer.sin_port = UInt16(address.port).bigEndian
+        peer.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let request = "GET /big HTTP/1.1\r\nHost: h\r\n\r\n"
+        _ = request.withCString { send(client, $0, strlen($0), 0) }
+        var recorded: HTTPExchangeRecord?
+        for _ in 0..<100 {
+            recorded = records.withLock { $0.first }
+            if recorded != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await server.stop()
+        let record = try #require(recorded, "the stalled exchange was never recorded")
+        #expect(record.error != nil, "\(record)")
+        #expect(record.bytesOut > 0 && record.bytesOut < size, "bytes out: \(record.bytesOut)")
     }
 }
