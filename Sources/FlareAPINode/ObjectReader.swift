@@ -32,20 +32,32 @@ struct ObjectReader {
         let first = ObjectManifest.chunk(containing: range.lowerBound, starts: starts)
         let last = ObjectManifest.chunk(containing: range.upperBound - 1, starts: starts)
         var reorder = ReorderWindow(indices: first..<(last + 1), windowMax: window)
+        var ahead = ReadAhead(windowMax: window)
         var arrived: [Int: IOBuffer] = [:]
         let pool = self.pool, transport = self.transport, metrics = self.metrics, logger = self.logger, readOrder = self.readOrder
         let onBadCopy = self.onBadCopy
-        try await withThrowingTaskGroup(of: (Int, IOBuffer).self) { group in
+        // Fetching ahead never takes the last eighth of the pool: that share stays for
+        // requests that hold no buffer yet, whatever slow clients hold.
+        let reserve = pool.bufferCount / 8
+        try await withThrowingTaskGroup(of: (Int, IOBuffer, Double).self) { group in
             func startFetch(into buffer: IOBuffer) {
                 let index = reorder.startNextFetch()
                 var chunk = manifest.chunks[index]
                 chunk.replicas = readOrder(chunk.replicas)
                 group.addTask {
+                    let began = ContinuousClock.now
                     try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
                         logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
                         if bad.fault.copyIsBad { onBadCopy(bad) }
                     }
-                    return (index, buffer)
+                    return (index, buffer, (ContinuousClock.now - began).secondsValue)
+                }
+            }
+            /// Starts what the read-ahead allows, with buffers that are free beyond the reserve.
+            func startFetches(holding: Int) {
+                while reorder.nextFetch != nil, reorder.outstanding < ahead.limit,
+                      let buffer = pool.tryAcquire(keeping: holding + reorder.outstanding > 0 ? reserve : 0) {
+                    startFetch(into: buffer)
                 }
             }
             var started = false
@@ -55,13 +67,16 @@ struct ObjectReader {
                 // or this loop waiting while its own arrived chunks wait to be sent, could
                 // leave every GET holding buffers that none can give back. With nothing out,
                 // this GET holds none, and may wait in line.
-                while reorder.nextFetch != nil, let buffer = pool.tryAcquire() { startFetch(into: buffer) }
+                startFetches(holding: 0)
                 if reorder.nextFetch != nil && group.isEmpty { startFetch(into: try await pool.acquire()) }
-                guard let (index, buffer) = try await group.next() else { break }
+                guard let (index, buffer, seconds) = try await group.next() else { break }
+                ahead.fetched(seconds: seconds)
                 reorder.arrived(index)
                 arrived[index] = buffer
                 while let next = reorder.nextSendable() {
                     let chunkBuffer = arrived.removeValue(forKey: next)!
+                    // The next chunks come while this one goes out.
+                    startFetches(holding: 1)
                     let chunkStart = starts[next]
                     let from = max(range.lowerBound, chunkStart) - chunkStart
                     let to = min(range.upperBound, chunkStart + chunkBuffer.count) - chunkStart
@@ -69,7 +84,9 @@ struct ObjectReader {
                         started = true
                         try await start()
                     }
+                    let sending = ContinuousClock.now
                     try await body(UnsafeRawBufferPointer(rebasing: chunkBuffer.bytes[from..<to]))
+                    ahead.sent(seconds: (ContinuousClock.now - sending).secondsValue)
                 }
             }
             precondition(reorder.isFinished && arrived.isEmpty, "reorder window ended with chunks unsent")

@@ -74,10 +74,12 @@ public final class BufferPool: @unchecked Sendable {
     /// Tasks waiting for a buffer.
     public var waiting: Int { waiters.count - waitersHead }
 
-    /// A buffer now, or `nil` when all are in use.
-    public func tryAcquire() -> IOBuffer? {
+    /// A buffer now, or `nil` when all are in use — or when no more than `reserve` are free:
+    /// work that already holds buffers asks with a reserve, so a share of the pool is always
+    /// left for requests that hold none.
+    public func tryAcquire(keeping reserve: Int = 0) -> IOBuffer? {
         loop?.assertInLoop()
-        guard let index = free.popLast() else { return nil }
+        guard free.count > reserve, let index = free.popLast() else { return nil }
         return makeBuffer(index)
     }
 
