@@ -17,6 +17,10 @@ public struct HTTPLimits: Sendable {
     /// Longest wait for the next piece of a body → 408 (or a body error on the client); also
     /// the longest a response may wait to be sent.
     public var bodyTimeoutSeconds = 30
+    /// Open connections per loop. At the limit a new connection closes the one idle longest
+    /// (kept alive, or still sending its head); with none idle it is answered 503 and closed
+    /// at once — never left waiting in the kernel's backlog.
+    public var connectionsPerLoopMax = 4096
 
     /// What the three timeouts may be set to: at least a second (a shorter one would cut off
     /// clients on any real network), at most an hour (a peer silent for longer is gone).

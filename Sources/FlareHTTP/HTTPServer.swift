@@ -4,9 +4,8 @@ import Glibc
 /// An HTTP/1.1 server: one listening socket per event loop on the same port
 /// (SO_REUSEPORT), each connection served start to end on the loop that accepted it.
 public final class HTTPServer: @unchecked Sendable {
-    /// Open connections per loop; beyond this, accepting waits (the kernel backlog holds
-    /// the rest).
-    public static let connectionsPerLoopMax = 4096
+    /// Open connections per loop by default (``HTTPLimits/connectionsPerLoopMax``).
+    public static let connectionsPerLoopMax = HTTPLimits().connectionsPerLoopMax
 
     /// The address bound (with the real port when 0 was asked for).
     public let localAddress: SocketAddress
@@ -37,17 +36,15 @@ public final class HTTPServer: @unchecked Sendable {
         self.localAddress = bound
         for listener in listeners {
             let loop = listener.loop
-            let gate = ConnectionRegistry(limit: Self.connectionsPerLoopMax)
+            let gate = ConnectionRegistry(limit: limits.connectionsPerLoopMax)
             registries.append(gate)
             let task = loop.spawn {
                 let ids = RequestIDs()
                 while !Task.isCancelled {
-                    await gate.enter()
                     let connection: TCPConnection
                     do throws(IOError) {
                         connection = try await listener.accept()
                     } catch {
-                        gate.leave()
                         if error.kind == .cancelled || Task.isCancelled { return }
                         // Out of descriptors (EMFILE) or another transient failure: wait for
                         // connections to close instead of spinning.
@@ -55,6 +52,21 @@ public final class HTTPServer: @unchecked Sendable {
                             try await loop.sleep(for: .milliseconds(50))
                         } catch {
                             return  // cancelled while waiting: the server is stopping
+                        }
+                        continue
+                    }
+                    // At the limit: the longest-idle connection makes room, or, with none idle,
+                    // this one hears 503 at once (waiting in the backlog, it would hang).
+                    guard gate.admit() else {
+                        guard gate.refusing < HTTPServerConnection.overLimitRefusalsMax else {
+                            await connection.close()
+                            continue
+                        }
+                        gate.refusing += 1
+                        loop.spawn {
+                            await HTTPServerConnection.refuseOverLimit(connection, limits: limits, ids: ids, onExchange: onExchange,
+                                                                       limit: gate.limit)
+                            gate.refusing -= 1
                         }
                         continue
                     }
@@ -115,28 +127,43 @@ final class RequestIDs: @unchecked Sendable {
     }
 }
 
-/// The open connections of one loop: bounds them (accepting waits at the limit) and lets
+/// The open connections of one loop: bounds them (closing the longest idle at the limit) and lets
 /// a stopping server close idle ones and wait for busy ones. Loop-confined.
 final class ConnectionRegistry: @unchecked Sendable {
-    private let limit: Int
-    private var waiter: UnsafeContinuation<Void, Never>?
+    let limit: Int
     private var tasks: [ObjectIdentifier: Task<Void, Error>] = [:]
-    private var idle: Set<ObjectIdentifier> = []
+    /// Idle connections, each with when it became idle (a sequence number: older is smaller).
+    private var idle: [ObjectIdentifier: UInt64] = [:]
+    private var idleSequence: UInt64 = 0
+    /// Idle connections told to close to make room, not gone yet.
+    private var evicting: Set<ObjectIdentifier> = []
     private(set) var open = 0
+    /// Connections being answered 503 (over the limit).
+    var refusing = 0
     /// Set when the server stops: connections finish their exchange and close.
     private(set) var stopping = false
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int) {
+        precondition(limit > 0)
+        self.limit = limit
+    }
 
-    func enter() async {
-        if open >= limit { await withUnsafeContinuation { waiter = $0 } }
+    /// Counts a new connection in; at the limit, first closes the connection idle longest.
+    /// `false`: the limit is reached and none is idle — the new one must be refused.
+    func admit() -> Bool {
+        // Connections already told to close count as gone: room is made once per newcomer.
+        if open - evicting.count >= limit {
+            guard let oldest = idle.filter({ !evicting.contains($0.key) }).min(by: { $0.value < $1.value })?.key else { return false }
+            evicting.insert(oldest)
+            tasks[oldest]?.cancel()
+        }
         open += 1
+        return true
     }
 
     /// An accepted connection that failed before it was served.
     func leave() {
         open -= 1
-        if let waiter { self.waiter = nil; waiter.resume() }
     }
 
     func track(_ connection: HTTPServerConnection, _ task: Task<Void, Error>) {
@@ -147,18 +174,25 @@ final class ConnectionRegistry: @unchecked Sendable {
 
     func leave(_ connection: HTTPServerConnection) {
         tasks[ObjectIdentifier(connection)] = nil
-        idle.remove(ObjectIdentifier(connection))
+        idle[ObjectIdentifier(connection)] = nil
+        evicting.remove(ObjectIdentifier(connection))
         leave()
     }
 
-    /// The connection waits for its next request: a stopping server may close it.
+    /// The connection waits for its next request (kept alive, or its head still coming): a
+    /// stopping server, or one at its connection limit, may close it.
     func setIdle(_ connection: HTTPServerConnection, _ isIdle: Bool) {
-        if isIdle { idle.insert(ObjectIdentifier(connection)) } else { idle.remove(ObjectIdentifier(connection)) }
+        if isIdle {
+            idleSequence += 1
+            idle[ObjectIdentifier(connection)] = idleSequence
+        } else {
+            idle[ObjectIdentifier(connection)] = nil
+        }
     }
 
     func beginStopping() {
         stopping = true
-        for id in idle { tasks[id]?.cancel() }
+        for id in idle.keys { tasks[id]?.cancel() }
     }
 
     func cancelAll() {

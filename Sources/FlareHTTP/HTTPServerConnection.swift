@@ -121,6 +121,39 @@ final class HTTPServerConnection: @unchecked Sendable {
         return writer.keepAlive && writer.isFinished
     }
 
+    /// Refusals over the limit answered at once; beyond this many at a time a new connection
+    /// is closed without a word (a flood must not turn into as many lingering sockets).
+    static let overLimitRefusalsMax = 256
+
+    /// Answers a connection the loop has no room for — 503 with `Retry-After` — and closes it:
+    /// what the client already sent is read and dropped first (briefly), so the answer is not
+    /// lost to a reset.
+    static func refuseOverLimit(_ connection: TCPConnection, limits: HTTPLimits, ids: RequestIDs,
+                                onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, limit: Int) async {
+        let started = ContinuousClock.now
+        let message = "this server has \(limit) connections open on this loop, none idle: try again shortly"
+        let body = "{\"error\":\"Service Unavailable\",\"message\":\(HTTPErrorBody.quote(message))}\n"
+        let requestID = ids.next()
+        let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Retry-After: 1\r\nConnection: close\r\nX-Request-Id: \(requestID)\r\n\r\n"
+        do {
+            try await connection.send(head + body, timeout: .seconds(1))
+            await connection.shutdownWrite()
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
+            defer { scratch.deallocate() }
+            var drained = 0
+            while drained < 256 * 1024, try await connection.receive(into: scratch, timeout: .milliseconds(200)) > 0 {
+                drained += scratch.count
+            }
+        } catch {
+            // Gone or silent: closing is all there is left to do.
+        }
+        await connection.close()
+        onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: 503, bytesIn: 0,
+                                       bytesOut: body.utf8.count, started: started, duration: .now - started,
+                                       error: "over the connection limit (\(limit) per loop)"))
+    }
+
     /// Answers a head the codec refused (or a slow client) and gives up the connection.
     private func refuse(_ error: HTTPError, started: ContinuousClock.Instant) async {
         let requestID = ids.next()

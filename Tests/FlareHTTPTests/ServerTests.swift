@@ -287,3 +287,64 @@ struct CutShortResponseTests {
         #expect(record.bytesOut > 0 && record.bytesOut < size, "bytes out: \(record.bytesOut)")
     }
 }
+
+@Suite("At the connection limit")
+struct ConnectionLimitTests {
+    /// Reads one response (head and a Content-Length body) from `connection`.
+    static func readResponse(_ connection: TCPConnection) async throws -> String {
+        var answer: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let text = String(decoding: answer, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let length = text[..<end.lowerBound].split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.count - text[..<end.upperBound].utf8.count >= length { return text }
+            }
+            let count = try await connection.receive(into: buffer, timeout: .seconds(10))
+            if count == 0 { return text }
+            answer.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    @Test("a new connection closes the one idle longest; with none idle it hears 503 at once", arguments: testedEngines)
+    func limit(kind: IOEngineKind) async throws {
+        var limits = HTTPLimits()
+        limits.connectionsPerLoopMax = 3
+        try await withEchoServer(kind, limits: limits) { address, loop in
+            try await loop.run {
+                // Three kept-alive connections, idle after one request each; the first is the oldest.
+                var idle: [TCPConnection] = []
+                for _ in 0..<3 {
+                    let connection = try await TCPConnection.connect(to: address, on: loop)
+                    try await connection.send("GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+                    #expect(try await Self.readResponse(connection).hasPrefix("HTTP/1.1 200 OK"))
+                    idle.append(connection)
+                    try await loop.sleep(for: .milliseconds(20))
+                }
+                let fourth = try await TCPConnection.connect(to: address, on: loop)
+                try await fourth.send("GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(try await Self.readResponse(fourth).hasPrefix("HTTP/1.1 200 OK"), "a newcomer at the limit was not served")
+                // The oldest was closed to make room (it reads the end of the stream); the others still serve.
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 16)
+                defer { buffer.deallocate() }
+                #expect(try await idle[0].receive(into: buffer, timeout: .seconds(5)) == 0, "the longest-idle connection stayed open")
+                try await idle[2].send("GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(try await Self.readResponse(idle[2]).hasPrefix("HTTP/1.1 200 OK"))
+                // Three busy ones (a body still to come): nobody idle, so a newcomer is refused at once.
+                var busy: [TCPConnection] = []
+                for connection in [idle[1], idle[2], fourth] {
+                    try await connection.send("PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n0123456789")
+                    busy.append(connection)
+                }
+                try await loop.sleep(for: .milliseconds(100))
+                let refused = try await TCPConnection.connect(to: address, on: loop)
+                try await refused.send("GET /hello HTTP/1.1\r\nHost: h\r\n\r\n")
+                let answer = try await Self.readResponse(refused)
+                #expect(answer.hasPrefix("HTTP/1.1 503 ") && answer.contains("Retry-After: 1") && answer.contains("Connection: close"), "\(answer)")
+                for connection in idle + [fourth, refused] { await connection.close() }
+            }
+        }
+    }
+}
