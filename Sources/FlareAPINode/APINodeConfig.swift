@@ -48,6 +48,8 @@ public struct APINodeConfig: Sendable {
     /// Seconds an S3 multipart upload may stay unfinished before it is aborted and its parts'
     /// chunks reclaimed; 0: never.
     public var multipartExpirySeconds = 7 * 86400
+    /// Largest object a PUT may store (an S3 part too), bytes; S3's own limit by default.
+    public var objectBytesMax = 5 << 40
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()

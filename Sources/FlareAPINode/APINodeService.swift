@@ -187,6 +187,7 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_gc_passes_total", type: "counter", "Garbage collection passes over the data nodes.")
         metrics.describe("flare_api_gc_last_pass_orphans", type: "gauge",
                          "Orphan chunk copies (older than --gc-grace, nothing refers to them) the last garbage collection pass found.")
+        metrics.describe("flare_api_refused_total", type: "counter", "Requests refused by a limit before their body was read, by reason (too_large: over --max-object-size).")
         metrics.describe("flare_api_multipart_expired_total", type: "counter", "S3 multipart uploads aborted for staying unfinished past --multipart-expiry.")
         metrics.set("flare_api_requests_in_flight", 0)
     }

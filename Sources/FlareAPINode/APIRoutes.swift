@@ -71,10 +71,15 @@ struct APIRoutes: Sendable {
     func writer(_ context: LoopContext) -> ObjectWriter {
         ObjectWriter(pool: context.pool, transport: context.dataNodes, reservations: context.reservations,
                      candidates: nodes.candidates, replicas: config.replicas, metadata: metadata, metrics: metrics,
-                     chunkSize: config.chunkSizeBytes, window: config.windowChunks)
+                     chunkSize: config.chunkSizeBytes, window: config.windowChunks, sizeMax: config.objectBytesMax)
     }
 
     private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        // Refused on the head: the body is never read (nor, with Expect, sent).
+        if let length = request.headers["Content-Length"].flatMap({ Int($0) }), length > config.objectBytesMax {
+            metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
+            return try await response.respondError(413, ObjectWriteError.tooLarge(limit: config.objectBytesMax).description)
+        }
         let writer = writer(context)
         let manifest: ObjectManifest
         let source = request.body

@@ -16,6 +16,8 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
     /// What arrived was refused before the commit (a digest that does not match): the caller's
     /// error, answered as the caller says.
     case refused(Error & Sendable)
+    /// The body is larger than `--max-object-size`.
+    case tooLarge(limit: Int)
 
     var status: Int {
         switch self {
@@ -25,6 +27,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
             if error is BucketMissing { return 404 }
             return error is MetadataBusy || error is NodeRemoved ? 503 : 500
         case .refused: return 400
+        case .tooLarge: return 413
         }
     }
 
@@ -35,6 +38,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
         case .busy(let error): return "busy: \(error)"
         case .metadata(let what, let error): return "metadata: \(what) failed: \(error)"
         case .refused(let error): return "\(error)"
+        case .tooLarge(let limit): return "the object is larger than this server's --max-object-size (\(limit) bytes)"
         }
     }
 }

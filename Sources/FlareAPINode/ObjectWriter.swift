@@ -19,6 +19,8 @@ struct ObjectWriter {
     let metrics: Metrics
     let chunkSize: Int
     let window: Int
+    /// Largest object stored (`--max-object-size`): a body past it fails the upload with 413.
+    var sizeMax = Int.max
 
     /// Fills the buffer completely from the body and returns the byte count: less only when
     /// the body ended.
@@ -140,6 +142,7 @@ struct ObjectWriter {
             return .fillFailed(.body(error))
         }
         if count == 0 { return .bodyEnded }
+        guard upload.size + count <= sizeMax else { return .fillFailed(.tooLarge(limit: sizeMax)) }
         let id: ChunkID
         do {
             id = try await reservations.take()

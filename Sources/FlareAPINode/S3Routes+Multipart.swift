@@ -49,6 +49,7 @@ extension S3Routes {
             throw S3Error.invalidArgument("partNumber must be a whole number 1…10000")
         }
         _ = try await upload(id, bucket, key)
+        try refuseTooLarge(request)
         // A part re-sent replaces the earlier one (the commit queues the old chunks).
         let part = try await store(as: MultipartUpload.partKey(id, number), storedHeaders: ObjectAttributes(), authentication, request)
         try await response.respond(status: 200, headers: ["ETag": part.etag, "x-amz-request-id": request.requestID], body: "")

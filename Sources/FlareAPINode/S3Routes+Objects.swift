@@ -13,10 +13,20 @@ extension S3Routes {
     func putObject(_ bucket: String, _ key: String, _ authentication: S3Authentication, _ request: HTTPServerRequest,
                            _ response: HTTPResponseWriter) async throws {
         try await requireBucket(bucket)
+        try refuseTooLarge(request)
         let manifest = try await store(as: "\(bucket)/\(key)", storedHeaders: Self.storedHeaders(request), authentication, request)
         var headers: HTTPHeaders = ["ETag": manifest.etag, "x-amz-request-id": request.requestID]
         if let checksum = manifest.attributes.checksum { headers.add(checksum.name, checksum.value) }
         try await response.respond(status: 200, headers: headers, body: "")
+    }
+
+    /// EntityTooLarge on the head alone when the body announces more than `--max-object-size`.
+    func refuseTooLarge(_ request: HTTPServerRequest) throws {
+        let announced = (request.headers["x-amz-decoded-content-length"] ?? request.headers["Content-Length"]).flatMap { Int($0) }
+        if let announced, announced > objects.config.objectBytesMax {
+            objects.metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
+            throw S3Error.entityTooLarge(ObjectWriteError.tooLarge(limit: objects.config.objectBytesMax).description)
+        }
     }
 
     /// The headers an object keeps (content type apart): `x-amz-meta-*` and the ones S3
@@ -125,6 +135,7 @@ extension S3Routes {
     /// through: there is nobody to tell).
     static func s3Failure(_ error: ObjectWriteError) -> Error {
         if case .body(let http) = error, case .connectionClosed = http { return http }
+        if case .tooLarge = error { return S3Error.entityTooLarge(error.description) }
         if case .refused(let refusal) = error, let s3 = refusal as? S3Error { return s3 }
         if case .metadata(_, let cause) = error, cause as? MultipartCompletionError == .noSuchUpload {
             return S3Error.noSuchUpload("the upload was completed or aborted while this part was sent")

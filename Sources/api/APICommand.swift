@@ -81,6 +81,9 @@ struct APICommand: AsyncParsableCommand {
     @Option(name: .customLong("multipart-expiry"), help: "Seconds an S3 multipart upload may stay unfinished (not completed or aborted) before it is aborted and its parts' chunks are reclaimed; 0 keeps unfinished uploads forever. A week by default.")
     var multipartExpiry = 7 * 86400
 
+    @Option(name: .customLong("max-object-size"), help: ArgumentHelp("Largest object a PUT may store (each S3 part too), e.g. 100GiB: a larger Content-Length is refused with 413 before any byte is read, a longer chunked body when it gets there. S3's own limit, 5TiB, by default.", valueName: "size"))
+    var maxObjectSize = "5TiB"
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -131,6 +134,9 @@ struct APICommand: AsyncParsableCommand {
         guard (0...Self.gcGraceSecondsMax).contains(multipartExpiry) else {
             throw ValidationError("--multipart-expiry must be 0…\(Self.gcGraceSecondsMax) seconds (0: never; a week by default)")
         }
+        guard ByteSize.parse(maxObjectSize).map({ $0 > 0 }) == true else {
+            throw ValidationError("--max-object-size must be a size like 100GiB or 5TiB (got \(maxObjectSize.debugDescription))")
+        }
         guard (0.1...Self.gcIntervalSecondsMax).contains(gcInterval) else {
             throw ValidationError("--gc-interval must be 0.1…\(Int(Self.gcIntervalSecondsMax)) seconds (3600, an hour, by default)")
         }
@@ -173,6 +179,7 @@ struct APICommand: AsyncParsableCommand {
         config.gcGraceSeconds = gcGrace
         config.gcIntervalSeconds = gcInterval
         config.multipartExpirySeconds = multipartExpiry
+        config.objectBytesMax = ByteSize.parse(maxObjectSize)!
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()

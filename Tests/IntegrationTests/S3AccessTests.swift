@@ -152,6 +152,28 @@ struct S3AccessTests {
         }
     }
 
+    @Test("--max-object-size: a larger Content-Length is refused with 413 on the head, a longer chunked body when it gets there, S3 says EntityTooLarge; nothing stored; the limit itself fits",
+          arguments: testedEngines)
+    func maxObjectSize(engine: IOEngineKind) async throws {
+        try await S3Tests.withS3Cluster(engine, "max-size", extraOptions: ["--max-object-size", "1MiB"]) { cluster, aws in
+            let fits = try await cluster.randomFile("fits", size: 1 << 20)
+            let over = try await cluster.randomFile("over", size: (1 << 20) + 1)
+            #expect(try await cluster.put("fits", file: fits).status == 201)
+            let announced = try await cluster.put("over", file: over, upload: .dataBinary)
+            #expect(announced.status == 413 && announced.text.contains("max-object-size"), "\(announced)")
+            let chunked = try await cluster.put("over-chunked", file: over, extra: ["-H", "Transfer-Encoding: chunked"])
+            #expect(chunked.status == 413, "\(chunked)")
+            for key in ["over", "over-chunked"] {
+                #expect(try await curl(["-I", cluster.url(key)], scratch: cluster.scratch.tmp).status == 404, "\(key) was stored")
+            }
+            #expect(try await aws.run(["s3", "mb", "s3://sized"]).status == 0)
+            let s3 = try await aws.run(["s3api", "put-object", "--bucket", "sized", "--key", "over", "--body", over])
+            #expect(s3.status != 0 && s3.stderr.contains("EntityTooLarge"), "\(s3)")
+            let metrics = try await curl(["\(cluster.base)/metrics"], scratch: cluster.scratch.tmp).text
+            #expect(metrics.contains("flare_api_refused_total{reason=\"too_large\"}"), "\(metrics.prefix(300))")
+        }
+    }
+
     /// botocore over plain HTTP puts checksums in headers and signs the payload; over HTTPS it
     /// sends aws-chunked bodies with the checksum in a trailer. This makes it do the latter on
     /// HTTP too, in the real clients, and logs every request signed that way.
