@@ -49,6 +49,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Who may talk to whom, without I/O: HMAC-SHA256 signatures of api → data node requests
+        // (cluster secrets, their rotation, the nonce cache against replays) and bearer tokens.
+        .target(name: "FlareAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
         // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
         // S3's protocol without I/O: SigV4/SigV2 verification, credentials, addressing, the
@@ -84,6 +87,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareAuthTests", dependencies: ["FlareAuth"], swiftSettings: strict),
         .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
