@@ -32,20 +32,21 @@ let package = Package(
         // Placement over node ids (weighted, zone-aware) and node health states: no HTTP, no I/O.
         .target(name: "FlareCluster", dependencies: ["FlareCore"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
-            "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
-            "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        // The flags both nodes take (runtime, HTTP timeouts) and the logging bootstrap.
+        // The flags both nodes take (runtime, HTTP timeouts, cluster secrets), reading credentials
+        // files, and the logging bootstrap.
         .target(name: "FlareCommandLine", dependencies: [
-            "FlareHTTP", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FlareAuth", "FlareHTTP", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "api", dependencies: [
-            "FlareAPINode", "FlareCommandLine", "FlareIO", "FlareCore",
+            "FlareAPINode", "FlareAuth", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -66,7 +67,7 @@ let package = Package(
             "FlareAdmin", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .target(name: "FlareBench", dependencies: [
-            "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .executableTarget(name: "flare-bench", dependencies: [
             "FlareBench", "FlareCore",
@@ -77,7 +78,7 @@ let package = Package(
         .executableTarget(name: "flare-pipeline", cSettings: [.define("_GNU_SOURCE")],
                           linkerSettings: [.linkedLibrary("uring")]),
         .executableTarget(name: "datanode", dependencies: [
-            "FlareDataNode", "FlareCommandLine", "FlareIO", "FlareCore",
+            "FlareAuth", "FlareDataNode", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -92,8 +93,8 @@ let package = Package(
         .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
-        // child processes, curl and file helpers.
-        .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
+        // child processes, curl and file helpers, secrets and signed curl requests.
+        .target(name: "FlareTestSupport", dependencies: ["FlareAuth", "FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
         .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareTestSupport",
                                                               .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
