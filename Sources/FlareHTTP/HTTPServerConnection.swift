@@ -5,6 +5,13 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Body bytes a handler may leave unread and still keep the connection: the server
     /// reads and drops them. A larger remainder closes the connection instead.
     static let leftoverBodyBytesMax = 64 * 1024
+    /// Request bytes drained at most, and for how long, before closing a connection whose
+    /// client is still sending a body the handler did not read (a refused upload): closing
+    /// with unread bytes makes the kernel answer them with a reset, which can reach the client
+    /// before the response and take it away. Half-closed first, so the client sees the end
+    /// right after the response (RFC 9112's "lingering close").
+    static let lingerBytesMax = 64 << 20
+    static let lingerSeconds = 2
 
     private let stream: HTTPStream
     private let loop: EventLoop
@@ -14,6 +21,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let registry: ConnectionRegistry
     /// Set when ``run()`` has returned.
     private(set) var isFinished = false
+    /// The last exchange left a body unread that the client is sending (see ``lingerBytesMax``).
+    private var lingers = false
 
     init(stream: HTTPStream, loop: EventLoop, ids: RequestIDs, handler: @escaping HTTPHandler,
          onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry) {
@@ -42,6 +51,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             }
             guard await serve(head, started: stream.requestStartedAt) else { break }
         }
+        if lingers { await linger() }
         await stream.connection.close()
         isFinished = true
     }
@@ -105,8 +115,32 @@ final class HTTPServerConnection: @unchecked Sendable {
                 }
             }
         }
+        // A client that did not wait for 100 Continue is sending a body nobody reads: drain it
+        // before closing, so that it hears the answer rather than a reset.
+        lingers = !body.isComplete && !writer.keepAlive && body.beforeFirstRead == nil
         record(head, requestID, writer, body, started, error: failure)
         return writer.keepAlive && writer.isFinished
+    }
+
+    /// Half-closes, then reads and drops what the client still sends, until it closes its side,
+    /// ``lingerBytesMax`` bytes or ``lingerSeconds`` have passed.
+    private func linger() async {
+        await stream.connection.shutdownWrite()
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { scratch.deallocate() }
+        let deadline = ContinuousClock.now + .seconds(Self.lingerSeconds)
+        var drained = 0
+        while drained < Self.lingerBytesMax {
+            let left = deadline - .now
+            guard left > .zero else { return }
+            do {
+                let got = try await stream.connection.receive(into: scratch, timeout: left)
+                guard got > 0 else { return }
+                drained += got
+            } catch {
+                return  // reset, timed out, cancelled by a stopping server: close either way
+            }
+        }
     }
 
     /// Answers a head the codec refused (or a slow client) and gives up the connection.
