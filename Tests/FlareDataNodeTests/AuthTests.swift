@@ -48,7 +48,7 @@ struct AuthTests {
         #expect(result.headers["connection"] == "close", "\(context): the connection stays open: \(result.headers)", sourceLocation: sourceLocation)
     }
 
-    @Test("every route: no signature, a wrong secret, a time an hour off either way: 401/403, nothing stored or deleted; signed right: it works",
+    @Test("every route: no signature, a wrong secret, a time an hour off either way: 401/403, nothing stored or deleted; signed right: it works, once (sent again: 403)",
           arguments: testedEngines)
     func everyRoute(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "auth-routes") { node, directory in
@@ -71,8 +71,10 @@ struct AuthTests {
                 #expect(Self.onDisk(node, stored), "\(route): a refused request deleted the chunk")
                 #expect(!Self.onDisk(node, fresh), "\(route): a refused request stored a chunk")
                 #expect(try await node.get(stored).status == 200, "\(route): the stored chunk no longer reads back")
-                let signed = try await send(node.signer)
+                let signedArguments = signedCurlArguments(route.method, url, signer: node.signer, headers: headers, upload: upload)
+                let signed = try await curl(signedArguments)
                 #expect(signed.status == route.success, "\(route) signed: \(signed)")
+                Self.expectRefused(try await curl(signedArguments), 403, "\(route) sent again (a replay)")
             }
             #expect(chunkFiles(directory.data).count == AuthRoute.all.count, "\(chunkFiles(directory.data))")
             #expect(entries("\(directory.data)/tmp").isEmpty)
@@ -80,6 +82,7 @@ struct AuthTests {
             #expect(log.contains("refused PUT /chunk/") && log.contains("401 unsigned request"), "no log line for the refusals")
             #expect(try await node.metric("flare_datanode_auth_refused_total", labels: "reason=\"missing\"") == Double(AuthRoute.all.count))
             #expect(try await node.metric("flare_datanode_auth_refused_total", labels: "reason=\"stale\"") == Double(2 * AuthRoute.all.count))
+            #expect(try await node.metric("flare_datanode_auth_refused_total", labels: "reason=\"replayed\"") == Double(AuthRoute.all.count))
             // Open to anyone: the api's probe, a load balancer's check, Prometheus.
             #expect(try await curl([node.base + "/health"]).status == 200)
             #expect(try await curl([node.base + "/metrics"]).status == 200)
