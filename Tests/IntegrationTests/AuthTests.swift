@@ -10,7 +10,7 @@ import Testing
 /// else's are taken; the cluster secret is rotated without a restart while a client keeps
 /// working; the admin API needs its token, from curl and from the flare CLI; the native API
 /// needs one when asked to.
-@Suite("Authentication in a cluster", .timeLimit(.minutes(8)))
+@Suite("Authentication in a cluster")
 struct ClusterAuthTests {
     /// A chunk of `key` and the index of a data node holding a copy of it, and of one that does not.
     static func chunkPlaces(_ key: String, _ cluster: Cluster) async throws -> (id: String, holder: Int, other: Int) {

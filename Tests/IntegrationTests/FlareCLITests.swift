@@ -41,9 +41,11 @@ func runFlare(_ arguments: [String], engine: IOEngineKind, envAPI: String? = nil
     return FlareRun(status: status, stdout: readText(outPath), stderr: readText(errPath))
 }
 
+// The limit counts the wait for a cluster slot too: with every cluster suite running at once
+// on two cores, the wait alone has passed five minutes.
 /// The `flare` CLI against real processes: a cluster on each engine, a port nobody listens on,
 /// a listener that never answers.
-@Suite("flare CLI", .timeLimit(.minutes(5)))
+@Suite("flare CLI", .timeLimit(.minutes(10)))
 struct FlareCLITests {
     @Test("every command and its --json against a cluster: a fourth node added, drained, activated, reweighted (a number, then capacity); remove refused (409) while a node holds copies, then --force; unknown ids exit 1",
           arguments: testedEngines)
