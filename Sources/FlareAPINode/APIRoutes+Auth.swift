@@ -5,13 +5,14 @@ import FlareHTTP
 /// the object API (`/object/*`, `/objects`) a native token when `--native-auth` is given.
 /// `/health` and `/metrics` are open. Checked on the head, before any body is read.
 extension APIRoutes {
-    /// Which tokens a request to `path` needs; `nil`: none.
-    enum Guard: String {
+    /// The token files a route may be behind.
+    enum TokenGuard: String {
         case admin
         case native
     }
 
-    func guardFor(_ path: Substring) -> Guard? {
+    /// Which tokens a request to `path` needs; `nil`: none.
+    func tokenGuard(for path: Substring) -> TokenGuard? {
         if path == "/admin" || path.hasPrefix("/admin/") { return .admin }
         if path.hasPrefix("/object/") || path == "/objects" { return config.nativeTokens == nil ? nil : .native }
         return nil
@@ -19,7 +20,7 @@ extension APIRoutes {
 
     /// Answers and returns true when `request` may not go on.
     func refusedByToken(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws -> Bool {
-        guard let which = guardFor(request.path) else { return false }
+        guard let which = tokenGuard(for: request.path) else { return false }
         let tokens = which == .admin ? config.adminTokens : config.nativeTokens
         let status: Int, reason: String, message: String
         if let tokens {

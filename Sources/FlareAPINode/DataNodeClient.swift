@@ -1,8 +1,8 @@
+import FlareAuth
 import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
-import FlareAuth
 import Foundation
 import Logging
 import Synchronization
@@ -21,9 +21,10 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     private(set) var inFlight: [String: Int] = [:]
     /// Told when an exchange moved a node's health state (for the log).
     let onHealthChange: @Sendable (String, NodeHealthTransition) -> Void
-    /// Told when a node refused a request's signature (401, 403): the api's secret is not one
-    /// the node has, or the clocks are apart. Loop-confined throttle of that log line.
+    /// Where a node's refusal of this api's signature (401, 403) is told: the api's secret is
+    /// not one the node has, or the clocks are apart.
     private let logger: Logger
+    /// When each node's refusal was last logged (loop-confined, like the client).
     private var authWarnedAt: [String: ContinuousClock.Instant] = [:]
 
     /// - Parameter signer: signs every request (`--cluster-secret-file`); `nil`: unsigned.
