@@ -32,23 +32,27 @@ let package = Package(
         // Placement over node ids (weighted, zone-aware) and node health states: no HTTP, no I/O.
         .target(name: "FlareCluster", dependencies: ["FlareCore"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
-            "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
-            "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        // The flags both nodes take (runtime, HTTP timeouts) and the logging bootstrap.
+        // The flags both nodes take (runtime, HTTP timeouts, cluster secrets), reading credentials
+        // files, and the logging bootstrap.
         .target(name: "FlareCommandLine", dependencies: [
-            "FlareHTTP", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FlareAuth", "FlareHTTP", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "api", dependencies: [
-            "FlareAPINode", "FlareCommandLine", "FlareIO", "FlareCore",
+            "FlareAPINode", "FlareAuth", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Who may talk to whom, without I/O: HMAC-SHA256 signatures of api → data node requests
+        // (cluster secrets, their rotation, the nonce cache against replays) and bearer tokens.
+        .target(name: "FlareAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
         // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
         // S3's protocol without I/O: SigV4/SigV2 verification, credentials, addressing, the
@@ -63,7 +67,7 @@ let package = Package(
             "FlareAdmin", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .target(name: "FlareBench", dependencies: [
-            "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .executableTarget(name: "flare-bench", dependencies: [
             "FlareBench", "FlareCore",
@@ -74,7 +78,7 @@ let package = Package(
         .executableTarget(name: "flare-pipeline", cSettings: [.define("_GNU_SOURCE")],
                           linkerSettings: [.linkedLibrary("uring")]),
         .executableTarget(name: "datanode", dependencies: [
-            "FlareDataNode", "FlareCommandLine", "FlareIO", "FlareCore",
+            "FlareAuth", "FlareDataNode", "FlareCommandLine", "FlareIO", "FlareCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -84,12 +88,13 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareAuthTests", dependencies: ["FlareAuth"], swiftSettings: strict),
         .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other
-        // child processes, curl and file helpers.
-        .target(name: "FlareTestSupport", dependencies: ["FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
+        // child processes, curl and file helpers, secrets and signed curl requests.
+        .target(name: "FlareTestSupport", dependencies: ["FlareAuth", "FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
         .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareTestSupport",
                                                               .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),

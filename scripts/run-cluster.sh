@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Flare cluster: API on :8000, S3 on :9000, data nodes on :9001-9003, data
-# under ./data, logs under ./data/logs. Ctrl-C stops every process it started.
+# under ./data, logs under ./data/logs. Ctrl-C stops every process it started. The api signs
+# its requests to the data nodes with ./data/cluster-secret and the admin API (the flare CLI)
+# takes ./data/admin-token; both are made on the first run (mode 0600) and kept.
 # FLARE_BIN_DIR, FLARE_DATA_DIR, FLARE_API_PORT, FLARE_S3_PORT and FLARE_DATANODE_PORTS
 # ("9001 9002 9003") change where the binaries, the data and the ports are.
 set -euo pipefail
@@ -11,6 +13,16 @@ API_PORT="${FLARE_API_PORT:-8000}"
 S3_PORT="${FLARE_S3_PORT:-9000}"
 read -r -a DATANODE_PORTS <<<"${FLARE_DATANODE_PORTS:-9001 9002 9003}"
 mkdir -p "$DATA/logs"
+# The cluster secret (api → data nodes) and the admin token, made once, readable by this user only.
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+SECRET="$DATA/cluster-secret"
+if [ ! -s "$SECRET" ]; then
+  (umask 077; printf '# cluster secret: api nodes sign with the first line, data nodes accept every line\n%s\n' "$(random_hex 32)" >"$SECRET")
+fi
+TOKEN="$DATA/admin-token"
+if [ ! -s "$TOKEN" ]; then
+  (umask 077; printf '%s\n' "$(random_hex 24)" >"$TOKEN")
+fi
 pids=()
 stop() {
   # Ignored, not reset to their defaults: more signals come while the nodes stop (make forwards
@@ -42,7 +54,8 @@ wait_for() {  # wait_for URL NAME PID LOG
 # a crash. This script alone gets the signal, and stops them in order.
 nodes=""
 for port in "${DATANODE_PORTS[@]}"; do
-  setsid "$BIN/datanode" --port "$port" --data-dir "$DATA/datanode-$port" >>"$DATA/logs/datanode-$port.log" 2>&1 &
+  setsid "$BIN/datanode" --port "$port" --data-dir "$DATA/datanode-$port" --cluster-secret-file "$SECRET" \
+    >>"$DATA/logs/datanode-$port.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/health" "datanode :$port" "$!" "$DATA/logs/datanode-$port.log"
   nodes="${nodes:+$nodes,}127.0.0.1:$port"
@@ -56,7 +69,7 @@ if [ ! -s "$KEYS" ]; then
 fi
 read -r ACCESS_KEY SECRET_KEY < <(grep -v '^#' "$KEYS" | head -1)
 setsid "$BIN/api" --port "$API_PORT" --s3-port "$S3_PORT" --s3-credentials "$KEYS" --datanodes "$nodes" \
-  --metadata "$DATA/meta.sqlite" >>"$DATA/logs/api.log" 2>&1 &
+  --metadata "$DATA/meta.sqlite" --cluster-secret-file "$SECRET" --admin-token-file "$TOKEN" >>"$DATA/logs/api.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$API_PORT/health" "api :$API_PORT" "$!" "$DATA/logs/api.log"
 
@@ -72,6 +85,9 @@ S3 on http://localhost:$S3_PORT (the native objects are in the bucket flare):
   export AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=us-east-1
   aws --endpoint-url http://localhost:$S3_PORT s3 mb s3://photos
   aws --endpoint-url http://localhost:$S3_PORT s3 cp file.zip s3://photos/file.zip
+Admin (the flare CLI; the admin token is in $TOKEN):
+  export FLARE_API=http://localhost:$API_PORT FLARE_ADMIN_TOKEN_FILE=$TOKEN
+  $BIN/flare status
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true

@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareHTTP
 import FlareIO
 import Glibc
@@ -53,6 +54,15 @@ public struct APINodeConfig: Sendable {
     /// What the HTTP server accepts from clients, and how long it waits on them (idle,
     /// head and body timeouts).
     public var httpLimits = HTTPLimits()
+
+    /// Signs every request to data nodes with the first cluster secret
+    /// (`--cluster-secret-file`); `nil`: they go unsigned, and data nodes with a secret refuse them.
+    public var requestSigner: RequestSigner?
+    /// The tokens `/admin/*` takes in `Authorization: Bearer` (`--admin-token-file`); `nil`:
+    /// the admin API is off (403).
+    public var adminTokens: Reloadable<BearerTokens>?
+    /// The tokens the native `/object` API and `/objects` take (`--native-auth`); `nil`: open.
+    public var nativeTokens: Reloadable<BearerTokens>?
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCluster
 import FlareCore
 import FlareHTTP
@@ -98,7 +99,8 @@ public final class APINodeService: @unchecked Sendable {
                             pool: BufferPool(bufferBytes: config.chunkSizeBytes, bufferCount: buffersPerLoop, loop: loop,
                                              prefaultCount: config.windowChunks * 2),
                             dataNodes: DataNodeClient(loop: loop, directory: nodes, metrics: metrics,
-                                                      timeout: .seconds(config.dataNodeTimeoutSeconds)) { node, change in
+                                                      timeout: .seconds(config.dataNodeTimeoutSeconds),
+                                                      signer: config.requestSigner, logger: logger) { node, change in
                                 logger.warning("data node \(node) is \(change.to.rawValue) (was \(change.from.rawValue))\(change.failure.map { ": \($0)" } ?? "")")
                             },
                             reservations: ChunkIDReservations(metadata: metadata, batchCount: Self.reservedIDsPerBatch(config)) { body in
@@ -138,7 +140,7 @@ public final class APINodeService: @unchecked Sendable {
                 throw error
             }
             // Not "listening on": tests read the api's own port from the first such line.
-            logger.info("S3 API on \(s3Server!.localAddress) with \(s3Routes.credentials.count) key(s); native objects in bucket \(config.nativeBucket)")
+            logger.info("S3 API on \(s3Server!.localAddress) with \(s3Routes.credentials.count) key(s), every request signed (SigV4/SigV2); native objects in bucket \(config.nativeBucket)")
         }
         // The background workers on the first loop, sharing its per-chunk locks.
         let background = contexts[ObjectIdentifier(loops[0])]!
@@ -159,7 +161,55 @@ public final class APINodeService: @unchecked Sendable {
             uploadExpiry?.start()
         }
         prober.start()
-        logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath)")
+        logger.info("api listening on \(server.localAddress): \(loops.count) \(resolved.kind) loop(s), data nodes \(config.dataNodes.joined(separator: ",")), chunks of \(ByteSize.format(config.chunkSizeBytes)), window \(config.windowChunks), \(buffersPerLoop) buffers per loop, metadata \(config.metadataPath); \(Self.authSummary(config))")
+        warnAboutAuth(listening: server.localAddress)
+    }
+
+    /// Which auth is on, for the log line that says where the api listens.
+    private static func authSummary(_ config: APINodeConfig) -> String {
+        let native = config.nativeTokens.map { "bearer token (\($0.current.count) accepted)" } ?? "OFF"
+        let admin = config.adminTokens.map { "bearer token (\($0.current.count) accepted)" } ?? "off (no --admin-token-file)"
+        let signing = config.requestSigner.map { "signed with cluster secret \($0.keyring.current.signing.keyID)" } ?? "UNSIGNED"
+        return "auth: native API \(native), admin API \(admin), requests to data nodes \(signing)"
+    }
+
+    private func warnAboutAuth(listening address: SocketAddress) {
+        if config.nativeTokens == nil && !address.isLoopback {
+            logger.warning("the native API on \(address) is open to anyone who can reach it: give --native-auth FILE to ask for a bearer token")
+        }
+        if config.requestSigner == nil {
+            logger.warning("no --cluster-secret-file: requests to data nodes are unsigned; data nodes started with a secret refuse them (401)")
+        }
+    }
+
+    /// Signs from now on with the first of `keyring`'s secrets (read again on SIGHUP).
+    public func replaceClusterSecrets(_ keyring: ClusterKeyring) {
+        guard let signer = config.requestSigner else {
+            logger.warning("SIGHUP: this api was started without --cluster-secret-file; signing takes a restart")
+            return
+        }
+        signer.keyring.replace(keyring)
+        logger.notice("requests to data nodes are now signed with cluster secret \(keyring.signing.keyID)")
+    }
+
+    /// Accepts from now on the admin tokens `tokens` (read again on SIGHUP).
+    public func replaceAdminTokens(_ tokens: BearerTokens) {
+        guard let holder = config.adminTokens else {
+            logger.warning("SIGHUP: this api was started without --admin-token-file; turning the admin API on takes a restart")
+            return
+        }
+        holder.replace(tokens)
+        logger.notice("admin API: \(tokens.count) token(s) accepted")
+    }
+
+    /// Accepts from now on the native API tokens `tokens` (read again on SIGHUP).
+    public func replaceNativeTokens(_ tokens: BearerTokens) {
+        guard let holder = config.nativeTokens else {
+            logger.warning("SIGHUP: this api was started without --native-auth; asking for tokens takes a restart")
+            return
+        }
+        holder.replace(tokens)
+        logger.notice("native API: \(tokens.count) token(s) accepted")
     }
 
     private func describeMetrics() {
@@ -184,6 +234,10 @@ public final class APINodeService: @unchecked Sendable {
         metrics.describe("flare_api_repair_eta_seconds", type: "gauge", "Seconds the current repair pass needs at its rate so far (-1: not known yet).")
         metrics.describe("flare_api_layout_version", type: "gauge", "The cluster layout's version (raised by every node added, drained, removed or reweighed).")
         metrics.describe("flare_api_gc_deleted_chunks_total", type: "counter", "Orphan chunk copies garbage collection deleted.")
+        metrics.describe("flare_api_auth_refused_total", type: "counter",
+                         "Requests refused for their bearer token, by API (admin, native) and reason (missing, wrong, off).")
+        metrics.describe("flare_api_datanode_auth_refused_total", type: "counter",
+                         "Requests a data node refused for their signature (401, 403), by node.")
         metrics.describe("flare_api_gc_passes_total", type: "counter", "Garbage collection passes over the data nodes.")
         metrics.describe("flare_api_gc_last_pass_orphans", type: "gauge",
                          "Orphan chunk copies (older than --gc-grace, nothing refers to them) the last garbage collection pass found.")

@@ -6,7 +6,8 @@ import FlareMetadata
 import Logging
 
 /// The API node's HTTP API: `/object/{key}` (PUT, GET, HEAD, DELETE), `/objects`,
-/// `/health`, `/metrics`, and the admin API under `/admin` (``AdminRoutes``).
+/// `/health`, `/metrics`, and the admin API under `/admin` (``AdminRoutes``), each behind
+/// its token where one is asked for (`APIRoutes+Auth`).
 struct APIRoutes: Sendable {
     let contexts: [ObjectIdentifier: LoopContext]
     let nodes: NodeDirectory
@@ -22,6 +23,7 @@ struct APIRoutes: Sendable {
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let context = contexts[ObjectIdentifier(request.loop)]!
         let path = request.path
+        if try await refusedByToken(request, response) { return }
         if path.hasPrefix("/object/") {
             let key: String
             do {

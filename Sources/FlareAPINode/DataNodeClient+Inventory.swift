@@ -27,6 +27,7 @@ extension DataNodeClient: ChunkInventory {
                                      timeout: max(timeout, Self.listingTimeout)) { response in
                 parser = ChunkListParser(node: node, idsMax: Self.listedChunksMax)  // a retry on a fresh connection starts over
                 guard response.status == 200 else {
+                    self.noteAuthRefusal(node, "GET", status: response.status)
                     _ = try await response.body.discard(bytesMax: 64 * 1024)
                     throw ChunkInventoryError.failed(node: node, reason: "status \(response.status)")
                 }

@@ -1,8 +1,10 @@
+import FlareAuth
 import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
 import Foundation
+import Logging
 import Synchronization
 
 /// The chunk transport over HTTP: talks to data nodes from one event loop, over that loop's
@@ -19,16 +21,52 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     private(set) var inFlight: [String: Int] = [:]
     /// Told when an exchange moved a node's health state (for the log).
     let onHealthChange: @Sendable (String, NodeHealthTransition) -> Void
+    /// Where a node's refusal of this api's signature (401, 403) is told: the api's secret is
+    /// not one the node has, or the clocks are apart.
+    private let logger: Logger
+    /// When each node's refusal was last logged (loop-confined, like the client).
+    private var authWarnedAt: [String: ContinuousClock.Instant] = [:]
 
-    init(loop: EventLoop, directory: NodeDirectory, metrics: Metrics, timeout: Duration,
+    /// - Parameter signer: signs every request (`--cluster-secret-file`); `nil`: unsigned.
+    init(loop: EventLoop, directory: NodeDirectory, metrics: Metrics, timeout: Duration, signer: RequestSigner? = nil,
+         logger: Logger = Logger(label: "api"),
          onHealthChange: @escaping @Sendable (String, NodeHealthTransition) -> Void = { _, _ in }) {
         self.onHealthChange = onHealthChange
         self.loop = loop
+        self.logger = logger
         client = HTTPClient(loop: loop, connectionsPerPeerMax: 64, idlePerPeerMax: 32)
         client.connectTimeout = .seconds(2)
+        if let signer {
+            // Per attempt: a retry on a fresh connection gets a nonce of its own, not a replay.
+            client.beforeSend = { method, target, headers in
+                let value = signer.authorization(method: method, target: target, header: { headers[$0] },
+                                                 time: wallClockNanoseconds() / 1_000_000_000)
+                headers.set("Authorization", value)
+            }
+        }
         self.directory = directory
         self.metrics = metrics
         self.timeout = timeout
+    }
+
+    /// The headers every request to `node` carries: its id, so that only that node acts on it
+    /// (another one at its address answers 409), and, signed, so that a copy of the request
+    /// replayed at another node is refused there.
+    private func headers(for node: String, _ more: HTTPHeaders = HTTPHeaders()) -> HTTPHeaders {
+        var headers = more
+        headers.set(Self.expectedNodeHeader, node)
+        return headers
+    }
+
+    /// Logs a node's refusal of this api's signature, at most once per node per 10 s: a wrong
+    /// secret refuses every request, and one line says it.
+    func noteAuthRefusal(_ node: String, _ method: String, status: Int) {
+        guard status == 401 || status == 403 else { return }
+        metrics.increment("flare_api_datanode_auth_refused_total", labels: "node=\"\(node)\"")
+        let now = ContinuousClock.now
+        if let last = authWarnedAt[node], now - last < .seconds(10) { return }
+        authWarnedAt[node] = now
+        logger.error("data node \(node) refused a signed \(method) with \(status): its --cluster-secret-file does not hold this api's first secret, or the clocks are apart (see its log)")
     }
 
     func put(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, crc32c: UInt32, on node: String) async throws(ChunkTransportError) {
@@ -46,7 +84,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         let status: Int
         do {
             status = try await client.execute(method: "PUT", target: "/chunk/\(id)",
-                                              headers: ["X-Flare-Checksum": CRC32C.headerValue(crc32c)],
+                                              headers: headers(for: node, ["X-Flare-Checksum": CRC32C.headerValue(crc32c)]),
                                               body: bytes, to: address, timeout: timeout) { response in
                 _ = try await response.body.discard(bytesMax: 64 * 1024)
                 return response.status
@@ -57,6 +95,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         }
         observe(node, "PUT", started, status: status, ending: watch)
         if status == 201 { return }
+        noteAuthRefusal(node, "PUT", status: status)
         // A 4xx means the request itself is wrong, except 409: this node already holds a
         // chunk of that id (a copy of a failed attempt), which says nothing of the others.
         if status / 100 == 4 && status != 409 { throw .refused(node: node, status: status) }
@@ -110,10 +149,11 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         var crc = CRC32C()
         let problem: (ReplicaFault, String)?
         do {
-            problem = try await client.execute(method: "GET", target: "/chunk/\(id)", to: address, timeout: timeout) {
-                response -> (ReplicaFault, String)? in
+            problem = try await client.execute(method: "GET", target: "/chunk/\(id)", headers: headers(for: node), to: address,
+                                               timeout: timeout) { response -> (ReplicaFault, String)? in
                 crc = CRC32C()  // a retry on a fresh connection starts over
                 guard response.status == 200 else {
+                    noteAuthRefusal(node, "GET", status: response.status)
                     _ = try await response.body.discard(bytesMax: 64 * 1024)
                     return (response.status == 404 ? .missing : .status, "status \(response.status)")
                 }
@@ -153,8 +193,10 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.corruptListBytesMax, alignment: 16)
         defer { buffer.deallocate() }
         do {
-            let count = try await client.execute(method: "GET", target: "/chunks/corrupt", to: address, timeout: timeout) { response in
+            let count = try await client.execute(method: "GET", target: "/chunks/corrupt", headers: headers(for: node), to: address,
+                                                 timeout: timeout) { response in
                 guard response.status == 200 else {
+                    noteAuthRefusal(node, "GET", status: response.status)
                     _ = try await response.body.discard(bytesMax: 64 * 1024)
                     return response.status == 404 ? 0 : -1
                 }
@@ -169,9 +211,9 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         }
     }
 
-    /// Sent with what destroys data (a DELETE, garbage collection's listing): the id of the
-    /// node meant. A data node that is another (a node restarted on a port another had a
-    /// moment ago) refuses with 409 instead of deleting the wrong node's chunks.
+    /// Sent with every request: the id of the node meant. A data node that is another (a node
+    /// restarted on a port another had a moment ago) refuses with 409 instead of deleting,
+    /// storing or serving the wrong node's chunks.
     static let expectedNodeHeader = "X-Flare-Node-Id"
 
     /// Bytes of a `/chunks/corrupt` answer read at most (some 80 bytes per quarantined chunk).
@@ -182,12 +224,13 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
         guard let address = directory.address(of: node) else { return false }
         let started = ContinuousClock.now
         do {
-            let status = try await client.execute(method: "DELETE", target: "/chunk/\(id)", headers: [Self.expectedNodeHeader: node],
+            let status = try await client.execute(method: "DELETE", target: "/chunk/\(id)", headers: headers(for: node),
                                                   to: address, timeout: timeout) { response in
                 _ = try await response.body.discard(bytesMax: 64 * 1024)
                 return response.status
             }
             observe(node, "DELETE", started, status: status)
+            noteAuthRefusal(node, "DELETE", status: status)
             return status == 204 || status == 404
         } catch {
             observe(node, "DELETE", started, status: 0)

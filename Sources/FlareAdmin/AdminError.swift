@@ -17,6 +17,8 @@ public enum AdminError: Error, Sendable, Equatable, CustomStringConvertible {
     case ambiguousNode(prefix: String, matches: [String])
     /// The CLI's own runtime could not start (an event loop).
     case runtime(String)
+    /// The admin token file could not be read, or holds no token.
+    case tokenFile(String, why: String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum AdminError: Error, Sendable, Equatable, CustomStringConvertible {
             return "'\(prefix)' is the start of \(matches.count) node ids (\(matches.joined(separator: ", "))): give more of the id"
         case .runtime(let what):
             return what
+        case .tokenFile(let path, let why):
+            return "the admin token file \(path) is not usable: \(why)"
         }
     }
 }

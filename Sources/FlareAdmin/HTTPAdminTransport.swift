@@ -11,16 +11,21 @@ public final class HTTPAdminTransport: AdminTransport, @unchecked Sendable {
 
     public let endpoint: APIEndpoint
     public let timeoutSeconds: Int
+    /// Sent with every request, when given.
+    public let token: AdminToken?
     private let address: SocketAddress
     private let loop: EventLoop
     private let client: HTTPClient
 
     /// Resolves the endpoint and starts the loop.
-    /// - Parameter timeoutSeconds: bounds connecting and every wait for the answer (its
-    ///   head and each read of its body).
-    public init(endpoint: APIEndpoint, timeoutSeconds: Int, engine: IOEngineKind) async throws(AdminError) {
+    /// - Parameters:
+    ///   - timeoutSeconds: bounds connecting and every wait for the answer (its head and
+    ///     each read of its body).
+    ///   - token: the admin token, sent as `Authorization: Bearer`.
+    public init(endpoint: APIEndpoint, timeoutSeconds: Int, engine: IOEngineKind, token: AdminToken? = nil) async throws(AdminError) {
         self.endpoint = endpoint
         self.timeoutSeconds = timeoutSeconds
+        self.token = token
         address = try endpoint.resolve()
         do {
             loop = try EventLoop.start(engine: engine, name: "flare-cli")
@@ -43,9 +48,11 @@ public final class HTTPAdminTransport: AdminTransport, @unchecked Sendable {
 
     public func send(_ method: String, _ target: String) async throws(AdminError) -> AdminAnswer {
         let client = self.client, address = self.address, timeout = Duration.seconds(timeoutSeconds)
+        var headers: HTTPHeaders = ["Accept": "application/json"]
+        if let token { headers.add("Authorization", "Bearer \(token.value)") }
         do {
-            return try await loop.run {
-                try await client.execute(method: method, target: target, headers: ["Accept": "application/json"],
+            return try await loop.run { [headers] in
+                try await client.execute(method: method, target: target, headers: headers,
                                          to: address, timeout: timeout) { response in
                     AdminAnswer(status: response.status, body: try await Self.readBody(response.body, of: target))
                 }

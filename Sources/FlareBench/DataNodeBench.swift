@@ -42,10 +42,13 @@ public struct DataNodeBench {
         options.dataNodes = 1
         let root = try makeTemporaryDirectory(in: workDirectory, prefix: "flare-datanode-bench-")
         defer { try? FileManager.default.removeItem(atPath: root) }
+        // Signed as an api signs: the cost of checking signatures is part of what is measured.
+        let credentials = try BenchCredentials(directory: root)
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "\(binDirectory)/datanode")
-        process.arguments = ["--port", "\(port)", "--data-dir", "\(root)/data", "--io", engine, "--log-level", nodeLog == nil ? "warning" : "info"]
+        process.arguments = ["--port", "\(port)", "--data-dir", "\(root)/data", "--io", engine, "--log-level", nodeLog == nil ? "warning" : "info",
+                             "--cluster-secret-file", credentials.secretFile]
         if let nodeLog {
             // A line per request with its duration: where a slow phase spends its time.
             guard FileManager.default.createFile(atPath: nodeLog, contents: nil), let handle = FileHandle(forWritingAtPath: nodeLog) else {
@@ -60,7 +63,7 @@ public struct DataNodeBench {
         for _ in 0..<200 where httpStatus(port: port, path: "/health") != 200 { usleep(50_000) }
         guard httpStatus(port: port, path: "/health") == 200 else { throw BenchError("the data node did not start") }
 
-        let generator = try await LoadGenerator(engine: IOEngineKind(parsing: engine) ?? .auto)
+        let generator = try await LoadGenerator(engine: IOEngineKind(parsing: engine) ?? .auto, signer: credentials.signer)
         defer { generator.shutdown() }
         let target = BenchTarget(address: try SocketAddress(host: "127.0.0.1", port: port), pathPrefix: "/chunk/")
         var results: [BenchRound] = []

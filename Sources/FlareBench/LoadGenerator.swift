@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -60,13 +61,24 @@ public final class LoadGenerator: @unchecked Sendable {
     let loops: [EventLoop]
     private let clients: [ObjectIdentifier: HTTPClient]
 
-    public init(engine: IOEngineKind, loops count: Int = 2) async throws {
+    /// - Parameter signer: signs every request as an api node does (benching a data node
+    ///   started with a cluster secret); `nil`: unsigned.
+    public init(engine: IOEngineKind, loops count: Int = 2, signer: RequestSigner? = nil) async throws {
         var loops: [EventLoop] = []
         var clients: [ObjectIdentifier: HTTPClient] = [:]
         for index in 0..<count {
             let loop = try EventLoop.start(engine: engine, name: "bench-\(index)")
             loops.append(loop)
-            clients[ObjectIdentifier(loop)] = try await loop.run { HTTPClient(loop: loop, connectionsPerPeerMax: 256, idlePerPeerMax: 256) }
+            clients[ObjectIdentifier(loop)] = try await loop.run {
+                let client = HTTPClient(loop: loop, connectionsPerPeerMax: 256, idlePerPeerMax: 256)
+                if let signer {
+                    client.beforeSend = { method, target, headers in
+                        headers.set("Authorization", signer.authorization(method: method, target: target, header: { headers[$0] },
+                                                                          time: wallClockNanoseconds() / 1_000_000_000))
+                    }
+                }
+                return client
+            }
         }
         self.loops = loops
         self.clients = clients

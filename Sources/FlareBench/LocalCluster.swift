@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import Foundation
 #if canImport(Glibc)
@@ -5,7 +6,9 @@ import Glibc
 #endif
 
 /// Starts Flare's binaries (api + data nodes) on free loopback ports with temporary data
-/// directories, and stops them (by PID) and removes the data afterwards.
+/// directories, and stops them (by PID) and removes the data afterwards. The nodes run with a
+/// cluster secret and the api with an admin token, as a deployed cluster does, so the signed
+/// path is the one measured.
 public final class LocalCluster: @unchecked Sendable {
     public struct Options: Sendable {
         public var binDirectory: String
@@ -42,9 +45,13 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var dataNodeProcesses: [Process] = []
     private var processes: [Process] = []
 
+    /// The cluster secret and admin token, in files under ``root``.
+    public let credentials: BenchCredentials
+
     public init(options: Options) throws {
         self.options = options
         root = try makeTemporaryDirectory(in: options.workDirectory, prefix: "flare-bench-")
+        credentials = try BenchCredentials(directory: root)
     }
 
     /// The API node's base URL.
@@ -53,7 +60,8 @@ public final class LocalCluster: @unchecked Sendable {
     public func start() throws {
         for index in 0..<options.dataNodes {
             let port = try freePort()
-            let process = try launch("datanode", ["--port", "\(port)", "--data-dir", "\(root)/datanode-\(index)", "--io", options.engine],
+            let process = try launch("datanode", ["--port", "\(port)", "--data-dir", "\(root)/datanode-\(index)", "--io", options.engine,
+                                                  "--cluster-secret-file", credentials.secretFile],
                                      log: "\(root)/datanode-\(index).log")
             try waitForHealth(port: port, process: process)
             dataNodePorts.append(port)
@@ -64,7 +72,9 @@ public final class LocalCluster: @unchecked Sendable {
         let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
                                      "--chunk-size", options.chunkSize, "--window", "\(options.window)",
                                      "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
-                                     "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning"] + options.apiArguments,
+                                     "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning",
+                                     "--cluster-secret-file", credentials.secretFile, "--admin-token-file", credentials.adminTokenFile]
+                                     + options.apiArguments,
                              log: "\(root)/api.log")
         try waitForHealth(port: apiPort, process: api)
         apiProcess = api

@@ -98,7 +98,8 @@ public struct RebalanceBench {
     }
 
     private func api(_ cluster: LocalCluster, _ method: String, _ path: String) throws -> [String: Any] {
-        let output = try runCommand("/usr/bin/curl", ["-sS", "--max-time", "30", "-X", method, "\(cluster.apiURL)\(path)"])
+        let output = try runCommand("/usr/bin/curl", ["-sS", "--max-time", "30", "-X", method, "-H", cluster.credentials.adminHeader,
+                                                      "\(cluster.apiURL)\(path)"])
         let answer = String(decoding: output.stdout, as: UTF8.self).prefix(300)
         do {
             guard let json = try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any] else {

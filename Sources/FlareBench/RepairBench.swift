@@ -43,7 +43,7 @@ public struct RepairBench {
         let count = max(1, objectBytes / Self.objectSize)
         _ = try cluster.storeObjects(count, bytes: Self.objectSize, prefix: "heal/")
         let victim = cluster.dataNodePorts[0]
-        let lost = try text("http://127.0.0.1:\(victim)/chunks").split(separator: "\n").count
+        let lost = try text("http://127.0.0.1:\(victim)/chunks", signedWith: cluster.credentials).split(separator: "\n").count
         progress.begin("killing the data node on :\(victim), which held \(lost) chunks; waiting for the repair")
         let killed = ContinuousClock.now
         kill(cluster.dataNodeProcesses[0].processIdentifier, SIGKILL)
@@ -146,8 +146,9 @@ public struct RepairBench {
         return 0
     }
 
-    private func text(_ url: String) throws -> String {
-        let output = try runCommand("/usr/bin/curl", ["-sS", "--max-time", "10", url])
+    /// A GET of `url`; signed as the api signs when `credentials` are given (a data node's route).
+    private func text(_ url: String, signedWith credentials: BenchCredentials? = nil) throws -> String {
+        let output = try runCommand("/usr/bin/curl", ["-sS", "--max-time", "10"] + (credentials?.signedGET(url) ?? []) + [url])
         return String(decoding: output.stdout, as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -28,6 +29,15 @@ public struct DataNodeConfig: Sendable {
     public var scrubIntervalSeconds: Double = 7 * 86_400
     /// The most bytes per second a scrub pass reads, on average; 0: unlimited.
     public var scrubBytesPerSecond = 16 << 20
+
+    /// Checks that requests are signed with the cluster secret (`--cluster-secret-file`);
+    /// `nil`: nobody is asked who they are, which the node allows only on a loopback address
+    /// or with ``allowsUnauthenticated``.
+    public var requestVerifier: RequestVerifier?
+    /// `--insecure-no-auth`: serve without a cluster secret on any address.
+    public var allowsUnauthenticated = false
+    /// `--metrics-auth`: `/metrics` needs a signed request too (only `/health` stays open).
+    public var metricsNeedAuth = false
 
     public init() {}
 }

@@ -7,7 +7,8 @@ extension HTTPError: StatusCarrying {}
 
 /// The data node's HTTP API: `/chunk/{id}` (PUT, GET, HEAD, DELETE), `/chunks`,
 /// `/chunks/corrupt`, `/health`, `/metrics`. Each request uses the chunk store of the loop it
-/// arrived on.
+/// arrived on. Every route but `/health` (and `/metrics`) needs a request signed with the
+/// cluster secret when the node has one (`DataNodeRoutes+Auth`).
 struct DataNodeRoutes: Sendable {
     let stores: [ObjectIdentifier: ChunkStore]
     let config: DataNodeConfig
@@ -16,22 +17,18 @@ struct DataNodeRoutes: Sendable {
     let nodeID: NodeID
     let capacityBytes: Int
 
-    /// What destroys data (a DELETE, garbage collection's listing) may name the node it is
-    /// meant for in `X-Flare-Node-Id`; another node refuses it rather than act on a request
-    /// that reached it only because it took over an address.
-    private func wrongNode(_ request: HTTPServerRequest) -> String? {
-        guard let expected = request.headers["X-Flare-Node-Id"], expected != "\(nodeID)" else { return nil }
-        return "this is data node \(nodeID), not \(expected)"
-    }
+    /// For refusals; the access log is the recorder's.
+    let logger: Logger
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let path = request.path
+        if let refusal = authRefusal(request) { return try await refuse(refusal, request, response) }
+        if !isOpen(path), let refusal = wrongNode(request) { return try await response.respondError(409, refusal) }
         let store = stores[ObjectIdentifier(request.loop)]!
         if path.hasPrefix("/chunk/") {
             guard let id = ChunkID(path.dropFirst("/chunk/".count)) else {
                 return try await response.respondError(400, "chunk ids are exactly 32 lowercase hex characters")
             }
-            if request.method == "DELETE", let refusal = wrongNode(request) { return try await response.respondError(409, refusal) }
             switch request.method {
             case "PUT": try await put(id, store, request, response)
             case "GET", "HEAD": try await get(id, store, request, response)
@@ -47,7 +44,6 @@ struct DataNodeRoutes: Sendable {
             await refreshGauges(store)
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
         case ("GET", "/chunks"):
-            if let refusal = wrongNode(request) { return try await response.respondError(409, refusal) }
             if let query = request.head.query, !query.isEmpty { try await listOlder(query, store, response) } else { try await list(store, response) }
         case ("GET", "/chunks/corrupt"):
             try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: store.quarantine.json())
@@ -246,6 +242,7 @@ struct DataNodeRoutes: Sendable {
             metrics.increment("flare_datanode_errors_total", labels: "kind=\"io_\(error.name)\"")
         }
         metrics.set("flare_datanode_buffers_in_use", labels: "loop=\"\(store.loop.name)\"", Double(store.pool.inUse))
+        if let verifier = config.requestVerifier { metrics.set("flare_datanode_auth_nonces", Double(verifier.noncesHeld)) }
     }
 
     /// Access log line and request metrics for every exchange: how long stored and served

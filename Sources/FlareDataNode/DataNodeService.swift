@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -27,6 +28,9 @@ public final class DataNodeService: @unchecked Sendable {
     public init(config: DataNodeConfig, logger: Logger) async throws {
         self.config = config
         self.logger = logger
+        // Before anything touches the disk: a node that may not serve does not start.
+        let address = try SocketAddress(host: config.host, port: config.port)
+        try Self.checkAuthentication(config, address)
         directoryLock = try DataDirectoryLock(config.dataDirectory)
         // Read before anything else touches the directory: a bad id file stops the start.
         let storedID = try NodeIdentity.read(in: config.dataDirectory)
@@ -67,8 +71,7 @@ public final class DataNodeService: @unchecked Sendable {
             stores[ObjectIdentifier(loop)] = store
         }
         let routes = DataNodeRoutes(stores: stores, config: config, metrics: metrics, engine: resolved.kind,
-                                    nodeID: nodeID, capacityBytes: capacityBytes)
-        let address = try SocketAddress(host: config.host, port: config.port)
+                                    nodeID: nodeID, capacityBytes: capacityBytes, logger: logger)
         let logger = self.logger
         let metrics = self.metrics
         server = try HTTPServer(address: address, loops: loops, limits: config.httpLimits,
@@ -82,7 +85,49 @@ public final class DataNodeService: @unchecked Sendable {
         } else {
             logger.notice("scrubbing is off (--scrub-interval 0): stored chunks are checked only when read")
         }
-        logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop; node \(nodeID), zone \(config.zone), capacity \(ByteSize.format(capacityBytes))")
+        describeMetrics()
+        logger.info("datanode listening on \(server.localAddress) with \(loops.count) \(resolved.kind) loop(s), \(buffersPerLoop) buffers of \(ByteSize.format(bufferBytes)) per loop; node \(nodeID), zone \(config.zone), capacity \(ByteSize.format(capacityBytes)); \(Self.authSummary(config))")
+        if config.requestVerifier == nil {
+            logger.warning(server.localAddress.isLoopback
+                ? "no --cluster-secret-file: serving without authentication, on a loopback address only: anyone on this machine may store, read and delete chunks"
+                : "--insecure-no-auth: serving without authentication on \(server.localAddress): anyone who can reach it may store, read and delete chunks")
+        }
+    }
+
+    /// A node without a cluster secret serves anyone who reaches it: it may do so on a
+    /// loopback address (a cluster on one machine, `make run`), elsewhere only when told to.
+    private static func checkAuthentication(_ config: DataNodeConfig, _ address: SocketAddress) throws(DataNodeConfigError) {
+        guard config.requestVerifier == nil else {
+            if config.allowsUnauthenticated { throw DataNodeConfigError("--insecure-no-auth and --cluster-secret-file contradict each other: give one") }
+            return
+        }
+        if config.metricsNeedAuth { throw DataNodeConfigError("--metrics-auth needs --cluster-secret-file: the signatures it asks for are made with it") }
+        guard address.isLoopback || config.allowsUnauthenticated else {
+            throw DataNodeConfigError("refusing to serve \(address) without authentication: anyone who reaches it could store and delete chunks. Give --cluster-secret-file FILE (the api's too), listen on 127.0.0.1, or pass --insecure-no-auth on a network you trust")
+        }
+    }
+
+    /// Whether, and how, requests are authenticated: for the log line that says where the node listens.
+    private static func authSummary(_ config: DataNodeConfig) -> String {
+        guard let verifier = config.requestVerifier else { return "auth OFF (no --cluster-secret-file)" }
+        let open = config.metricsNeedAuth ? "/health" : "/health and /metrics"
+        return "auth on: signed requests only (cluster secret key ids \(verifier.keyring.current.keyIDs.joined(separator: ", ")), clock skew ±\(verifier.clockSkewSecondsMax) s), \(open) open"
+    }
+
+    /// Takes the secrets read again from `--cluster-secret-file` (SIGHUP): requests checked
+    /// from now on are checked against them. Does nothing on a node without a secret.
+    public func replaceClusterSecrets(_ keyring: ClusterKeyring) {
+        guard let verifier = config.requestVerifier else {
+            logger.warning("SIGHUP: this node was started without --cluster-secret-file; a secret takes a restart")
+            return
+        }
+        verifier.keyring.replace(keyring)
+        logger.notice("cluster secrets now: key ids \(keyring.keyIDs.joined(separator: ", ")) (any of them verifies)")
+    }
+
+    private func describeMetrics() {
+        metrics.describe("flare_datanode_auth_refused_total", type: "counter",
+                         "Requests refused for their signature (missing, malformed, unknown_key, bad_signature, stale, replayed, ...), by reason.")
     }
 
     /// The id read from the directory, or a new one written there on a first start (or in a
@@ -118,4 +163,10 @@ public final class DataNodeService: @unchecked Sendable {
         _ = await scrubTask?.result
         for loop in loops { loop.shutdown() }
     }
+}
+
+/// A data node configuration that must not run.
+public struct DataNodeConfigError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -41,6 +41,12 @@ public final class HTTPClient: @unchecked Sendable {
     /// How long connecting may take.
     public var connectTimeout: Duration = .seconds(2)
 
+    /// Called with each request's method, target and headers — `Content-Length` included,
+    /// `Host` not — just before its head is sent, once per attempt (a retry on a fresh
+    /// connection is a new attempt): the place to sign requests, so that every attempt carries
+    /// a signature of its own (a nonce used once). Set it before the first request.
+    public var beforeSend: (@Sendable (_ method: String, _ target: String, _ headers: inout HTTPHeaders) -> Void)?
+
     /// An idle connection older than this is closed instead of reused: servers close idle
     /// connections themselves (Flare's after `--idle-timeout`, 60 s by default), and a
     /// request sent on one the peer is closing fails.
@@ -159,15 +165,18 @@ public final class HTTPClient: @unchecked Sendable {
     private func exchange(_ stream: HTTPStream, method: String, target: String, headers: HTTPHeaders,
                           body: HTTPRequestBody?, peer: SocketAddress, timeout: Duration,
                           answered: inout Bool) async throws -> HTTPClientResponse {
-        var text = "\(method) \(target) HTTP/1.1\r\nHost: \(peer)\r\n"
+        var sent = HTTPHeaders()
         for (name, value) in headers where !name.equalsIgnoringASCIICase("Content-Length") && !name.equalsIgnoringASCIICase("Host") {
-            text += "\(name): \(value)\r\n"
+            sent.add(name, value)
         }
         if let body {
-            text += "Content-Length: \(body.count)\r\n"
+            sent.add("Content-Length", "\(body.count)")
         } else if method == "PUT" || method == "POST" {
-            text += "Content-Length: 0\r\n"
+            sent.add("Content-Length", "0")
         }
+        beforeSend?(method, target, &sent)
+        var text = "\(method) \(target) HTTP/1.1\r\nHost: \(peer)\r\n"
+        for (name, value) in sent { text += "\(name): \(value)\r\n" }
         text += "\r\n"
         try await stream.send(text, timeout: timeout)
         switch body {

@@ -41,6 +41,11 @@ public final class HTTPResponseWriter: @unchecked Sendable {
         return true
     }
 
+    /// Closes the connection once this response is sent, without reading what is left of the
+    /// request body: for a request refused before its body was wanted (an unauthenticated
+    /// upload), whose sender should neither keep the connection nor have its body read.
+    public func closeAfterResponse() { keepAlive = false }
+
     /// Whether the response is complete.
     public var isFinished: Bool {
         if case .finished = state { return true }

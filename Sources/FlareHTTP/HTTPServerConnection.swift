@@ -5,6 +5,13 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Body bytes a handler may leave unread and still keep the connection: the server
     /// reads and drops them. A larger remainder closes the connection instead.
     static let leftoverBodyBytesMax = 64 * 1024
+    /// Request bytes drained at most, and for how long, before closing a connection whose
+    /// client is still sending a body the handler did not read (a refused upload): closing
+    /// with unread bytes makes the kernel answer them with a reset, which can reach the client
+    /// before the response and take it away. Half-closed first, so the client sees the end
+    /// right after the response (RFC 9112's "lingering close").
+    static let lingerBytesMax = 64 << 20
+    static let lingerSeconds = 2
 
     private let stream: HTTPStream
     private let loop: EventLoop
@@ -14,6 +21,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let registry: ConnectionRegistry
     /// Set when ``run()`` has returned.
     private(set) var isFinished = false
+    /// The last exchange left a body unread that the client is sending (see ``lingerBytesMax``).
+    private var lingers = false
 
     init(stream: HTTPStream, loop: EventLoop, ids: RequestIDs, handler: @escaping HTTPHandler,
          onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry) {
@@ -42,6 +51,7 @@ final class HTTPServerConnection: @unchecked Sendable {
             }
             guard await serve(head, started: stream.requestStartedAt) else { break }
         }
+        if lingers { await linger() }
         await stream.connection.close()
         isFinished = true
     }
@@ -117,6 +127,9 @@ final class HTTPServerConnection: @unchecked Sendable {
                 }
             }
         }
+        // A client that did not wait for 100 Continue is sending a body nobody reads: drain it
+        // before closing, so that it hears the answer rather than a reset.
+        lingers = !body.isComplete && !writer.keepAlive && body.beforeFirstRead == nil
         record(head, requestID, writer, body, started, error: failure)
         return writer.keepAlive && writer.isFinished
     }
@@ -142,8 +155,10 @@ final class HTTPServerConnection: @unchecked Sendable {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 1)
             defer { scratch.deallocate() }
             var drained = 0
-            while drained < 256 * 1024, try await connection.receive(into: scratch, timeout: .milliseconds(200)) > 0 {
-                drained += scratch.count
+            while drained < 256 * 1024 {
+                let got = try await connection.receive(into: scratch, timeout: .milliseconds(200))
+                guard got > 0 else { break }
+                drained += got
             }
         } catch {
             // Gone or silent: closing is all there is left to do.
@@ -152,6 +167,27 @@ final class HTTPServerConnection: @unchecked Sendable {
         onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: 503, bytesIn: 0,
                                        bytesOut: body.utf8.count, started: started, duration: .now - started,
                                        error: "over the connection limit (\(limit) per loop)"))
+    }
+
+    /// Half-closes, then reads and drops what the client still sends, until it closes its side,
+    /// ``lingerBytesMax`` bytes or ``lingerSeconds`` have passed.
+    private func linger() async {
+        await stream.connection.shutdownWrite()
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { scratch.deallocate() }
+        let deadline = ContinuousClock.now + .seconds(Self.lingerSeconds)
+        var drained = 0
+        while drained < Self.lingerBytesMax {
+            let left = deadline - .now
+            guard left > .zero else { return }
+            do {
+                let got = try await stream.connection.receive(into: scratch, timeout: left)
+                guard got > 0 else { return }
+                drained += got
+            } catch {
+                return  // reset, timed out, cancelled by a stopping server: close either way
+            }
+        }
     }
 
     /// Answers a head the codec refused (or a slow client) and gives up the connection.

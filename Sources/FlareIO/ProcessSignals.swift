@@ -29,6 +29,16 @@ public enum ProcessSignals {
         }
     }
 
+    /// Calls `handler` on a queue of its own every time SIGHUP arrives — a daemon's "read
+    /// your files again" — instead of SIGHUP's default, which ends the process. Call once.
+    public static func onHangup(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "flare.hangup"))
+        source.setEventHandler(handler: handler)
+        source.resume()
+        Retained.keep(source)
+    }
+
     /// Ignores SIGPIPE without waiting for anything.
     public static func ignoreBrokenPipes() {
         signal(SIGPIPE, SIG_IGN)

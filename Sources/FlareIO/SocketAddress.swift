@@ -78,6 +78,20 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Hashable {
 
     public var description: String { family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Whether only this machine can reach the address: 127.0.0.0/8, `::1`, or an IPv4
+    /// loopback address mapped into IPv6. The wildcard (`0.0.0.0`, `::`) is not: it listens
+    /// on every interface.
+    public var isLoopback: Bool {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET {
+                return UInt32(bigEndian: raw.load(as: sockaddr_in.self).sin_addr.s_addr) >> 24 == 127
+            }
+            let bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
+            if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+            return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff && bytes[12] == 127
+        }
+    }
+
     public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool { lhs.description == rhs.description }
     public func hash(into hasher: inout Hasher) { hasher.combine(description) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlareAPINode
+import FlareAuth
 import FlareCommandLine
 import FlareCore
 import FlareIO
@@ -16,9 +17,16 @@ struct APICommand: AsyncParsableCommand {
         Example: api --datanodes 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
         Upload large files with `curl -T file http://host:port/object/key` (curl's --data-binary loads the whole \
         file into memory first and refuses files of 1 GiB or more).
+
+        Authentication: requests to data nodes are signed with the first secret of --cluster-secret-file (data \
+        nodes with a secret refuse unsigned ones). /admin/* (the flare CLI) needs Authorization: Bearer <token> with \
+        a token of --admin-token-file, and is off (403) without it. The native /object API and /objects ask for \
+        a bearer token only with --native-auth FILE; without it they are open, and the api warns when it listens \
+        on a non-loopback --host. The S3 listener keeps its own keys (--s3-credentials). /health and /metrics are \
+        open. SIGHUP reads every secret and token file again (rotation without a restart: see the README).
         """)
 
-    @Option(help: "Address to listen on.")
+    @Option(help: "Address to listen on (the native API is open to whoever reaches it unless --native-auth).")
     var host = "127.0.0.1"
 
     @Option(help: "Port to listen on.")
@@ -83,6 +91,18 @@ struct APICommand: AsyncParsableCommand {
 
     @Option(name: .customLong("max-object-size"), help: ArgumentHelp("Largest object a PUT may store (each S3 part too), e.g. 100GiB: a larger Content-Length is refused with 413 before any byte is read, a longer chunked body when it gets there. S3's own limit, 5TiB, by default.", valueName: "size"))
     var maxObjectSize = "5TiB"
+
+    @OptionGroup var secrets: ClusterSecretOptions
+
+    @Option(name: .customLong("admin-token-file"),
+            help: ArgumentHelp("File of admin tokens, one per line (# comments), each at least 16 characters: /admin/* needs Authorization: Bearer <one of them> (flare --token-file). Without it the admin API is off.",
+                               valueName: "file"))
+    var adminTokenFile: String?
+
+    @Option(name: .customLong("native-auth"),
+            help: ArgumentHelp("File of tokens, one per line: the native /object API and /objects then need Authorization: Bearer <one of them> (curl -H). Off by default.",
+                               valueName: "file"))
+    var nativeAuth: String?
 
     @OptionGroup var runtime: RuntimeOptions
 
@@ -183,7 +203,61 @@ struct APICommand: AsyncParsableCommand {
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()
+        let credentials = Credentials(secrets: secrets, adminTokenFile: adminTokenFile, nativeAuth: nativeAuth)
+        do {
+            if let keyring = try secrets.keyring(logger: logger) { config.requestSigner = RequestSigner(keyring: Reloadable(keyring)) }
+        } catch {
+            throw ValidationError("--cluster-secret-file: \(error)")
+        }
+        do {
+            config.adminTokens = try credentials.adminTokens(logger: logger).map { Reloadable($0) }
+        } catch {
+            throw ValidationError("--admin-token-file: \(error)")
+        }
+        do {
+            config.nativeTokens = try credentials.nativeTokens(logger: logger).map { Reloadable($0) }
+        } catch {
+            throw ValidationError("--native-auth: \(error)")
+        }
         try await serveUntilTerminated(logger: logger, start: { try await APINodeService(config: config, logger: logger) },
+                                       reload: { credentials.reload(into: $0, logger: logger) },
                                        stop: { await $0.stop() })
+    }
+}
+
+/// The api's secret and token files, read at the start and again on SIGHUP.
+struct Credentials: Sendable {
+    let secrets: ClusterSecretOptions
+    let adminTokenFile: String?
+    let nativeAuth: String?
+
+    func adminTokens(logger: Logger) throws(CredentialFileError) -> BearerTokens? {
+        guard let adminTokenFile else { return nil }
+        return try BearerTokens(parsing: CredentialFile.read(adminTokenFile, logger: logger), source: adminTokenFile)
+    }
+
+    func nativeTokens(logger: Logger) throws(CredentialFileError) -> BearerTokens? {
+        guard let nativeAuth else { return nil }
+        return try BearerTokens(parsing: CredentialFile.read(nativeAuth, logger: logger), source: nativeAuth)
+    }
+
+    /// Reads every file again and hands the service what changed; a file that fails to read
+    /// or parse leaves what it holds as it was (and says so).
+    func reload(into service: APINodeService, logger: Logger) {
+        do {
+            if let keyring = try secrets.keyring(logger: logger) { service.replaceClusterSecrets(keyring) }
+        } catch {
+            logger.error("SIGHUP: --cluster-secret-file: \(error); keeping the secret in use")
+        }
+        do {
+            if let tokens = try adminTokens(logger: logger) { service.replaceAdminTokens(tokens) }
+        } catch {
+            logger.error("SIGHUP: --admin-token-file: \(error); keeping the tokens in use")
+        }
+        do {
+            if let tokens = try nativeTokens(logger: logger) { service.replaceNativeTokens(tokens) }
+        } catch {
+            logger.error("SIGHUP: --native-auth: \(error); keeping the tokens in use")
+        }
     }
 }

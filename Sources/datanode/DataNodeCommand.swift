@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlareAuth
 import FlareCommandLine
 import FlareCore
 import FlareDataNode
@@ -29,10 +30,19 @@ struct DataNodeCommand: AsyncParsableCommand {
         ended is kept in <data-dir>/scrub-state, so a restart does not scrub again at once; the \
         first pass comes one interval after the first start with scrubbing on (an interrupted pass runs again once due).
 
+        Authentication: with --cluster-secret-file, every request but GET /health (and GET /metrics, unless \
+        --metrics-auth) must be signed by an api node with one of the file's secrets (Authorization: \
+        Flare-HMAC-SHA256 over the method, target, Content-Length, Range, X-Flare-Checksum, X-Flare-Node-Id, \
+        a time and a nonce). Unsigned or mis-signed requests are refused with 401, requests signed more than \
+        --max-clock-skew seconds away from this node's clock or sent a second time with 403, before any of the \
+        body is read. Without --cluster-secret-file the node serves anyone: it does so only on a loopback \
+        address (127.0.0.1, ::1; with a warning in the log), and refuses to start on any other unless \
+        --insecure-no-auth is given. SIGHUP reads the secret files again (rotation without a restart: see the README).
+
         Stop with Ctrl-C or SIGTERM.
         """)
 
-    @Option(help: "Address to listen on.")
+    @Option(help: "Address to listen on (127.0.0.1: this machine only; any other address needs --cluster-secret-file or --insecure-no-auth).")
     var host = "127.0.0.1"
 
     @Option(help: "Port to listen on.")
@@ -65,6 +75,20 @@ struct DataNodeCommand: AsyncParsableCommand {
                                valueName: "size"))
     var scrubBandwidth = "16MiB"
 
+    @OptionGroup var secrets: ClusterSecretOptions
+
+    @Option(name: .customLong("max-clock-skew"),
+            help: ArgumentHelp("Seconds a signed request's time may be from this node's clock, either way (1-3600); the nonces of accepted requests are kept that long to refuse replays.",
+                               valueName: "seconds"))
+    var maxClockSkew = RequestVerifier.clockSkewSecondsDefault
+
+    @Flag(name: .customLong("metrics-auth"), help: "GET /metrics needs a signed request too (only GET /health stays open).")
+    var metricsAuth = false
+
+    @Flag(name: .customLong("insecure-no-auth"),
+          help: "Serve without a cluster secret on a non-loopback --host: anyone who can reach the port may store, read and delete chunks. Only for a network you trust entirely.")
+    var insecureNoAuth = false
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -90,6 +114,15 @@ struct DataNodeCommand: AsyncParsableCommand {
         guard scrubInterval.isFinite, (0...Self.scrubIntervalSecondsMax).contains(scrubInterval) else {
             throw ValidationError("--scrub-interval must be 0 (off) to \(Int(Self.scrubIntervalSecondsMax)) seconds (a year), like 604800 for a week (got \(scrubInterval))")
         }
+        guard (1...3600).contains(maxClockSkew) else {
+            throw ValidationError("--max-clock-skew must be 1…3600 seconds (default \(RequestVerifier.clockSkewSecondsDefault))")
+        }
+        if insecureNoAuth && !secrets.clusterSecretFiles.isEmpty {
+            throw ValidationError("--insecure-no-auth and --cluster-secret-file contradict each other: give one")
+        }
+        if metricsAuth && secrets.clusterSecretFiles.isEmpty {
+            throw ValidationError("--metrics-auth needs --cluster-secret-file: /metrics is then signed like the other routes")
+        }
         guard ByteSize.parse(scrubBandwidth) != nil else {
             throw ValidationError("--scrub-bandwidth must be a size per second like 16MiB, or 0 for no limit (got \(scrubBandwidth.debugDescription))")
         }
@@ -112,7 +145,25 @@ struct DataNodeCommand: AsyncParsableCommand {
         config.bufferPoolBytes = ByteSize.parse(bufferPool)!
         config.scrubIntervalSeconds = scrubInterval
         config.scrubBytesPerSecond = ByteSize.parse(scrubBandwidth)!
+        do {
+            if let keyring = try secrets.keyring(logger: logger) {
+                config.requestVerifier = RequestVerifier(keyring: Reloadable(keyring), clockSkewSecondsMax: maxClockSkew)
+            }
+        } catch {
+            throw ValidationError("--cluster-secret-file: \(error)")
+        }
+        config.allowsUnauthenticated = insecureNoAuth
+        config.metricsNeedAuth = metricsAuth
+        let secrets = self.secrets
         try await serveUntilTerminated(logger: logger, start: { try await DataNodeService(config: config, logger: logger) },
+                                       reload: { service in
+                                           // A file that fails to read or parse leaves the secrets as they were.
+                                           do {
+                                               if let keyring = try secrets.keyring(logger: logger) { service.replaceClusterSecrets(keyring) }
+                                           } catch {
+                                               logger.error("SIGHUP: --cluster-secret-file: \(error); keeping the secrets in use")
+                                           }
+                                       },
                                        stop: { await $0.stop() })
     }
 }

@@ -12,7 +12,10 @@ struct FlareCommand: AsyncParsableCommand {
         Every command talks to one api node (--api, else $FLARE_API, else \(APIEndpoint.defaultURL)) over plain \
         HTTP: GET /health, GET /admin/nodes, GET /admin/repair and the POST /admin/nodes… endpoints. Tables by \
         default; --json prints the api's JSON. A node ID may be any unique start of its 32 hex digits, as \
-        `flare nodes` shows it. Errors go to stderr as one line; the exit status is 1 (2 for a malformed command line).
+        `flare nodes` shows it. The admin endpoints need the api's admin token: --token-file FILE, else \
+        $FLARE_ADMIN_TOKEN_FILE, names a file whose first line (not blank, not a # comment) is sent as \
+        Authorization: Bearer <token> (make run writes one to ./data/admin-token). \
+        Errors go to stderr as one line; the exit status is 1 (2 for a malformed command line).
         Examples: flare status; flare node add 127.0.0.1:9004 --zone b; flare node drain 3f2a.
         """,
         subcommands: [Status.self, Nodes.self, Node.self, Repair.self])
@@ -55,27 +58,43 @@ struct APIOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds connecting, and each wait for the answer, may take.", valueName: "seconds"))
     var timeout = 10
 
+    @Option(name: .customLong("token-file"),
+            help: ArgumentHelp("File holding the api's admin token (its first line that is not blank or a # comment); default: $FLARE_ADMIN_TOKEN_FILE.",
+                               valueName: "file"))
+    var tokenFile: String?
+
     func validate() throws {
         guard (1...600).contains(timeout) else { throw ValidationError("--timeout must be 1…600 seconds") }
     }
 
     func perform(_ action: (AdminActions) async throws -> String) async throws {
         let url = api ?? ProcessInfo.processInfo.environment["FLARE_API"].flatMap { $0.isEmpty ? nil : $0 } ?? APIEndpoint.defaultURL
+        let tokenPath = tokenFile ?? ProcessInfo.processInfo.environment["FLARE_ADMIN_TOKEN_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         var transport: HTTPAdminTransport?
         do {
             let endpoint = try APIEndpoint(parsing: url)
             let engine: IOEngineKind
             do { engine = try IOEngineKind.fromEnvironment() } catch { throw AdminError.runtime("FLARE_IO: \(error)") }
-            let opened = try await HTTPAdminTransport(endpoint: endpoint, timeoutSeconds: timeout, engine: engine)
+            let token = try tokenPath.map(Self.readToken)
+            let opened = try await HTTPAdminTransport(endpoint: endpoint, timeoutSeconds: timeout, engine: engine, token: token)
             transport = opened
             let output = try await action(AdminActions(api: AdminAPI(transport: opened), apiText: endpoint.text, json: json))
             await opened.close()
             print(output)
         } catch {
             await transport?.close()
-            FileHandle.standardError.write(Data("flare: \(error)\n".utf8))
+            var line = "flare: \(error)"
+            if case AdminError.api(401, _) = error, tokenPath == nil {
+                line += "; give the admin token with --token-file FILE or FLARE_ADMIN_TOKEN_FILE"
+            }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
             throw ExitCode(1)
         }
+    }
+
+    static func readToken(_ path: String) throws(AdminError) -> AdminToken {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .tokenFile(path, why: "it cannot be read") }
+        return try AdminToken(parsing: String(decoding: data, as: UTF8.self), source: path)
     }
 }
 

@@ -53,12 +53,12 @@ struct AgeListingTests {
             #expect(try await node.put(id, try Payload.random(5000, in: directory.path)).status == 201)
             let own = try await node.get(path: "/health").json?["id"] as? String ?? ""
             let other = String(repeating: "e", count: 32)
-            let listing = try await curl(["-H", "X-Flare-Node-Id: \(other)", node.base + "/chunks?older-than=0"])
+            let listing = try await node.request("GET", node.base + "/chunks?older-than=0", ["-H", "X-Flare-Node-Id: \(other)"])
             #expect(listing.status == 409 && listing.text.contains("not \(other)"), "\(listing)")
-            let wrong = try await curl(["-X", "DELETE", "-H", "X-Flare-Node-Id: \(other)", node.url(id)])
+            let wrong = try await node.delete(id, ["-H", "X-Flare-Node-Id: \(other)"])
             #expect(wrong.status == 409, "\(wrong)")
             #expect(try await node.get(id).status == 200, "a DELETE meant for another node deleted the chunk")
-            let right = try await curl(["-X", "DELETE", "-H", "X-Flare-Node-Id: \(own)", node.url(id)])
+            let right = try await node.delete(id, ["-H", "X-Flare-Node-Id: \(own)"])
             #expect(right.status == 204, "\(right)")
         }
     }

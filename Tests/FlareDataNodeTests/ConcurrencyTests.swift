@@ -17,13 +17,14 @@ struct ConcurrencyTests {
             }
             let ids = payloads.map { _ in ChunkID.random() }
             let puts = try zip(ids, payloads).map { id, payload in
-                try CurlCall(["-T", payload.path, "-H", payload.checksumHeader, node.url(id)])
+                try CurlCall(signedCurlArguments("PUT", node.url(id), signer: node.signer,
+                                                 headers: [("X-Flare-Checksum", CRC32C.headerValue(payload.crc))], upload: payload.path))
             }
             for (index, result) in await puts.asyncMap({ await $0.wait() }).enumerated() {
                 #expect(result.status == 201, "PUT \(index): \(result)")
             }
             let gets = try ids.enumerated().map { index, id in
-                try CurlCall([node.url(id)], bodyTo: "\(directory.files)/get-\(index)")
+                try CurlCall(signedCurlArguments("GET", node.url(id), signer: node.signer), bodyTo: "\(directory.files)/get-\(index)")
             }
             for (index, result) in await gets.asyncMap({ await $0.wait() }).enumerated() {
                 #expect(result.status == 200 && result.curlExit == 0, "GET \(index): \(result)")

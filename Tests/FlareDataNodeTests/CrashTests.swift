@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import FlareDataNode
 import FlareIO
@@ -7,7 +8,8 @@ import Glibc
 import Testing
 
 /// Distinct 1 MiB chunks cut from one random file at 4 KiB steps, with their ids and
-/// checksums in a manifest a shell loop can read (`id skip-blocks crc`).
+/// checksums in a manifest a shell loop can read (`id skip-blocks crc authorization`: each
+/// PUT signed ahead, as the node's api would sign it, since a shell cannot).
 struct ChunkWindows {
     static let chunkBytes = 1 << 20
     static let stepBytes = 4096
@@ -15,14 +17,23 @@ struct ChunkWindows {
     let ids: [ChunkID]
     let manifestPath: String
 
-    init(count: Int, in directory: String) throws {
+    init(count: Int, in directory: String, signer: RequestSigner?) throws {
         source = try Payload.random(Self.chunkBytes + count * Self.stepBytes, in: directory, name: "windows")
         ids = (0..<count).map { _ in ChunkID.random() }
         var manifest = ""
         source.data.withUnsafeBytes { [ids] bytes in
             for (index, id) in ids.enumerated() {
                 let window = UnsafeRawBufferPointer(rebasing: bytes[(index * Self.stepBytes)..<(index * Self.stepBytes + Self.chunkBytes)])
-                manifest += "\(id) \(index) \(hex8(CRC32C.checksum(window)))\n"
+                let crc = hex8(CRC32C.checksum(window))
+                // Signed now: the stream runs for seconds, well within the node's clock window.
+                let authorization = signer?.authorization(method: "PUT", target: "/chunk/\(id)", header: { name in
+                    switch name {
+                    case "content-length": return "\(Self.chunkBytes)"
+                    case "x-flare-checksum": return "crc32c=\(crc)"
+                    default: return nil
+                    }
+                }, time: wallClockNanoseconds() / 1_000_000_000) ?? ""
+                manifest += "\(id) \(index) \(crc) \(authorization)\n"
             }
         }
         manifestPath = "\(directory)/manifest"
@@ -37,10 +48,11 @@ struct ChunkWindows {
 /// Sequential PUTs by a shell loop, one curl each, appending `id status` per answer to a
 /// results file and stopping at the first answer that is not 201 (the node gone).
 let putStreamScript = """
-    while read -r id skip crc; do
+    while read -r id skip crc auth; do
       code=$(dd if="$1" bs=4096 skip="$skip" count=256 status=none |
         curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X PUT --data-binary @- \
-          -H 'Content-Type: application/octet-stream' -H "X-Flare-Checksum: crc32c=$crc" "$3/chunk/$id")
+          -H 'Content-Type: application/octet-stream' -H "X-Flare-Checksum: crc32c=$crc" \
+          ${auth:+-H "Authorization: $auth"} "$3/chunk/$id")
       echo "$id $code" >> "$4"
       [ "$code" = 201 ] || break
     done < "$2"
@@ -53,7 +65,7 @@ struct CrashTests {
     @Test("kill -9 during a stream of PUTs: every acknowledged chunk survives, tmp/ is cleared", arguments: testedEngines)
     func killDuringPuts(engine: IOEngineKind) async throws {
         try await withDataNode(engine, "crash") { node, directory in
-            let windows = try ChunkWindows(count: Self.chunksMax, in: directory.files)
+            let windows = try ChunkWindows(count: Self.chunksMax, in: directory.files, signer: node.signer)
             let results = "\(directory.files)/results"
             _ = FileManager.default.createFile(atPath: results, contents: nil)
             let stream = Process()

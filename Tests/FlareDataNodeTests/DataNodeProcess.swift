@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import FlareIO
 import FlareTestSupport
@@ -33,24 +34,33 @@ final class TestDirectory: Sendable {
 }
 
 /// A `datanode` process started by a test, on a port the kernel picked (``ServerProcess``
-/// reads it from the "listening on" log line), with the data node's API beside it.
+/// reads it from the "listening on" log line), with the data node's API beside it. It runs
+/// with a cluster secret of its own, as a deployed node does, and the helpers sign their
+/// requests with it: the signed path is the one tested.
 final class DataNode: @unchecked Sendable {
     let engine: IOEngineKind
     let dataDirectory: String
     let arguments: [String]
+    /// The node's `--cluster-secret-file` and a signer for it; `nil`: the node runs without one.
+    let credentials: TestCredentials?
     private let server: ServerProcess
 
     /// Generous: with `--parallel`, a dozen nodes start at once on two cores.
     static let startSecondsMax = 30.0
 
-    init(engine: IOEngineKind, directory: TestDirectory, arguments: [String] = []) throws {
+    /// - Parameter secured: start with a cluster secret (written in `directory`).
+    init(engine: IOEngineKind, directory: TestDirectory, arguments: [String] = [], secured: Bool = true) throws {
         try skipIfUnavailable(engine)
         self.engine = engine
         dataDirectory = directory.data
         self.arguments = arguments
+        credentials = secured ? try TestCredentials(directory: directory.path) : nil
         server = ServerProcess(name: "datanode", executable: try builtExecutable("datanode"),
                                logPath: "\(directory.path)/node.log", startSecondsMax: Self.startSecondsMax)
     }
+
+    /// Signs as the node's api would; `nil` for a node without a secret.
+    var signer: RequestSigner? { credentials?.signer }
 
     deinit { kill() }
 
@@ -64,7 +74,8 @@ final class DataNode: @unchecked Sendable {
         // A small pool: every node touches all of its buffers at start, and a dozen nodes
         // starting together with the default 256 MiB each would spend seconds just on that.
         let pool = arguments.contains("--buffer-pool") ? [] : ["--buffer-pool", "64MiB"]
-        try await server.start(["--io", engine.rawValue, "--data-dir", dataDirectory, "--threads", "2"] + pool + arguments,
+        let secret = credentials.map { ["--cluster-secret-file", $0.secretFile] } ?? []
+        try await server.start(["--io", engine.rawValue, "--data-dir", dataDirectory, "--threads", "2"] + pool + secret + arguments,
                                scratch: NSTemporaryDirectory())
     }
 
@@ -77,6 +88,9 @@ final class DataNode: @unchecked Sendable {
         }
     }
 
+    /// Sends `signal` without waiting (SIGHUP: read the secret files again).
+    func signal(_ signal: Int32) { server.signal(signal) }
+
     /// SIGKILL without waiting, for `defer` and `deinit`.
     func kill() { server.killNow() }
 
@@ -86,11 +100,11 @@ final class DataNode: @unchecked Sendable {
 
 /// Runs `body` with a fresh node of `engine` on a directory of its own; the node is killed and
 /// the directory removed afterwards, also when the body fails (its log is printed then).
-func withDataNode<T>(_ engine: IOEngineKind, _ label: String, arguments: [String] = [],
+func withDataNode<T>(_ engine: IOEngineKind, _ label: String, arguments: [String] = [], secured: Bool = true,
                      _ body: (DataNode, TestDirectory) async throws -> T) async throws -> T {
     let directory = try TestDirectory("\(label)-\(engine)")
     defer { directory.remove() }
-    let node = try DataNode(engine: engine, directory: directory, arguments: arguments)
+    let node = try DataNode(engine: engine, directory: directory, arguments: arguments, secured: secured)
     defer { node.kill() }
     do {
         try await node.start()

@@ -165,7 +165,7 @@ struct NoSpaceTests {
         }
         // Room again after a delete: the node recovers without a restart.
         if let (id, payload) = stored.first {
-            #expect(try await curl(["-X", "DELETE", node.url(id)]).status == 204)
+            #expect(try await node.delete(id).status == 204)
             #expect(try await node.put(ChunkID.random(), payload).status == 201)
         }
         if !refused || stored.isEmpty { print(node.currentLog().suffix(3000)) }

@@ -93,7 +93,7 @@ struct NodeIdentityTests {
             let onDisk = chunkFiles(directory.data).map { fileSize("\(directory.data)/chunks/\($0)") }.reduce(0, +)
             #expect(onDisk == both, "the chunk files hold \(onDisk) bytes")
             #expect(try await node.health()["usedBytes"] as? Int == both)
-            #expect(try await curl(["-X", "DELETE", node.url(smallID)]).status == 204)
+            #expect(try await node.delete(smallID).status == 204)
             #expect(try await node.health()["usedBytes"] as? Int == ChunkFormat.fileBytes((5 << 20) + 7))
             await node.stop()
             try await node.start()

@@ -118,7 +118,7 @@ struct ScrubTests {
                 expectError(get, 404, "GET of quarantined \(id)")
                 #expect(get.body != payload.data)
                 expectError(try await node.get(id, ["-H", "Range: bytes=0-9"]), 404, "a range of quarantined \(id)")
-                #expect(try await curl(["-I", node.url(id)]).status == 404, "HEAD of quarantined \(id)")
+                #expect(try await node.head(id).status == 404, "HEAD of quarantined \(id)")
             }
             for (id, payload) in good {
                 let get = try await node.get(id)
@@ -135,10 +135,10 @@ struct ScrubTests {
 
             // DELETE takes either copy: 204 while one was there, then 404.
             for (id, _) in bad {
-                let deleted = try await curl(["-X", "DELETE", node.url(id)])
+                let deleted = try await node.delete(id)
                 #expect(deleted.status == 204, "DELETE of \(id): \(deleted)")
                 expectError(try await node.get(id), 404, "GET after DELETE")
-                expectError(try await curl(["-X", "DELETE", node.url(id)]), 404, "a second DELETE")
+                expectError(try await node.delete(id), 404, "a second DELETE")
             }
             #expect(try await corruptList(node).isEmpty)
             #expect(entries("\(directory.data)/quarantine").isEmpty, "left in quarantine/: \(entries("\(directory.data)/quarantine"))")

@@ -33,16 +33,16 @@ struct StatusTests {
             let part = try await node.get(id, ["-H", "Range: bytes=10-19"])
             #expect(part.status == 206 && part.body == payload.data[10..<20])
             #expect(part.headers["content-range"] == "bytes 10-19/10000")
-            let head = try await curl(["-I", node.url(id)])
+            let head = try await node.head(id)
             #expect(head.status == 200 && head.headers["content-length"] == "10000")
-            let deleted = try await curl(["-X", "DELETE", node.url(id)])
+            let deleted = try await node.delete(id)
             #expect(deleted.status == 204 && deleted.body.isEmpty, "\(deleted)")
             #expect(!FileManager.default.fileExists(atPath: "\(directory.data)/chunks/\(id.shard)/\(id)"))
             expectError(try await node.get(id), 404, "GET after DELETE")
-            expectError(try await curl(["-X", "DELETE", node.url(id)]), 404, "DELETE of a deleted chunk")
+            expectError(try await node.delete(id), 404, "DELETE of a deleted chunk")
             expectError(try await node.get(ChunkID.random()), 404, "GET of an id never stored")
-            expectError(try await curl(["-X", "DELETE", node.url(ChunkID.random())]), 404, "DELETE of an id never stored")
-            let headMissing = try await curl(["-I", node.url(ChunkID.random())])
+            expectError(try await node.delete(ChunkID.random()), 404, "DELETE of an id never stored")
+            let headMissing = try await node.head(ChunkID.random())
             #expect(headMissing.status == 404)
         }
     }
@@ -134,13 +134,13 @@ struct StatusTests {
             let good = "0123456789abcdef0123456789abcdef"
             let badIDs = [good.uppercased(), String(good.dropLast()), good + "0", "..%2F..%2Fetc", "0123456789abcdeg0123456789abcdef"]
             for id in badIDs {
-                expectError(try await curl(["\(node.base)/chunk/\(id)"]), 400, "GET \(id)")
-                expectError(try await curl(["-T", payload.path, "-H", payload.checksumHeader, "\(node.base)/chunk/\(id)"]), 400, "PUT \(id)")
-                expectError(try await curl(["-X", "DELETE", "\(node.base)/chunk/\(id)"]), 400, "DELETE \(id)")
+                expectError(try await node.request("GET", "\(node.base)/chunk/\(id)"), 400, "GET \(id)")
+                expectError(try await node.request("PUT", "\(node.base)/chunk/\(id)", upload: payload.path, ["-H", payload.checksumHeader]), 400, "PUT \(id)")
+                expectError(try await node.request("DELETE", "\(node.base)/chunk/\(id)"), 400, "DELETE \(id)")
             }
             let traversal = "\(node.base)/chunk/../../etc/passwd"
-            expectError(try await curl(["--path-as-is", traversal]), 400, "GET with dot segments")
-            expectError(try await curl(["--path-as-is", "-T", payload.path, "-H", payload.checksumHeader, traversal]), 400, "PUT with dot segments")
+            expectError(try await node.request("GET", traversal, ["--path-as-is"]), 400, "GET with dot segments")
+            expectError(try await node.request("PUT", traversal, upload: payload.path, ["--path-as-is", "-H", payload.checksumHeader]), 400, "PUT with dot segments")
             let id = ChunkID.random()
             let badHeaders: [[String]] = [
                 [], ["-H", "X-Flare-Checksum;"], ["-H", "X-Flare-Checksum: crc32c=1234567"], ["-H", "X-Flare-Checksum: crc32c=123456789"],
@@ -148,14 +148,14 @@ struct StatusTests {
                 ["-H", "X-Flare-Checksum: \(hex8(payload.crc))"],
             ]
             for header in badHeaders {
-                expectError(try await curl(["-T", payload.path] + header + [node.url(id)]), 400, "checksum header \(header)")
+                expectError(try await node.request("PUT", node.url(id), upload: payload.path, header), 400, "checksum header \(header)")
             }
             expectError(try await node.get(id), 404, "after refused PUTs")
-            let post = try await curl(["-X", "POST", "--data-binary", "@\(payload.path)", node.url(id)])
+            let post = try await node.request("POST", node.url(id), upload: payload.path)
             expectError(post, 405, "POST /chunk")
             #expect(post.headers["allow"]?.contains("PUT") == true)
-            expectError(try await curl(["-X", "DELETE", "\(node.base)/health"]), 405, "DELETE /health")
-            expectError(try await curl(["\(node.base)/nothing-here"]), 404, "unknown route")
+            expectError(try await node.request("DELETE", "\(node.base)/health", signer: .some(nil)), 405, "DELETE /health (open, unsigned)")
+            expectError(try await node.request("GET", "\(node.base)/nothing-here"), 404, "unknown route")
             #expect(entries("\(directory.data)/tmp").isEmpty)
             #expect(chunkFiles(directory.data).isEmpty, "refused requests created \(chunkFiles(directory.data))")
         }

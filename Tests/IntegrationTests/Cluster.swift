@@ -5,10 +5,17 @@ import Foundation
 import Glibc
 import Testing
 
-/// Three data nodes and an API node on loopback, all on one engine, for one test.
+/// Three data nodes and an API node on loopback, all on one engine, for one test. They run
+/// with a cluster secret and the api with an admin token, as a deployed cluster does, and
+/// the helpers that speak to data nodes or the admin API directly sign or send the token.
 final class Cluster: @unchecked Sendable {
     let engine: IOEngineKind
     let scratch: Scratch
+    /// The cluster secret every node gets and the api's admin token (files in the scratch directory).
+    let credentials: TestCredentials
+    /// The api's secret and token flags, for every start of it; a test may change them
+    /// (another secret, no admin token) and restart the api.
+    var apiAuthOptions: [String]
     let dataNodes: [ServerProcess]
     let api: ServerProcess
     let apiOptions: [String]
@@ -23,6 +30,8 @@ final class Cluster: @unchecked Sendable {
          perNodeOptions: [[String]] = []) throws {
         self.engine = engine
         self.scratch = scratch
+        credentials = try TestCredentials(directory: scratch.path)
+        apiAuthOptions = ["--cluster-secret-file", credentials.secretFile, "--admin-token-file", credentials.adminTokenFile]
         self.apiOptions = apiOptions
         self.dataNodeOptions = dataNodeOptions
         self.perNodeOptions = perNodeOptions
@@ -49,15 +58,27 @@ final class Cluster: @unchecked Sendable {
     /// the port the API node knows it by).
     func startDataNode(_ index: Int, port: UInt16 = 0) async throws {
         try await dataNodes[index].start(["--io", engine.rawValue, "--data-dir", "\(scratch.path)/datanode-\(index + 1)",
-                                          "--threads", "1", "--buffer-pool", "32MiB"] + dataNodeOptions
+                                          "--threads", "1", "--buffer-pool", "32MiB"] + dataNodeSecretOptions + dataNodeOptions
                                           + (index < perNodeOptions.count ? perNodeOptions[index] : []), scratch: scratch.tmp, port: port)
     }
 
     /// Starts (or restarts) the API node on the same metadata file and data nodes, with the
-    /// cluster's API options or, when given, `options` instead.
+    /// cluster's API options or, when given, `options` instead (``apiAuthOptions`` either way).
     func startAPI(options: [String]? = nil) async throws {
         try await api.start(["--io", engine.rawValue, "--datanodes", dataNodes.prefix(listedDataNodes).map(\.address).joined(separator: ","),
-                             "--metadata", metadataPath, "--threads", "2"] + (options ?? apiOptions), scratch: scratch.tmp)
+                             "--metadata", metadataPath, "--threads", "2"] + apiAuthOptions + (options ?? apiOptions), scratch: scratch.tmp)
+    }
+
+    /// What every data node of this cluster is started with: its cluster secret.
+    var dataNodeSecretOptions: [String] { ["--cluster-secret-file", credentials.secretFile] }
+
+    /// A request straight to a data node, signed as the api signs (the `-H` headers of
+    /// `extra` with it).
+    func dataNodeRequest(_ method: String, _ node: ServerProcess, _ target: String, upload: String? = nil, extra: [String] = [],
+                         bodyTo: String? = nil) async throws -> CurlResult {
+        let (headers, rest) = splitCurlHeaders(extra)
+        return try await signedCurl(method, node.base + target, signer: credentials.signer, headers: headers, upload: upload,
+                                    extra: rest, scratch: scratch.tmp, bodyTo: bodyTo)
     }
 
     /// Kills every process by its pid (SIGKILL), for cleanup.
@@ -68,7 +89,7 @@ final class Cluster: @unchecked Sendable {
 
     /// Chunk ids a data node lists on `GET /chunks`.
     func chunks(on node: ServerProcess) async throws -> Set<String> {
-        let result = try await curl(["--max-time", "10", "\(node.base)/chunks"], scratch: scratch.tmp)
+        let result = try await dataNodeRequest("GET", node, "/chunks", extra: ["--max-time", "10"])
         guard result.status == 200 else { throw StartFailure(description: "GET /chunks on \(node.name): \(result)") }
         return Set(result.text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
     }
@@ -140,9 +161,9 @@ final class Cluster: @unchecked Sendable {
         return all
     }
 
-    /// A request to the admin API (`path` after `/admin/`), answered as JSON.
+    /// A request to the admin API (`path` after `/admin/`) with the admin token, answered as JSON.
     func admin(_ method: String, _ path: String) async throws -> CurlResult {
-        try await curl(["-X", method, "--max-time", "20", "\(api.base)/admin/\(path)"], scratch: scratch.tmp)
+        try await curl(["-X", method, "--max-time", "20"] + credentials.adminHeader + ["\(api.base)/admin/\(path)"], scratch: scratch.tmp)
     }
 
     /// `GET /admin/nodes`' nodes.

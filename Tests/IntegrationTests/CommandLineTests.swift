@@ -57,6 +57,8 @@ struct CommandLineTests {
         ["--idle-timeout", "0"], ["--head-timeout", "3601"], ["--body-timeout", "soon"],
         ["--replicas", "0"], ["--replicas", "2"], ["--node-down-after", "0"],
         ["--gc-grace", "-1"], ["--gc-grace", "soon"], ["--gc-interval", "0"], ["--gc-interval", "700000"],
+        ["--cluster-secret-file", "/tmp/flare-cli-never/secret"], ["--admin-token-file", "/tmp/flare-cli-never/token"],
+        ["--native-auth", "/tmp/flare-cli-never/tokens"], ["--admin-token-file", "/dev/null"],
     ])
     func badFlags(flags: [String]) async throws {
         // One data node and one replica: valid, so each refusal is the flag's own
@@ -72,6 +74,9 @@ struct CommandLineTests {
         ["--idle-timeout", "0"], ["--idle-timeout", "-5"], ["--head-timeout", "0"], ["--body-timeout", "99999"],
         ["--scrub-interval=-1"], ["--scrub-interval", "nan"], ["--scrub-interval", "99999999"], ["--scrub-interval", "weekly"],
         ["--scrub-bandwidth", "fast"], ["--scrub-bandwidth", "16MiB/s"],
+        ["--max-clock-skew", "0"], ["--max-clock-skew", "3601"], ["--metrics-auth"],
+        ["--cluster-secret-file", "/tmp/flare-cli-never/secret"], ["--cluster-secret-file", "/dev/null"],
+        ["--insecure-no-auth", "--cluster-secret-file", "/tmp/flare-cli-never/secret"],
     ])
     func dataNodeBadFlags(flags: [String]) async throws {
         let result = try await Self.run("datanode", ["--port", "0", "--data-dir", "/tmp/flare-cli-never/datanode"] + flags)
@@ -88,7 +93,7 @@ struct CommandLineTests {
         for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
                      "--threads", "--deletion-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout",
                      "--replicas", "--node-down-after", "--datanode-timeout", "--repair-after", "--repair-concurrency",
-                     "--gc-grace", "--gc-interval"] {
+                     "--gc-grace", "--gc-interval", "--cluster-secret-file", "--admin-token-file", "--native-auth", "SIGHUP"] {
             #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
         }
     }
@@ -98,7 +103,8 @@ struct CommandLineTests {
         let result = try await Self.run("datanode", ["--help"])
         #expect(result.status == 0)
         for flag in ["--host", "--port", "--data-dir", "--io", "--threads", "--chunk-size-max", "--buffer-pool", "--log-level",
-                     "--idle-timeout", "--head-timeout", "--body-timeout", "--scrub-interval", "--scrub-bandwidth", "/chunks/corrupt"] {
+                     "--idle-timeout", "--head-timeout", "--body-timeout", "--scrub-interval", "--scrub-bandwidth", "/chunks/corrupt",
+                     "--cluster-secret-file", "--max-clock-skew", "--metrics-auth", "--insecure-no-auth", "loopback", "SIGHUP"] {
             #expect(result.stdout.contains(flag), "datanode --help does not mention \(flag)")
         }
     }

@@ -17,12 +17,15 @@ struct FlareRun: CustomStringConvertible {
     var description: String { "exit \(status.map(String.init) ?? "none (killed)"), stdout: \(stdout), stderr: \(stderr)" }
 }
 
-/// Runs `flare` with `arguments`, its loop on `engine`, `FLARE_API` set only when `envAPI`
-/// is given; bounded: a run longer than 30 s (three times its default --timeout) is killed.
-func runFlare(_ arguments: [String], engine: IOEngineKind, envAPI: String? = nil, scratch: String) async throws -> FlareRun {
+/// Runs `flare` with `arguments`, its loop on `engine`, `FLARE_API` and `FLARE_ADMIN_TOKEN_FILE`
+/// set only when `envAPI` and `envTokenFile` are given; bounded: a run longer than 30 s
+/// (three times its default --timeout) is killed.
+func runFlare(_ arguments: [String], engine: IOEngineKind, envAPI: String? = nil, envTokenFile: String? = nil,
+              scratch: String) async throws -> FlareRun {
     var environment = ProcessInfo.processInfo.environment
     environment["FLARE_IO"] = engine.rawValue
     environment["FLARE_API"] = envAPI
+    environment["FLARE_ADMIN_TOKEN_FILE"] = envTokenFile
     let name = UUID().uuidString
     let outPath = "\(scratch)/flare-\(name).out", errPath = "\(scratch)/flare-\(name).err"
     _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -38,9 +41,11 @@ func runFlare(_ arguments: [String], engine: IOEngineKind, envAPI: String? = nil
     return FlareRun(status: status, stdout: readText(outPath), stderr: readText(errPath))
 }
 
+// The limit counts the wait for a cluster slot too: with every cluster suite running at once
+// on two cores, the wait alone has passed five minutes.
 /// The `flare` CLI against real processes: a cluster on each engine, a port nobody listens on,
 /// a listener that never answers.
-@Suite("flare CLI", .timeLimit(.minutes(5)))
+@Suite("flare CLI", .timeLimit(.minutes(10)))
 struct FlareCLITests {
     @Test("every command and its --json against a cluster: a fourth node added, drained, activated, reweighted (a number, then capacity); remove refused (409) while a node holds copies, then --force; unknown ids exit 1",
           arguments: testedEngines)
@@ -48,7 +53,8 @@ struct FlareCLITests {
         try await withCluster(engine, "flare-cli", apiOptions: ["--chunk-size", "64KiB"]) { cluster in
             let tmp = cluster.scratch.tmp
             func flare(_ arguments: [String]) async throws -> FlareRun {
-                try await runFlare(["--api", cluster.base] + arguments, engine: engine, scratch: tmp)
+                try await runFlare(["--api", cluster.base, "--token-file", cluster.credentials.adminTokenFile] + arguments,
+                                   engine: engine, scratch: tmp)
             }
             let file = try await cluster.randomFile("object", size: 1 << 20)
             let put = try await cluster.put("object", file: file)
@@ -65,8 +71,9 @@ struct FlareCLITests {
             #expect(((statusJSON.object?["layout"] as? [String: Any])?["nodes"] as? [Any])?.count == 3, "\(statusJSON)")
             #expect((statusJSON.object?["repair"] as? [String: Any])?["state"] is String, "\(statusJSON)")
 
-            // FLARE_API instead of --api.
-            let listed = try await runFlare(["nodes", "--json"], engine: engine, envAPI: cluster.base, scratch: tmp)
+            // FLARE_API and FLARE_ADMIN_TOKEN_FILE instead of --api and --token-file.
+            let listed = try await runFlare(["nodes", "--json"], engine: engine, envAPI: cluster.base,
+                                            envTokenFile: cluster.credentials.adminTokenFile, scratch: tmp)
             #expect(listed.status == 0, "\(listed)")
             let layout = try #require(listed.object, "\(listed)")
             let versionBefore = try #require(layout["version"] as? Int, "\(listed)")
@@ -93,7 +100,7 @@ struct FlareCLITests {
                                        logPath: "\(cluster.scratch.path)/datanode-4.log")
             defer { fourth.killNow() }
             try await fourth.start(["--io", engine.rawValue, "--data-dir", "\(cluster.scratch.path)/datanode-4", "--threads", "1",
-                                    "--buffer-pool", "32MiB"], scratch: tmp)
+                                    "--buffer-pool", "32MiB"] + cluster.dataNodeSecretOptions, scratch: tmp)
             let added = try await flare(["node", "add", fourth.address, "--zone", "default", "--json"])
             #expect(added.status == 0, "\(added)")
             let newID = try #require(added.object?["id"] as? String, "\(added)")

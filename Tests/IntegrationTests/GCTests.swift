@@ -11,8 +11,8 @@ struct GCTests {
     /// Stores `file` as chunk `id` directly on `node`, as a crash between a chunk's write and
     /// its record would leave it.
     static func plant(_ id: String, from file: String, on node: ServerProcess, _ cluster: Cluster) async throws {
-        let put = try await curl(["-T", file, "-H", "X-Flare-Checksum: \(CRC32C.headerValue(try fileCRC32C(file)))",
-                                  "\(node.base)/chunk/\(id)"], scratch: cluster.scratch.tmp)
+        let put = try await cluster.dataNodeRequest("PUT", node, "/chunk/\(id)", upload: file,
+                                                    extra: ["-H", "X-Flare-Checksum: \(CRC32C.headerValue(try fileCRC32C(file)))"])
         #expect(put.status == 201, "planting \(id) on \(node.name): \(put)")
     }
 
@@ -94,7 +94,7 @@ struct GCTests {
             let stranger = try #require(ids.indices.first { !chunk.replicas.contains(ids[$0]) })
             let holder = try #require(ids.firstIndex(of: chunk.replicas[0]))
             let bytes = "\(cluster.scratch.files)/live-chunk"
-            #expect(try await curl(["\(cluster.dataNodes[holder].base)/chunk/\(chunk.id)"], scratch: cluster.scratch.tmp, bodyTo: bytes).status == 200)
+            #expect(try await cluster.dataNodeRequest("GET", cluster.dataNodes[holder], "/chunk/\(chunk.id)", bodyTo: bytes).status == 200)
             try await Self.plant(chunk.id, from: bytes, on: cluster.dataNodes[stranger], cluster)
             orphans.insert("\(chunk.id)@\(stranger)")
 

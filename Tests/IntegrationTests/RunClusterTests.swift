@@ -210,6 +210,7 @@ struct RunClusterTests {
         #expect(readText(run.logPath).contains("AWS_ACCESS_KEY_ID=\(key) "), "the script did not print the S3 key \(key)")
         let anonymous = try await curl(["--max-time", "30", "http://127.0.0.1:\(run.s3Port)/flare/run/check"], scratch: run.scratch.tmp)
         #expect(anonymous.status == 403 && anonymous.text.contains("AccessDenied"), "S3 on :\(run.s3Port): \(anonymous)")
+        try await checkCredentials(run)
 
         // Ctrl-C: SIGINT to the whole foreground process group.
         Glibc.kill(-run.leader.pid, SIGINT)
@@ -231,6 +232,31 @@ struct RunClusterTests {
         for name in run.nodeLogNames {
             #expect(run.nodeLog(name).contains("signal 15: stopping"), "\(name) did not stop on the script's SIGTERM:\n\(run.nodeLog(name).suffix(1000))")
         }
+    }
+
+    /// The script made a cluster secret and an admin token (owner-only files), gave them to
+    /// the nodes and said how to use the token: data nodes refuse unsigned requests, the admin
+    /// API takes the token from curl and from flare.
+    static func checkCredentials(_ run: Launch) async throws {
+        let secret = "\(run.dataPath)/cluster-secret", token = "\(run.dataPath)/admin-token"
+        for path in [secret, token] {
+            let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+            #expect(mode == 0o600, "\(path): mode \(String(mode ?? 0, radix: 8))")
+        }
+        #expect(readText(run.logPath).contains("FLARE_ADMIN_TOKEN_FILE=\(token)"), "the script did not say how to use the admin token")
+        let unsigned = try await curl(["--max-time", "30", "http://127.0.0.1:\(run.dataNodePorts[0])/chunks"], scratch: run.scratch.tmp)
+        #expect(unsigned.status == 401, "an unsigned request to a data node: \(unsigned)")
+        for name in run.nodeLogNames where name != "api" {
+            #expect(run.nodeLog(name).contains("auth on: signed requests only"), "\(name) runs without a secret")
+        }
+        let tokenText = readText(token).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = "http://127.0.0.1:\(run.apiPort)/admin/nodes"
+        #expect(try await curl(["--max-time", "30", admin], scratch: run.scratch.tmp).status == 401)
+        let allowed = try await curl(["--max-time", "30", "-H", "Authorization: Bearer \(tokenText)", admin], scratch: run.scratch.tmp)
+        #expect(allowed.status == 200 && (allowed.json?["nodes"] as? [Any])?.count == 3, "\(allowed)")
+        let flare = try await runFlare(["nodes"], engine: .epoll, envAPI: "http://127.0.0.1:\(run.apiPort)", envTokenFile: token,
+                                       scratch: run.scratch.tmp)
+        #expect(flare.status == 0 && flare.stdout.contains("3 nodes"), "\(flare)")
     }
 
     /// A supervisor's SIGTERM to the whole group of `make run` reaches the script twice: from

@@ -31,7 +31,7 @@ struct ScrubRepairTests {
             let node = cluster.dataNodes[victim]
             var listed = ""
             let found = try await cluster.poll(seconds: 30) {
-                listed = try await curl(["\(node.base)/chunks/corrupt"], scratch: cluster.scratch.tmp).text
+                listed = try await cluster.dataNodeRequest("GET", node, "/chunks/corrupt").text
                 return listed.contains(chunk.id)
             }
             #expect(found, "the scrubber did not quarantine \(chunk.id): \(listed)")
@@ -57,7 +57,7 @@ struct ScrubRepairTests {
             #expect(reads > 0)
             // The quarantined copy is deleted from its node once the manifest no longer names it.
             let cleared = try await cluster.poll(seconds: 20) {
-                try await !curl(["\(node.base)/chunks/corrupt"], scratch: cluster.scratch.tmp).text.contains(chunk.id)
+                try await !cluster.dataNodeRequest("GET", node, "/chunks/corrupt").text.contains(chunk.id)
             }
             #expect(cleared, "the quarantined copy stayed on its node")
             try await cluster.expectEveryObjectReadsBack(files, "after the repair")

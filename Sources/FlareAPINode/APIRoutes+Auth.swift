@@ -1,0 +1,50 @@
+import FlareAuth
+import FlareHTTP
+
+/// Who may use the api's native listener: the admin API (`/admin/*`) takes an admin token;
+/// the object API (`/object/*`, `/objects`) a native token when `--native-auth` is given.
+/// `/health` and `/metrics` are open. Checked on the head, before any body is read.
+extension APIRoutes {
+    /// The token files a route may be behind.
+    enum TokenGuard: String {
+        case admin
+        case native
+    }
+
+    /// Which tokens a request to `path` needs; `nil`: none.
+    func tokenGuard(for path: Substring) -> TokenGuard? {
+        if path == "/admin" || path.hasPrefix("/admin/") { return .admin }
+        if path.hasPrefix("/object/") || path == "/objects" { return config.nativeTokens == nil ? nil : .native }
+        return nil
+    }
+
+    /// Answers and returns true when `request` may not go on.
+    func refusedByToken(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws -> Bool {
+        guard let which = tokenGuard(for: request.path) else { return false }
+        let tokens = which == .admin ? config.adminTokens : config.nativeTokens
+        let status: Int, reason: String, message: String
+        if let tokens {
+            switch tokens.current.check(authorization: request.headers["Authorization"]) {
+            case .accepted: return false
+            case .missing:
+                (status, reason) = (401, "missing")
+                message = which == .admin
+                    ? "the admin API needs Authorization: Bearer <a token of --admin-token-file> (flare: --token-file)"
+                    : "this api needs Authorization: Bearer <a token of --native-auth>"
+            case .wrong:
+                (status, reason) = (401, "wrong")
+                message = which == .admin ? "wrong admin token" : "wrong token"
+            }
+        } else {
+            (status, reason) = (403, "off")
+            message = "the admin API is off: start the api with --admin-token-file FILE"
+        }
+        metrics.increment("flare_api_auth_refused_total", labels: "api=\"\(which.rawValue)\",reason=\"\(reason)\"")
+        logger.warning("refused \(request.method) \(request.head.target) (request \(request.requestID)): \(status) \(message)")
+        // An unauthenticated upload's body is not read: the connection closes after the answer.
+        response.closeAfterResponse()
+        let headers: HTTPHeaders = status == 401 ? ["WWW-Authenticate": "Bearer realm=\"flare \(which.rawValue)\""] : [:]
+        try await response.respondError(status, message, headers: headers)
+        return true
+    }
+}
