@@ -59,6 +59,7 @@ struct CommandLineTests {
         ["--gc-grace", "-1"], ["--gc-grace", "soon"], ["--gc-interval", "0"], ["--gc-interval", "700000"],
         ["--cluster-secret-file", "/tmp/flare-cli-never/secret"], ["--admin-token-file", "/tmp/flare-cli-never/token"],
         ["--native-auth", "/tmp/flare-cli-never/tokens"], ["--admin-token-file", "/dev/null"],
+        ["--multipart-expiry", "-1"], ["--multipart-expiry", "weekly"], ["--max-object-size", "0"], ["--max-object-size", "huge"],
     ])
     func badFlags(flags: [String]) async throws {
         // One data node and one replica: valid, so each refusal is the flag's own
@@ -93,7 +94,8 @@ struct CommandLineTests {
         for flag in ["--host", "--port", "--datanodes", "--metadata", "--chunk-size", "--window", "--buffer-pool", "--io",
                      "--threads", "--deletion-grace", "--log-level", "--idle-timeout", "--head-timeout", "--body-timeout",
                      "--replicas", "--node-down-after", "--datanode-timeout", "--repair-after", "--repair-concurrency",
-                     "--gc-grace", "--gc-interval", "--cluster-secret-file", "--admin-token-file", "--native-auth", "SIGHUP"] {
+                     "--gc-grace", "--gc-interval", "--cluster-secret-file", "--admin-token-file", "--native-auth", "SIGHUP",
+                     "--multipart-expiry", "--max-object-size", "--s3-port", "--s3-credentials"] {
             #expect(result.stdout.contains(flag), "api --help does not mention \(flag)")
         }
     }
