@@ -6,6 +6,9 @@ public enum S3Client: String, Codable, Sendable, CaseIterable {
     case boto3
     /// `aws s3 cp`, one process per object.
     case awscli
+    /// curl on a presigned URL (SigV4 in the query, `UNSIGNED-PAYLOAD`): the native rows'
+    /// own client, which hashes nothing, so S3 ÷ native is the server's S3 cost alone.
+    case curl
 }
 
 /// The Python program that runs the S3 clients for flare-bench. It is written to the run's
@@ -13,7 +16,8 @@ public enum S3Client: String, Codable, Sendable, CaseIterable {
 /// alone (not Python's start-up nor boto3's import) and counts the client's CPU around it,
 /// then prints one JSON line (``S3DriverOutput``).
 ///
-/// `setup` creates the bucket and reports the client versions; `put` uploads each
+/// `setup` creates the bucket and reports the client versions; `presign` prints a SigV4
+/// presigned URL for each key (`--method put` or `get`, valid for an hour); `put` uploads each
 /// `LOCAL=KEY` pair, `get` downloads each key to its local path, all pairs at once (one
 /// thread, or one `aws` process, per object). boto3 shares one client, whose connection pool
 /// holds every part in flight.
@@ -90,6 +94,14 @@ enum S3Driver {
             sys.exit("failed: " + "; ".join(" ".join(line) for line in failed))
         return seconds, used, {}
 
+    def presign(args, access, secret, keys):
+        from botocore.config import Config
+        import boto3
+        s3 = boto3.client("s3", endpoint_url=args.endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
+                          region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+        operation = "put_object" if args.method == "put" else "get_object"
+        return [s3.generate_presigned_url(operation, Params={"Bucket": args.bucket, "Key": key}, ExpiresIn=3600) for key in keys]
+
     def setup(args, access, secret):
         import boto3, botocore
         s3 = boto3_client(args, access, secret, 1)
@@ -102,8 +114,9 @@ enum S3Driver {
                 "awscli": (aws.stdout or aws.stderr).strip().split(" ")[0], "python": sys.version.split(" ")[0]}
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("op", choices=["setup", "put", "get"])
-    parser.add_argument("pairs", nargs="*", help="LOCAL=KEY")
+    parser.add_argument("op", choices=["setup", "presign", "put", "get"])
+    parser.add_argument("pairs", nargs="*", help="LOCAL=KEY (put, get) or KEY (presign)")
+    parser.add_argument("--method", choices=["put", "get"], default="get")
     parser.add_argument("--client", choices=["boto3", "awscli"], default="boto3")
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--credentials", required=True)
@@ -115,6 +128,9 @@ enum S3Driver {
     access, secret = keys_from(args.credentials)
     if args.op == "setup":
         print(json.dumps({"versions": setup(args, access, secret)}))
+        sys.exit(0)
+    if args.op == "presign":
+        print(json.dumps({"urls": presign(args, access, secret, args.pairs)}))
         sys.exit(0)
     pairs = [pair.split("=", 1) for pair in args.pairs]
     seconds, used, request = (run_boto3 if args.client == "boto3" else run_awscli)(args, access, secret, pairs)
@@ -135,9 +151,11 @@ public struct S3DriverOutput: Decodable, Sendable, Equatable {
     public var request: [String: RequestFact]?
     /// Client versions (`setup`).
     public var versions: [String: String]?
+    /// Presigned URLs, one per key (`presign`).
+    public var urls: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case seconds, bytes, objects, request, versions
+        case seconds, bytes, objects, request, versions, urls
         case cpuSeconds = "cpu_seconds"
     }
 

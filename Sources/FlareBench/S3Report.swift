@@ -86,7 +86,7 @@ public enum S3Report {
         var out = "\nCPU seconds (user + system) per GiB moved, during each (median round's); cores busy = all three ÷ wall time, "
         out += "of \(report.machine.cores). The client of a native row is curl (and, for a GET, flare-bench checking the bytes), "
         out += "or flare-bench's own load generator for the many-object rows; of an S3 row, boto3's threads counted around the "
-        out += "transfer, or the `aws` process with its start-up.\n\n"
+        out += "transfer, the `aws` process with its start-up, or curl on a presigned URL (made before, not counted).\n\n"
         out += "| workload | MB/s | client | api | data nodes | cores busy |\n|---|--:|--:|--:|--:|--:|\n"
         for row in measured {
             let cpu = row.cpu!

@@ -6,8 +6,8 @@ import Glibc
 
 /// S3 through the clients people run, beside the native API in the same run: boto3's
 /// `upload_file`/`download_file` (multipart, `partBytes` parts, `threads` at once) of one
-/// large object and of several at once, and `aws s3 cp` of the large one (rows named by
-/// ``S3RowName``). Every download lands in a file that is checked against what was
+/// large object and of several at once, `aws s3 cp` of the large one, and curl on presigned
+/// URLs of it, the native rows' client (rows named by ``S3RowName``). Every download lands in a file that is checked against what was
 /// uploaded (CRC32C, byte count) and then removed: a client or server that moves wrong
 /// bytes fails its row. Each row carries the CPU of the client, the api and the data nodes.
 ///
@@ -107,6 +107,10 @@ public final class S3Workload: @unchecked Sendable {
             let key = "s3/\(client.rawValue)-\(size)-r\(round)"
             for operation in ["put", "get"] {
                 let name = S3RowName(operation: operation, client: client, shape: size)
+                if client == .curl {
+                    rows.append(try presignedCurl(name, key: key, endpoint: endpoint, credentials: credentials, meter: meter, label: label))
+                    continue
+                }
                 let (row, output) = try transfer(name, [large], keys: [key], endpoint: endpoint, credentials: credentials, meter: meter, label: label)
                 if request == nil { request = output?.requestSummary }
                 rows.append(row)
@@ -134,7 +138,8 @@ public final class S3Workload: @unchecked Sendable {
         let stored = try CurlWorkload.put(file: large.path, bytes: large.bytes, url: "\(endpoint)/\(options.bucket)/\(key)", name: "nginx-put")
         guard stored.verified else { throw BenchError("storing the S3 object on nginx failed") }
         var baselines: [BaselineResult] = []
-        for client in S3Client.allCases {
+        // curl's own ceiling is nginx's native `get-curl` row already.
+        for client in S3Client.allCases where client != .curl {
             let name = S3RowName(operation: "get", client: client, shape: size)
             let (row, output) = try transfer(name, [large], keys: [key], endpoint: endpoint, credentials: nil, meter: nil, label: "nginx",
                                              reportedName: name.nginxName)
@@ -183,6 +188,26 @@ public final class S3Workload: @unchecked Sendable {
     }
 
     // MARK: - One row
+
+    /// curl on a presigned URL for `key` (made first, not timed): `curl -T` of the large
+    /// object up, or its GET checksummed as it arrives, as the native curl rows do.
+    private func presignedCurl(_ name: S3RowName, key: String, endpoint: String, credentials: String, meter: CPUMeter?,
+                               label: String) throws -> WorkloadResult {
+        let signed = try driver(["presign", "--method", name.operation, key], endpoint: endpoint, credentials: credentials)
+        guard signed.status == 0, let url = try S3DriverOutput.parse(signed.text).urls?.first else {
+            throw BenchError("presigning \(key) failed: \(signed.text.suffix(400))")
+        }
+        progress.begin("\(label): \(name.name) (curl on a presigned URL, \(ByteSize.format(large.bytes)))")
+        let start = meter?.snapshot()
+        let diskBefore = disk?.snapshot()
+        var row = name.operation == "put"
+            ? try CurlWorkload.put(file: large.path, bytes: large.bytes, url: url, name: name.name)
+            : try CurlWorkload.get(url: url, bytes: large.bytes, expected: large.crc, name: name.name)
+        row.device = disk?.activity(since: diskBefore)
+        if let meter, let start { row.cpu = meter.use(since: start) }
+        progress.finish("\(label) \(name.name): \(ReportTable.formatFigure(row.figure)) MB/s\(row.verified ? "" : " — FAILED OR WRONG BYTES")")
+        return row
+    }
 
     /// Runs the driver for `name` over `sources` and `keys`; a GET's files are checked and
     /// removed. `credentials` nil: an endpoint that ignores signatures (nginx), signed with a

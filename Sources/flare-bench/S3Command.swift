@@ -11,7 +11,8 @@ struct S3: AsyncParsableCommand {
         Starts a local cluster serving S3 too (a free port, a key generated into its directory), creates the bucket \
         and runs, each round: the native curl PUT and GET of --object and the native --objects × --object-size \
         workload; boto3 upload_file/download_file of --object (multipart: --part-size parts, --threads at once) and \
-        of --objects objects at once (one thread each, each multipart); `aws s3 cp` of --object up and down; nginx \
+        of --objects objects at once (one thread each, each multipart); `aws s3 cp` of --object up and down; curl on presigned URLs of --object (the \
+        native rows' client, hashing nothing: S3 ÷ native is then the server's own S3 cost); nginx \
         doing the native jobs, and boto3 and awscli downloading --object from nginx (the clients' own ceiling: nginx \
         serves it from the page cache at almost no CPU); fio and loopback TCP. Every download is checked against what \
         was uploaded. Each S3 row is shown against the native row of its shape (goal: PUT ≥ 0.85×, GET ≥ 0.95×) with \

@@ -12,6 +12,7 @@ struct S3BenchTests {
         let many = try #require(S3RowName(parsing: "s3-get-boto3-16x64MiB"))
         #expect(many.isMany && many.nativeName == "get-16x64MiB" && many.goal == 0.95)
         #expect(S3RowName(parsing: "s3-get-awscli-256MiB")?.nativeName == "get-curl-256MiB")
+        #expect(S3RowName(parsing: "s3-put-curl-1GiB")?.client == .curl && S3RowName(parsing: "s3-put-curl-1GiB")?.nativeName == "put-curl-1GiB")
         #expect(S3RowName(operation: "get", client: .awscli, shape: "1GiB").name == "s3-get-awscli-1GiB")
         for name in ["put-curl-1GiB", "s3-put-boto3", "s3-head-boto3-1GiB", "s3-put-rclone-1GiB", "s3-put-boto3-1GiB-r2", "s3-put-boto3-"] {
             #expect(S3RowName(parsing: name) == nil, "\(name)")
@@ -65,6 +66,8 @@ struct S3BenchTests {
         #expect(awscli.requestSummary == nil)
         let setup = try S3DriverOutput.parse(#"{"versions": {"boto3": "1.43.11", "awscli": "aws-cli/1.45.11"}}"#)
         #expect(setup.versions?["boto3"] == "1.43.11" && setup.seconds == nil)
+        let presigned = try S3DriverOutput.parse(#"{"urls": ["http://127.0.0.1:9000/bench/k?X-Amz-Signature=ab"]}"#)
+        #expect(presigned.urls == ["http://127.0.0.1:9000/bench/k?X-Amz-Signature=ab"])
         #expect(throws: BenchError.self) { try S3DriverOutput.parse("Traceback (most recent call last):\n  boom\n") }
     }
 
@@ -78,7 +81,7 @@ struct S3BenchTests {
         #expect(compiled.status == 0, "\(compiled.stderr)")
         let help = try runCommand(python, [path, "--help"], allowFailure: true)
         let usage = String(decoding: help.stdout, as: UTF8.self)
-        #expect(help.status == 0 && usage.contains("{setup,put,get}") && usage.contains("--part-bytes"), "\(usage) \(help.stderr)")
+        #expect(help.status == 0 && usage.contains("{setup,presign,put,get}") && usage.contains("--part-bytes"), "\(usage) \(help.stderr)")
     }
 
     @Test("a download is accepted only with exactly the uploaded bytes: one flipped byte, a missing or an extra one fail it")

@@ -104,7 +104,7 @@ struct SmokeTests {
         let (status, text) = try await runFlareBench(["s3", "--object", "16MiB", "--objects", "2", "--object-size", "16MiB", "--rounds", "1",
                                                       "--no-nginx", "--no-record", "--io", engine.rawValue], in: work)
         #expect(status == 0, "\(text.suffix(3000))")
-        for row in ["s3-put-boto3-16MiB", "s3-get-boto3-16MiB", "s3-put-awscli-16MiB", "s3-get-awscli-16MiB",
+        for row in ["s3-put-boto3-16MiB", "s3-get-boto3-16MiB", "s3-put-awscli-16MiB", "s3-get-awscli-16MiB", "s3-put-curl-16MiB", "s3-get-curl-16MiB",
                     "s3-put-boto3-2x16MiB", "s3-get-boto3-2x16MiB"] {
             #expect(text.contains("| \(row) |"), "missing \(row)")
         }
