@@ -8,9 +8,11 @@ import Glibc
 /// the S3 path (MD5 for the ETag, SHA-256 for a hex `x-amz-content-sha256`, CRC32 for
 /// `x-amz-checksum-crc32`, CRC32C for the chunks).
 public struct APIProfile: Codable, Sendable, Equatable {
-    /// One symbol's self time.
+    /// One symbol's self time on one thread.
     public struct Entry: Codable, Sendable, Equatable {
         public var percent: Double
+        /// The thread's name (`api-0` is the first event loop).
+        public var thread: String
         public var object: String
         public var symbol: String
     }
@@ -27,6 +29,9 @@ public struct APIProfile: Codable, Sendable, Equatable {
     public var shares: [String: Double]
     /// The symbols with the most self time, largest first.
     public var top: [Entry]
+    /// MD5's share of the process's samples on its event-loop threads (`api-<n>`), where
+    /// it holds up every other request of that loop.
+    public var md5OnLoopThreads: Double
 
     /// The api's CPU seconds per GiB spent in MD5.
     public var md5SecondsPerGiB: Double { apiSecondsPerGiB * (shares["md5"] ?? 0) / 100 }
@@ -47,8 +52,9 @@ public struct APIProfile: Codable, Sendable, Equatable {
         return nil
     }
 
-    /// Parses `perf report --stdio --no-children --sort dso,symbol -g none`: the sample count
-    /// from its `# Samples: 12K of event …` header, then lines `  9.87%  api  [.] symbol`.
+    /// Parses `perf report --stdio --no-children --sort comm,dso,symbol -g none`: the sample
+    /// count from its `# Samples: 12K of event …` header, then lines
+    /// `  9.87%  api-0  api  [.] symbol` (thread, object, symbol).
     public static func parse(report: String, workload: String, megabytesPerSecond: Double, apiSecondsPerGiB: Double,
                              topCount: Int = 12) -> APIProfile {
         var samples = 0
@@ -65,22 +71,28 @@ public struct APIProfile: Codable, Sendable, Equatable {
             }
             guard !line.hasPrefix("#"), let percentEnd = line.firstIndex(of: "%"),
                   let percent = Double(line[..<percentEnd]) else { continue }
-            let fields = line[line.index(after: percentEnd)...].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-            guard fields.count == 3 else { continue }
+            let fields = line[line.index(after: percentEnd)...].split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
+            guard fields.count == 4 else { continue }
             // `[.] name` or `[k] name`, then perf's IPC columns (`-      -`) after a gap.
-            var symbol = Substring(fields[2])
+            var symbol = Substring(fields[3])
             if symbol.hasPrefix("["), let close = symbol.firstIndex(of: "]") { symbol = symbol[symbol.index(after: close)...] }
             symbol = symbol.drop { $0 == " " }
             if let gap = symbol.range(of: "  ") { symbol = symbol[..<gap.lowerBound] }
-            entries.append(Entry(percent: percent, object: String(fields[0]), symbol: String(symbol)))
+            entries.append(Entry(percent: percent, thread: String(fields[0]), object: String(fields[1]), symbol: String(symbol)))
         }
         var shares = Dictionary(uniqueKeysWithValues: categories.map { ($0, 0.0) })
         for entry in entries {
             if let category = category(of: entry) { shares[category, default: 0] += entry.percent }
         }
         let top = entries.sorted { $0.percent > $1.percent }.prefix(topCount)
+        let onLoops = entries.filter { category(of: $0) == "md5" && isLoopThread($0.thread) }.reduce(0) { $0 + $1.percent }
         return APIProfile(workload: workload, megabytesPerSecond: megabytesPerSecond, apiSecondsPerGiB: apiSecondsPerGiB,
-                          samples: samples, event: event, shares: shares, top: Array(top))
+                          samples: samples, event: event, shares: shares, top: Array(top), md5OnLoopThreads: onLoops)
+    }
+
+    /// The api names its event-loop threads `api-0`, `api-1`, … (APINodeService).
+    static func isLoopThread(_ name: String) -> Bool {
+        name.hasPrefix("api-") && !name.dropFirst(4).isEmpty && name.dropFirst(4).allSatisfy(\.isNumber)
     }
 
     /// `12K` → 12000, `3M` → 3000000, `845` → 845.
@@ -116,7 +128,7 @@ public enum APIProfiler {
             throw error
         }
         ChildProcess.stop(recorder, signal: SIGINT, graceSeconds: 30)
-        let report = try runCommand(perf, ["report", "-i", file, "--stdio", "--no-children", "--sort", "dso,symbol",
+        let report = try runCommand(perf, ["report", "-i", file, "--stdio", "--no-children", "--sort", "comm,dso,symbol",
                                            "-g", "none", "--percent-limit", "0.2"])
         return (result, String(decoding: report.stdout, as: UTF8.self))
     }

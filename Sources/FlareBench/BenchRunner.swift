@@ -153,8 +153,11 @@ public struct BenchRunner {
             if let reason = APIProfiler.unavailableReason() {
                 print("note: \(reason); no profile of the api")
             } else {
+                // Kept after the run, to look further (`perf report -i …`); not under the S3 files.
+                let kept = try makeTemporaryDirectory(in: options.workDirectory, prefix: "flare-bench-s3-perf-")
                 s3Facts?.profiles = try s3.profilePuts(apiURL: cluster.apiURL, endpoint: cluster.s3URL, credentials: cluster.s3CredentialsFile,
-                                                       meter: meter, directory: s3.root)
+                                                       meter: meter, directory: kept)
+                print("perf data and reports kept in \(kept)")
             }
         }
         let workloads = RoundSummary.medianWorkloads(rounds)

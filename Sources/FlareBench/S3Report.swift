@@ -120,12 +120,16 @@ public enum S3Report {
         out += "|---|--:|--:|--:|" + APIProfile.categories.map { _ in "--:|" }.joined() + "--:|---|\n"
         for profile in profiles {
             let shares = APIProfile.categories.map { String(format: "%.1f%%", profile.shares[$0] ?? 0) }.joined(separator: " | ")
-            let top = profile.top.prefix(6).map { "\($0.symbol) \(String(format: "%.1f", $0.percent))%" }.joined(separator: "; ")
+            let top = profile.top.prefix(6).map { "\($0.symbol) (\($0.thread)) \(String(format: "%.1f", $0.percent))%" }.joined(separator: "; ")
             out += "| \(profile.workload) | \(ReportTable.formatFigure(profile.megabytesPerSecond)) | "
             out += "\(String(format: "%.2f", profile.apiSecondsPerGiB)) | \(profile.samples) | \(shares) | "
             out += "\(String(format: "%.2f", profile.md5SecondsPerGiB)) | \(top) |\n"
         }
         out += "\nMD5 s/GiB: the api's CPU per GiB times MD5's share of its samples, the MD5's cost on the PUT. "
+        for profile in profiles where (profile.shares["md5"] ?? 0) > 0 {
+            out += String(format: "In %@, %.1f%% of the api's samples were MD5 on its event-loop threads (api-N), of %.1f%% MD5 in all. ",
+                          profile.workload, profile.md5OnLoopThreads, profile.shares["md5"] ?? 0)
+        }
         let events = Set(profiles.map(\.event)).sorted().joined(separator: ", ")
         out += "perf sampled `\(events)`\(events.contains("cpu-clock") ? " (no hardware PMU here: shares of CPU time, not of cycles)" : "").\n"
         return out

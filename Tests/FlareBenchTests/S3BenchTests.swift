@@ -124,15 +124,16 @@ struct S3BenchTests {
     # Samples: 6K of event 'cpu-clock:pppH'
     # Event count (approx.): 1604750000
     #
-    # Overhead  Shared Object                        Symbol                                         IPC   [IPC Coverage]
-    # ........  ...................................  .............................................  ....................
+    # Overhead  Command          Shared Object                        Symbol                                         IPC   [IPC Coverage]
+    # ........  ...............  ...................................  .............................................  ....................
     #
-        30.50%  api                                  [.] CCryptoBoringSSL_md5_block_asm_data_order  -      -
-        12.25%  api                                  [.] CCryptoBoringSSL_sha256_block_data_order_hw  -      -
-         9.00%  [kernel.kallsyms]                    [k] _copy_from_iter                            -      -
-         4.00%  api                                  [.] crc32_iscsi_by16_10                        -      -
-         2.00%  api                                  [.] crc32_gzip_refl_by16_10                    -      -
-         1.50%  libswiftCore.so                      [.] swift_retain                               -      -
+        20.50%  api-0            api                                  [.] CCryptoBoringSSL_md5_block_asm_data_order  -      -
+        12.25%  api-1            api                                  [.] CCryptoBoringSSL_sha256_block_data_order_hw  -      -
+        10.00%  api-1            api                                  [.] CCryptoBoringSSL_md5_block_asm_data_order  -      -
+         9.00%  api-0            [kernel.kallsyms]                    [k] _copy_from_iter                            -      -
+         4.00%  api-0            api                                  [.] crc32_iscsi_by16_10                        -      -
+         2.00%  api-1            api                                  [.] crc32_gzip_refl_by16_10                    -      -
+         1.50%  sqlite-writer    libswiftCore.so                      [.] swift_retain                               -      -
 
     #
     # (Tip: Sample related events with: perf record -e '{cycles,instructions}:S')
@@ -142,8 +143,10 @@ struct S3BenchTests {
     func perfParse() {
         let profile = APIProfile.parse(report: Self.perfReport, workload: "s3-put-boto3-1GiB", megabytesPerSecond: 400, apiSecondsPerGiB: 2)
         #expect(profile.samples == 6000 && profile.event == "cpu-clock")
-        #expect(profile.top.first == APIProfile.Entry(percent: 30.5, object: "api", symbol: "CCryptoBoringSSL_md5_block_asm_data_order"))
-        #expect(profile.top.map(\.symbol).last == "swift_retain" && profile.top.count == 6)
+        #expect(profile.top.first == APIProfile.Entry(percent: 20.5, thread: "api-0", object: "api", symbol: "CCryptoBoringSSL_md5_block_asm_data_order"))
+        #expect(profile.top.map(\.symbol).last == "swift_retain" && profile.top.last?.thread == "sqlite-writer" && profile.top.count == 7)
+        #expect(profile.md5OnLoopThreads == 30.5)
+        #expect(APIProfile.isLoopThread("api-12") && !APIProfile.isLoopThread("api-") && !APIProfile.isLoopThread("api-pool"))
         #expect(profile.shares == ["md5": 30.5, "sha256": 12.25, "kernel": 9, "crc32c": 4, "crc32": 2])
         #expect(abs(profile.md5SecondsPerGiB - 0.61) < 1e-9)
         #expect(APIProfile.parseCount("12K") == 12000 && APIProfile.parseCount("1.5M") == 1_500_000 && APIProfile.parseCount("845") == 845)
