@@ -6,6 +6,11 @@ public struct BenchMatrix: Sendable {
     public var curlObjectBytes: Int
     public var workloads: [WorkloadSpec]
 
+    public init(curlObjectBytes: Int, workloads: [WorkloadSpec]) {
+        self.curlObjectBytes = curlObjectBytes
+        self.workloads = workloads
+    }
+
     /// One 1 GiB object; 16 × 64 MiB; 64 × 1 MiB; 64 × 4 KiB.
     public static let standard = BenchMatrix(curlObjectBytes: 1 << 30, workloads: [
         WorkloadSpec(clients: 16, objectBytes: 64 << 20, objectsPerClient: 1),

@@ -20,6 +20,9 @@ public struct WorkloadResult: Codable, Sendable, Equatable {
     /// Copies per chunk of the cluster measured, when one run measured several settings
     /// (`--replicas 1,2`); the name of every setting but the first ends in `-r<copies>`.
     public var replicas: Int? = nil
+    /// The CPU the client, the api and the data nodes spent meanwhile, where the bench
+    /// measured it (its own cluster's workloads).
+    public var cpu: CPUUse? = nil
 
     /// The name without a `-r<copies>` suffix: the same workload in the run's first setting.
     public var baseName: String {
@@ -65,6 +68,9 @@ public struct BaselineResult: Codable, Sendable, Equatable {
     public var unit: String
     /// What the disk did meanwhile, where the bench measured it.
     public var device: DeviceActivity? = nil
+    /// The client's CPU seconds (user + system), for a client's own ceiling
+    /// (`nginx-s3-get-boto3-1GiB`).
+    public var clientCPUSeconds: Double? = nil
 }
 
 /// A Flare figure next to the baseline it is judged against.
@@ -112,6 +118,8 @@ public struct BenchReport: Codable, Sendable {
     /// The rounds of an interleaved run (`flare-bench datanode --rounds`); the figures above
     /// are then their medians. Absent in single-round reports.
     public var rounds: [BenchRound]?
+    /// What an S3 run used and found beside its figures (``S3RunFacts``); absent otherwise.
+    public var s3: S3RunFacts? = nil
 
     public init(machine: MachineDescription, quick: Bool, workloads: [WorkloadResult], baselines: [BaselineResult], ratios: [Ratio],
                 rounds: [BenchRound]? = nil) {

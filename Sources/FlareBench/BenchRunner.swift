@@ -24,6 +24,10 @@ public struct BenchRunner {
         public var replicas = [1]
         /// Keep the local cluster's data and logs when it stops (the api then logs at `info`).
         public var keepCluster = false
+        /// S3 rows beside the native ones (``S3Workload``): the clusters serve S3, and each
+        /// round also moves objects through boto3 and awscli (and, with nginx, the clients'
+        /// own ceiling). Local clusters only.
+        public var s3: S3Workload.Options?
 
         public init(matrix: BenchMatrix, quick: Bool, target: String?, binDirectory: String, workDirectory: String) {
             self.matrix = matrix
@@ -47,11 +51,13 @@ public struct BenchRunner {
         var clusterOptions = LocalCluster.Options(binDirectory: options.binDirectory, workDirectory: options.workDirectory)
         clusterOptions.engine = options.engine
         clusterOptions.keepFiles = options.keepCluster
+        clusterOptions.s3 = options.s3 != nil
+        precondition(options.s3 == nil || options.target == nil, "S3 rows need a cluster flare-bench starts")
         defer { clusters.forEach { $0.cluster.stop() } }
         // Flare's servers to measure: the --target, or one local cluster per setting of copies.
-        var targets: [(replicas: Int?, url: String)] = []
+        var targets: [(replicas: Int?, url: String, cluster: LocalCluster?)] = []
         if let target = options.target {
-            targets = [(nil, target)]
+            targets = [(nil, target, nil)]
         } else {
             for replicas in options.replicas {
                 clusterOptions.replicas = replicas
@@ -60,7 +66,7 @@ public struct BenchRunner {
                 progress.begin("starting a local cluster (\(options.engine), replicas \(replicas))")
                 try started.start()
                 progress.finish("local cluster: api \(started.apiURL), data nodes \(started.dataNodePorts.map(String.init).joined(separator: ",")), replicas \(replicas)")
-                targets.append((replicas, started.apiURL))
+                targets.append((replicas, started.apiURL, started))
             }
         }
         let engine = IOEngineKind(parsing: options.engine) ?? .auto
@@ -72,6 +78,21 @@ public struct BenchRunner {
             if nginx == nil { print("note: nginx is not installed; no nginx comparison (make deps installs nginx-light)") }
         }
         defer { nginx?.stop() }
+        var s3: S3Workload?
+        var s3Facts: S3RunFacts?
+        if let s3Options = options.s3 {
+            let workload = try S3Workload(options: s3Options, workDirectory: options.workDirectory)
+            s3 = workload
+            var versions: [String: String] = [:]
+            for target in targets {
+                guard let cluster = target.cluster else { continue }
+                versions = try workload.setUp(endpoint: cluster.s3URL, credentials: cluster.s3CredentialsFile)
+            }
+            s3Facts = S3RunFacts(versions: versions, partBytes: s3Options.partBytes, threadsPerObject: s3Options.threads,
+                                 bucket: s3Options.bucket, downloadDirectory: workload.downloads)
+        }
+        defer { s3?.remove() }
+        let loadBefore = loadAverage()
 
         var rounds: [BenchRound] = []
         for round in 1...max(1, options.rounds) {
@@ -88,7 +109,13 @@ public struct BenchRunner {
                         let flare = BenchTarget(address: try socketAddress(of: target.url), pathPrefix: "/object/")
                         let setting = targets.count > 1 ? " replicas \(target.replicas ?? 1)" : ""
                         var measured = try await measure(target: flare, baseURL: target.url, prefix: "/object/", generator: generator,
-                                                         label: "Flare\(setting)\(tag)", round: round)
+                                                         label: "Flare\(setting)\(tag)", round: round, meter: target.cluster?.cpuMeter)
+                        if let s3, let cluster = target.cluster {
+                            let (rows, request) = try s3.measure(endpoint: cluster.s3URL, credentials: cluster.s3CredentialsFile, round: round,
+                                                                 meter: cluster.cpuMeter, label: "Flare S3\(setting)\(tag)")
+                            measured += rows
+                            if s3Facts?.uploadRequest == nil { s3Facts?.uploadRequest = request }
+                        }
                         if targets.count > 1, let replicas = target.replicas {
                             let first = replicas == targets[0].replicas
                             measured = measured.map { result in
@@ -109,6 +136,7 @@ public struct BenchRunner {
                         throw BenchError("nginx baseline \(failed.name) failed (\(failed.errors) errors): the comparison would be meaningless")
                     }
                     baselines += results.map { BaselineResult(name: "nginx-\($0.name)", figure: $0.figure, unit: $0.unit, device: $0.device) }
+                    if let s3 { baselines += try s3.clientCeiling(nginxPort: nginx.port, round: round) }
                 default:
                     baselines += try measureBaselines(round: round)
                 }
@@ -120,13 +148,27 @@ public struct BenchRunner {
                 print("  round \(round): " + result.ratios.map { "\($0.workload) \(format($0.value))× \($0.baseline)" }.joined(separator: ", "))
             }
         }
+        s3Facts?.loadAverage = [loadBefore, loadAverage()]
+        if let s3, s3.options.profile, let cluster = targets.first?.cluster, let meter = cluster.cpuMeter {
+            if let reason = APIProfiler.unavailableReason() {
+                print("note: \(reason); no profile of the api")
+            } else {
+                // Kept after the run, to look further (`perf report -i …`); not under the S3 files.
+                let kept = try makeTemporaryDirectory(in: options.workDirectory, prefix: "flare-bench-s3-perf-")
+                s3Facts?.profiles = try s3.profilePuts(apiURL: cluster.apiURL, endpoint: cluster.s3URL, credentials: cluster.s3CredentialsFile,
+                                                       meter: meter, directory: kept)
+                print("perf data and reports kept in \(kept)")
+            }
+        }
         let workloads = RoundSummary.medianWorkloads(rounds)
         let baselines = RoundSummary.medianBaselines(rounds)
         let machine = MachineFacts.describe(engine: options.engine, chunkSizeBytes: ByteSize.parse(clusterOptions.chunkSize) ?? 0,
                                             windowChunks: clusterOptions.window, replicas: options.target == nil ? options.replicas[0] : nil)
-        return BenchReport(machine: machine, quick: options.quick, workloads: workloads, baselines: baselines,
-                           ratios: RatioRules.ratios(workloads: workloads, baselines: baselines),
-                           rounds: rounds.count > 1 ? rounds : nil)
+        var report = BenchReport(machine: machine, quick: options.quick, workloads: workloads, baselines: baselines,
+                                 ratios: RatioRules.ratios(workloads: workloads, baselines: baselines),
+                                 rounds: rounds.count > 1 ? rounds : nil)
+        report.s3 = s3Facts
+        return report
     }
 
     /// The matrix against one server: the curl object, then each workload's PUT and GET.
@@ -135,7 +177,7 @@ public struct BenchRunner {
     /// the page cache dropped: the same jobs as Flare's, whose PUT answers only once every
     /// chunk is synced and whose GET reads every chunk from the disk.
     private func measure(target: BenchTarget, baseURL: String, prefix: String, generator: LoadGenerator, label: String,
-                         round: Int, storedBy nginx: NginxServer? = nil) async throws -> [WorkloadResult] {
+                         round: Int, storedBy nginx: NginxServer? = nil, meter: CPUMeter? = nil) async throws -> [WorkloadResult] {
         var results: [WorkloadResult] = []
         let progress = self.progress
         let size = options.matrix.curlObjectBytes
@@ -147,8 +189,10 @@ public struct BenchRunner {
         let disk = BlockDevice(containing: options.workDirectory)
         progress.begin("\(label): curl -T \(sizeLabel)")
         var before = disk?.snapshot()
+        var cpuBefore = meter?.snapshot()
         var put = try CurlWorkload.put(file: file, bytes: size, url: url, name: "put-curl-\(sizeLabel)")
         put.device = disk?.activity(since: before)
+        put.cpu = cpuBefore.flatMap { meter?.use(since: $0) }
         progress.finish("\(label) put-curl-\(sizeLabel): \(ReportTable.formatFigure(put.figure)) MB/s")
         let putBefore = before
         var durable: WorkloadResult?
@@ -164,8 +208,10 @@ public struct BenchRunner {
         }
         progress.begin("\(label): curl GET \(sizeLabel)")
         before = disk?.snapshot()
+        cpuBefore = meter?.snapshot()
         var get = try CurlWorkload.get(url: url, bytes: size, expected: crc, name: "get-curl-\(sizeLabel)")
         get.device = disk?.activity(since: before)
+        get.cpu = cpuBefore.flatMap { meter?.use(since: $0) }
         progress.finish("\(label) get-curl-\(sizeLabel): \(ReportTable.formatFigure(get.figure)) MB/s\(get.verified ? "" : " — WRONG BYTES")")
         results += [put, get]
         if let nginx, let durable {
@@ -188,13 +234,17 @@ public struct BenchRunner {
             spec.namespace = "bench-r\(round)"
             progress.begin("\(label): PUT \(spec.label)")
             before = disk?.snapshot()
+            cpuBefore = meter?.snapshot()
             var (written, checksums) = try await generator.put(spec, to: target, name: "put-\(spec.label)") { progress.add($0) }
             written.device = disk?.activity(since: before)
+            written.cpu = cpuBefore.flatMap { meter?.use(since: $0) }
             progress.finish("\(label) put-\(spec.label): \(ReportTable.formatFigure(written.figure)) \(written.unit), p99 \(written.latencyMs.p99) ms, \(written.errors) errors")
             progress.begin("\(label): GET \(spec.label)")
             before = disk?.snapshot()
+            cpuBefore = meter?.snapshot()
             var read = try await generator.get(spec, from: target, name: "get-\(spec.label)", checksums: checksums) { progress.add($0) }
             read.device = disk?.activity(since: before)
+            read.cpu = cpuBefore.flatMap { meter?.use(since: $0) }
             progress.finish("\(label) get-\(spec.label): \(ReportTable.formatFigure(read.figure)) \(read.unit), p99 \(read.latencyMs.p99) ms, \(read.errors) errors\(read.verified ? "" : " — NOT VERIFIED")")
             results += [written, read]
         }
@@ -269,6 +319,12 @@ public struct BenchRunner {
         progress.finish("baseline disk: " + disk.map { "\($0.name) \(ReportTable.formatFigure($0.figure)) MB/s" }.joined(separator: ", "))
         return baselines + disk + (try measurePipeline(round: round))
     }
+}
+
+/// The first three fields of `/proc/loadavg`: `1.05 0.98 0.77`.
+func loadAverage() -> String {
+    let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
 }
 
 /// `http://host:port` → the address.

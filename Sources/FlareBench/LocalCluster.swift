@@ -25,6 +25,8 @@ public final class LocalCluster: @unchecked Sendable {
         /// How many of the data nodes (the first) the api gets in `--datanodes`; the others run
         /// for a bench to add to the layout. `nil`: all.
         public var listedDataNodes: Int?
+        /// Serve S3 too (`--s3-port`, with a key generated into ``LocalCluster/s3CredentialsFile``).
+        public var s3 = false
         /// More api flags (e.g. `--datanode-timeout 2`).
         public var apiArguments: [String] = []
         /// A directory on the disk to measure (the data directories go under it).
@@ -40,6 +42,8 @@ public final class LocalCluster: @unchecked Sendable {
     public let root: String
     public private(set) var apiPort: UInt16 = 0
     public private(set) var dataNodePorts: [UInt16] = []
+    /// The S3 listener's port (0 unless `options.s3`).
+    public private(set) var s3Port: UInt16 = 0
     public private(set) var apiProcess: Process?
     /// The data nodes, in `dataNodePorts` order (to signal one, as a failure would).
     public private(set) var dataNodeProcesses: [Process] = []
@@ -56,6 +60,15 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// The API node's base URL.
     public var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+    /// The S3 endpoint (with `options.s3`).
+    public var s3URL: String { "http://127.0.0.1:\(s3Port)" }
+    /// The api's `--s3-credentials` file: one generated `ACCESS_KEY SECRET_KEY` line.
+    public var s3CredentialsFile: String { "\(root)/s3-credentials" }
+
+    /// CPU accounting for the api and the data nodes (once started).
+    public var cpuMeter: CPUMeter? {
+        apiProcess.map { CPUMeter(apiPID: $0.processIdentifier, dataNodePIDs: dataNodeProcesses.map(\.processIdentifier)) }
+    }
 
     public func start() throws {
         for index in 0..<options.dataNodes {
@@ -69,14 +82,22 @@ public final class LocalCluster: @unchecked Sendable {
         }
         apiPort = try freePort()
         let nodes = dataNodePorts.prefix(options.listedDataNodes ?? dataNodePorts.count).map { "127.0.0.1:\($0)" }.joined(separator: ",")
+        var s3Arguments: [String] = []
+        if options.s3 {
+            s3Port = try freePort()
+            try Self.writeCredentials(to: s3CredentialsFile)
+            s3Arguments = ["--s3-port", "\(s3Port)", "--s3-credentials", s3CredentialsFile]
+        }
         let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
                                      "--chunk-size", options.chunkSize, "--window", "\(options.window)",
                                      "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
                                      "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning",
                                      "--cluster-secret-file", credentials.secretFile, "--admin-token-file", credentials.adminTokenFile]
-                                     + options.apiArguments,
+                                     + s3Arguments + options.apiArguments,
                              log: "\(root)/api.log")
         try waitForHealth(port: apiPort, process: api)
+        // The S3 listener answers an unsigned request (403) once it is up.
+        if options.s3 { try waitForAnswer(port: s3Port, process: api) }
         apiProcess = api
     }
 
@@ -119,6 +140,27 @@ public final class LocalCluster: @unchecked Sendable {
         let process = try ChildProcess.start(path, arguments, log: log)
         processes.append(process)
         return process
+    }
+
+    /// A fresh key pair, as `make run` makes one: `FLAREBENCH<hex> <secret>`, readable by this user only.
+    static func writeCredentials(to path: String) throws {
+        var generator = SystemRandomNumberGenerator()
+        let hex = (0..<10).map { _ in String(UInt8.random(in: 0...15, using: &generator), radix: 16, uppercase: true) }.joined()
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        let secret = String((0..<40).map { _ in alphabet.randomElement(using: &generator)! })
+        guard FileManager.default.createFile(atPath: path, contents: Data("# ACCESS_KEY SECRET_KEY\nFLAREBENCH\(hex) \(secret)\n".utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw BenchError("cannot write \(path)")
+        }
+    }
+
+    private func waitForAnswer(port: UInt16, process: Process) throws {
+        for _ in 0..<200 {
+            if !process.isRunning { throw BenchError("the api exited; logs in \(root)") }
+            if httpStatus(port: port, path: "/") != 0 { return }
+            usleep(50_000)
+        }
+        throw BenchError("the S3 listener on :\(port) did not answer within 10 s; logs in \(root)")
     }
 
     private func waitForHealth(port: UInt16, process: Process) throws {

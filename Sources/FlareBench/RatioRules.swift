@@ -3,13 +3,31 @@
 public enum RatioRules {
     /// The ratios of a run: every workload against the physical bound, the curl object
     /// against the minimal pipeline moving it (`pipeline-put-curl-*`, `pipeline-get-curl-*`),
-    /// and against nginx doing the same job when nginx was measured.
+    /// and against nginx doing the same job when nginx was measured; an S3 row against the
+    /// native workload of its shape (``S3RowName``).
     public static func ratios(workloads: [WorkloadResult], baselines: [BaselineResult]) -> [Ratio] {
         let byName = Dictionary(baselines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let workloadsByName = Dictionary(workloads.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var ratios: [Ratio] = []
         for workload in workloads {
             let copies = workload.replicas ?? 1
+            // An S3 row is judged against the native API moving the same shape in the same
+            // run, and against its client reading from nginx (the client's own ceiling); the
+            // native row carries the machine's bounds.
+            if let s3 = S3RowName(parsing: workload.baseName) {
+                let suffix = String(workload.name.dropFirst(workload.baseName.count))
+                if let native = workloadsByName[s3.nativeName + suffix] {
+                    ratios.append(Ratio(workload: workload.name, baseline: "\(native.name) (native)", flare: workload.figure, reference: native.figure))
+                }
+                if suffix.isEmpty, let ceiling = byName[s3.nginxName] {
+                    ratios.append(Ratio(workload: workload.name, baseline: ceiling.name, flare: workload.figure, reference: ceiling.figure))
+                }
+                if workload.baseName != workload.name, let first = workloadsByName[workload.baseName] {
+                    ratios.append(Ratio(workload: workload.name, baseline: "\(first.name) (replicas \(first.replicas ?? 1))",
+                                        flare: workload.figure, reference: first.figure))
+                }
+                continue
+            }
             // With N copies a PUT writes N times its bytes to the one disk here: judged
             // against fio's durable write divided by N (the ratio is PUT × N ÷ fio).
             if copies > 1 && workload.operation == "put" && !workload.isSmall {

@@ -36,7 +36,7 @@ public enum ReportTable {
                 "\(pair.workload)/\(pair.baseline) " + pair.values.map { format($0) + "×" }.joined(separator: ", ")
             }.joined(separator: "; ")
         }
-        return out + "\n"
+        return out + "\n" + S3Report.markdown(report)
     }
 
     static func formatFigure(_ value: Double) -> String {

@@ -16,7 +16,7 @@ struct FlareBenchCommand: AsyncParsableCommand {
         nginx's curl PUT is also measured with an fsync of the stored file, and its curl GET with the file \
         dropped from the page cache: nginx with the guarantees Flare gives (durable before 201, read from disk).
         """,
-        subcommands: [Run.self, Check.self, DataNode.self, Memory.self, Failover.self, Repair.self, Rebalance.self],
+        subcommands: [Run.self, Check.self, DataNode.self, Memory.self, Failover.self, Repair.self, Rebalance.self, S3.self],
         defaultSubcommand: Run.self)
 }
 
@@ -95,6 +95,9 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("keep-cluster"), help: "Keep the local cluster's data directories and logs (api at --log-level info) when it stops, and print where they are.")
     var keepCluster = false
 
+    @Flag(help: "Also S3 rows: boto3 and awscli moving the curl object, and boto3 the first many-object workload's objects at once (see `flare-bench s3 --help`).")
+    var s3 = false
+
     func validate() throws {
         if let sizes, parseSizes(sizes) == nil { throw ValidationError("--sizes: use sizes like 4KiB,1MiB,64MiB") }
         if let concurrency, parseCounts(concurrency) == nil { throw ValidationError("--concurrency: use counts like 1,16,64") }
@@ -104,6 +107,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--replicas: distinct counts of 1…3 (the local cluster has three data nodes), e.g. 2 or 1,2")
         }
         if target != nil && copies != [1] { throw ValidationError("--replicas is for the cluster flare-bench starts, not a --target") }
+        if target != nil && s3 { throw ValidationError("--s3 is for the cluster flare-bench starts, not a --target") }
         guard duration > 0 && duration <= 600 else { throw ValidationError("--duration must be 0…600 seconds") }
         if let curlObject, (ByteSize.parse(curlObject) ?? 0) <= 0 { throw ValidationError("--curl-object: use a size like 1GiB") }
     }
@@ -124,6 +128,15 @@ struct Run: AsyncParsableCommand {
         options.rounds = rounds
         options.replicas = parseCounts(replicas)!
         options.keepCluster = keepCluster
+        if s3 {
+            var s3Options = S3Workload.Options()
+            s3Options.objectBytes = options.matrix.curlObjectBytes
+            // The first workload of single large objects at once, as `s3`'s 16 × 64 MiB.
+            let many = options.matrix.workloads.first { $0.objectsPerClient == 1 && $0.objectBytes >= s3Options.partBytes }
+            s3Options.manyObjects = many?.clients ?? 0
+            s3Options.manyObjectBytes = many?.objectBytes ?? 0
+            options.s3 = s3Options
+        }
         let report = try await BenchRunner(options: options).run()
         try publish(report, common: common)
         let failed = report.workloads.filter { !$0.verified }

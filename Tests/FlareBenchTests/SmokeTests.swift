@@ -1,3 +1,4 @@
+import FlareBench
 import FlareIO
 import FlareTestSupport
 import Foundation
@@ -88,6 +89,30 @@ struct SmokeTests {
         let log = (try? String(contentsOfFile: "\(work)/node.log", encoding: .utf8)) ?? ""
         #expect(log.components(separatedBy: "PUT /chunk/").count - 1 == 8, "\(log.suffix(1000))")
         #expect(log.components(separatedBy: "GET /chunk/").count - 1 == 8)
+    }
+
+    @Test("s3: boto3 and awscli rows beside the native ones, every download checked, each against native, with CPU", arguments: testedEngines)
+    func s3Rows(engine: IOEngineKind) async throws {
+        try skipIfUnavailable(engine)
+        if let reason = S3Workload.unavailableReason() {
+            Issue.record(Comment(rawValue: "skipped: \(reason)"), severity: .warning)
+            try Test.cancel(Comment(rawValue: "skipped: \(reason)"))
+        }
+        let work = NSTemporaryDirectory() + "flare-bench-s3-smoke-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let (status, text) = try await runFlareBench(["s3", "--object", "16MiB", "--objects", "2", "--object-size", "16MiB", "--rounds", "1",
+                                                      "--no-nginx", "--no-record", "--io", engine.rawValue], in: work)
+        #expect(status == 0, "\(text.suffix(3000))")
+        for row in ["s3-put-boto3-16MiB", "s3-get-boto3-16MiB", "s3-put-awscli-16MiB", "s3-get-awscli-16MiB", "s3-put-curl-16MiB", "s3-get-curl-16MiB",
+                    "s3-put-boto3-2x16MiB", "s3-get-boto3-2x16MiB"] {
+            #expect(text.contains("| \(row) |"), "missing \(row)")
+        }
+        #expect(!text.contains("**NO**") && !text.contains("NOT VERIFIED"), "an S3 download came back wrong")
+        #expect(text.contains("× get-curl-16MiB (native)") && text.contains("× put-2x16MiB (native)"), "ratios to native missing")
+        #expect(text.contains("boto3's upload requests carried:") && text.contains("| workload | MB/s | client | api | data nodes | cores busy |"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: work).filter { $0 != "flare-bench.out" }
+        #expect(left.isEmpty, "left in the work directory: \(left)")
     }
 
     @Test("SIGTERM in the middle of a run stops every process it started and removes its files", arguments: testedEngines)
