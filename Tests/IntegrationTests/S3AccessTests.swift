@@ -9,25 +9,9 @@ import Testing
 /// aws-chunked trailer framing they use over HTTPS.
 @Suite("S3 access, checksums, expiry and trailer framing")
 struct S3AccessTests {
-    static let accessScript = #"""
-    import sys, hashlib, base64, zlib, urllib.request, urllib.error
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
-    endpoint, key, secret = sys.argv[1:4]
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                      region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    static let accessScript = S3Tests.pythonPrelude + #"""
     anonymous = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                              config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
-    def expect(condition, what):
-        if not condition:
-            print("FAILED: " + what); sys.exit(1)
-    def code(call):
-        try:
-            call(); return None
-        except ClientError as error:
-            return error.response["Error"]["Code"]
     def plain(method, path):
         try:
             with urllib.request.urlopen(urllib.request.Request(endpoint + path, method=method)) as answer:
@@ -80,8 +64,7 @@ struct S3AccessTests {
         expect(got.get("Checksum" + algorithm) == expected and got["Body"].read() == body, "%s returned: %r" % (algorithm, got))
         expect(s3.head_object(Bucket="site", Key=name, ChecksumMode="ENABLED").get("Checksum" + algorithm) == expected, "%s on HEAD" % algorithm)
         # boto3 asks by default (response_checksum_validation); this client does not.
-        unasked = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1",
-                               config=Config(retries={"max_attempts": 1}, response_checksum_validation="when_required"))
+        unasked = client(response_checksum_validation="when_required")
         expect("Checksum" + algorithm not in unasked.get_object(Bucket="site", Key=name), "%s only when asked" % algorithm)
         ranged = s3.get_object(Bucket="site", Key=name, Range="bytes=0-9", ChecksumMode="ENABLED")
         expect("Checksum" + algorithm not in ranged and ranged["Body"].read() == body[:10], "no whole-object checksum on a 206")
@@ -109,10 +92,7 @@ struct S3AccessTests {
           arguments: testedEngines)
     func publicReadAndChecksums(engine: IOEngineKind) async throws {
         try await S3Tests.withS3Cluster(engine, "s3-access") { cluster, aws in
-            let script = "\(cluster.scratch.tmp)/access-check.py"
-            try Self.accessScript.write(toFile: script, atomically: true, encoding: .utf8)
-            let run = try await runProgram("/usr/bin/env", ["python3", script, aws.endpoint, aws.accessKey, aws.secretKey], in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("access OK"), "exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+            try await S3Tests.runCheck(Self.accessScript, named: "access-check", expecting: "access OK", cluster, aws)
         }
     }
 
@@ -198,17 +178,7 @@ struct S3AccessTests {
     auth.S3SigV4Auth.payload = payload
     """#
 
-    static let trailerScript = #"""
-    import sys, os
-    import boto3
-    from botocore.config import Config
-    from boto3.s3.transfer import TransferConfig
-    endpoint, key, secret, work = sys.argv[1:5]
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                      region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
-    def expect(condition, what):
-        if not condition:
-            print("FAILED: " + what); sys.exit(1)
+    static let trailerScript = S3Tests.pythonPrelude + #"""
     s3.create_bucket(Bucket="trail")
     for size in (0, 1, 65535, 65536, 65537, 5 * 65536 + 7):
         data = os.urandom(size)
@@ -234,12 +204,8 @@ struct S3AccessTests {
             let log = "\(cluster.scratch.tmp)/trailer-requests.log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let environment = ["PYTHONPATH": patch, "FLARE_TRAILER_LOG": log]
-            let script = "\(cluster.scratch.tmp)/trailer-check.py"
-            try Self.trailerScript.write(toFile: script, atomically: true, encoding: .utf8)
-            let run = try await runProgram("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" }
-                                           + ["python3", script, aws.endpoint, aws.accessKey, aws.secretKey, cluster.scratch.files],
-                                           in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("trailers OK"), "exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+            try await S3Tests.runCheck(Self.trailerScript, named: "trailer-check", expecting: "trailers OK", cluster, aws,
+                                       extra: [cluster.scratch.files], environment: environment)
             let boto3Trailers = readText(log).split(separator: "\n").count
             // 6 PUTs and 3 parts at least.
             #expect(boto3Trailers >= 9, "requests boto3 signed STREAMING-UNSIGNED-PAYLOAD-TRAILER: \(boto3Trailers)")

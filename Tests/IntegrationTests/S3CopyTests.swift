@@ -10,23 +10,7 @@ import Testing
 /// that cannot be read stores nothing.
 @Suite("S3 server-side copies")
 struct S3CopyTests {
-    static let script = #"""
-    import sys, os, hashlib
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import ClientError
-    from boto3.s3.transfer import TransferConfig
-    endpoint, key, secret, work = sys.argv[1:5]
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                      region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
-    def expect(condition, what):
-        if not condition:
-            print("FAILED: " + what); sys.exit(1)
-    def code(call):
-        try:
-            call(); return None
-        except ClientError as error:
-            return error.response["Error"]["Code"]
+    static let script = S3Tests.pythonPrelude + #"""
     def read(bucket, name):
         return s3.get_object(Bucket=bucket, Key=name)["Body"].read()
     md5 = lambda data: '"%s"' % hashlib.md5(data).hexdigest()
@@ -113,11 +97,7 @@ struct S3CopyTests {
           arguments: testedEngines)
     func boto3Copies(engine: IOEngineKind) async throws {
         try await S3Tests.withS3Cluster(engine, "s3-copy") { cluster, aws in
-            let script = "\(cluster.scratch.tmp)/copy-check.py"
-            try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
-            let run = try await runProgram("/usr/bin/env", ["python3", script, aws.endpoint, aws.accessKey, aws.secretKey, cluster.scratch.files],
-                                           in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("copies OK"), "exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+            try await S3Tests.runCheck(Self.script, named: "copy-check", expecting: "copies OK", cluster, aws, extra: [cluster.scratch.files])
         }
     }
 

@@ -179,13 +179,18 @@ struct S3Tests {
 
     /// boto3, driven by a script the test writes: every call checked by the script itself,
     /// which exits non-zero naming the first thing that was wrong.
-    static let boto3Script = #"""
-    import sys, os, hashlib, urllib.request, urllib.error
+    /// What every boto3 check script begins with: its arguments (endpoint, key, secret, and a
+    /// work directory when given), `client(**config)` for a client that never retries and `s3`,
+    /// one such; `expect`, and `code` (the S3 error code a call fails with, or None).
+    static let pythonPrelude = #"""
+    import sys, os, hashlib, base64, zlib, datetime, urllib.request, urllib.error
     import boto3
+    from botocore import UNSIGNED
     from botocore.config import Config
     from botocore.exceptions import ClientError
     from boto3.s3.transfer import TransferConfig
-    endpoint, key, secret, work = sys.argv[1:5]
+    endpoint, key, secret = sys.argv[1:4]
+    work = sys.argv[4] if len(sys.argv) > 4 else None
     def client(**config):
         return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
                             region_name="us-east-1", config=Config(retries={"max_attempts": 1}, **config))
@@ -198,6 +203,21 @@ struct S3Tests {
             call(); return None
         except ClientError as error:
             return error.response["Error"]["Code"]
+
+    """#
+
+    /// Writes `script` to the scratch directory as `name`.py and runs it with python3 against
+    /// `aws`'s endpoint and key (then `extra`); expects exit 0 and `marker` printed.
+    static func runCheck(_ script: String, named name: String, expecting marker: String, _ cluster: Cluster, _ aws: AWSClient,
+                         extra: [String] = [], environment: [String: String] = [:]) async throws {
+        let path = "\(cluster.scratch.tmp)/\(name).py"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try await runProgram("/usr/bin/env", environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                                       + ["python3", path, aws.endpoint, aws.accessKey, aws.secretKey] + extra, in: cluster.scratch.tmp)
+        #expect(run.status == 0 && run.stdout.contains(marker), "\(name): exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+    }
+
+    static let boto3Script = pythonPrelude + #"""
     s3.create_bucket(Bucket="boto")
     body = os.urandom(70000)
     put = s3.put_object(Bucket="boto", Key="dir/one", Body=body, ContentType="text/x-boto", Metadata={"color": "blue"})
@@ -272,11 +292,7 @@ struct S3Tests {
           arguments: testedEngines)
     func boto3(engine: IOEngineKind) async throws {
         try await Self.withS3Cluster(engine, "s3-boto") { cluster, aws in
-            let script = "\(cluster.scratch.tmp)/boto3-check.py"
-            try Self.boto3Script.write(toFile: script, atomically: true, encoding: .utf8)
-            let run = try await runProgram("/usr/bin/env", ["python3", script, aws.endpoint, aws.accessKey, aws.secretKey, cluster.scratch.files],
-                                           in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("boto3 OK"), "exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+            try await Self.runCheck(Self.boto3Script, named: "boto3-check", expecting: "boto3 OK", cluster, aws, extra: [cluster.scratch.files])
         }
     }
 
@@ -377,10 +393,7 @@ struct S3Tests {
           arguments: testedEngines)
     func awsChunked(engine: IOEngineKind) async throws {
         try await Self.withS3Cluster(engine, "s3-chunked") { cluster, aws in
-            let script = "\(cluster.scratch.tmp)/aws-chunked-check.py"
-            try Self.awsChunkedScript.write(toFile: script, atomically: true, encoding: .utf8)
-            let run = try await runProgram("/usr/bin/env", ["python3", script, aws.endpoint, aws.accessKey, aws.secretKey], in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("aws-chunked OK"), "exit \(run.status): \(run.stdout.suffix(1500)) \(run.stderr.suffix(2500))")
+            try await Self.runCheck(Self.awsChunkedScript, named: "aws-chunked-check", expecting: "aws-chunked OK", cluster, aws)
         }
     }
 
