@@ -63,7 +63,7 @@ final class GCWorker: @unchecked Sendable {
     private let graceSeconds: Int
     private let intervalSeconds: Double
     private let logger: Logger
-    private var task: Task<Void, Error>?
+    private var periodic: PeriodicPass?
 
     init(loop: EventLoop, inventory: ChunkInventory, directory: NodeDirectory, metadata: MetadataStore, locks: ChunkLocks,
          metrics: Metrics, graceSeconds: Int, intervalSeconds: Double, logger: Logger) {
@@ -80,18 +80,13 @@ final class GCWorker: @unchecked Sendable {
     }
 
     func start() {
-        task = loop.spawn { [self] in
-            // Not at once: a start is busy enough, and a restart loop must not list every node each time.
-            while !Task.isCancelled {
-                try await loop.sleep(for: .seconds(intervalSeconds))
-                await runPass()
-            }
-        }
+        // Not at once (PeriodicPass): a restart loop must not list every node each time.
+        periodic = PeriodicPass(loop: loop, intervalSeconds: intervalSeconds) { [self] in _ = await runPass() }
+        periodic?.start()
     }
 
     func stop() async {
-        task?.cancel()
-        _ = await task?.result
+        await periodic?.stop()
     }
 
     /// What one pass did on one node.

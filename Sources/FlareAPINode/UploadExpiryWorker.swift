@@ -16,7 +16,7 @@ final class UploadExpiryWorker: @unchecked Sendable {
     private let logger: Logger
     /// Nanoseconds since the epoch, as uploads record their creation.
     private let now: @Sendable () -> Int64
-    private var task: Task<Void, Error>?
+    private var periodic: PeriodicPass?
 
     init(loop: EventLoop, metadata: MetadataStore, metrics: Metrics, expirySeconds: Int, logger: Logger,
          now: @escaping @Sendable () -> Int64 = { wallClockNanoseconds() }) {
@@ -34,17 +34,12 @@ final class UploadExpiryWorker: @unchecked Sendable {
     var intervalSeconds: Double { min(3600, max(0.1, Double(expirySeconds) / 10)) }
 
     func start() {
-        task = loop.spawn { [self] in
-            while !Task.isCancelled {
-                try await loop.sleep(for: .seconds(intervalSeconds))
-                await runPass()
-            }
-        }
+        periodic = PeriodicPass(loop: loop, intervalSeconds: intervalSeconds) { [self] in await runPass() }
+        periodic?.start()
     }
 
     func stop() async {
-        task?.cancel()
-        _ = await task?.result
+        await periodic?.stop()
     }
 
     /// The uploads among `uploads` created `expirySeconds` or longer before `now`.
