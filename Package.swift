@@ -52,7 +52,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Who may talk to whom, without I/O: HMAC-SHA256 signatures of api → data node requests
         // (cluster secrets, their rotation, the nonce cache against replays) and bearer tokens.
-        .target(name: "FlareAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .target(name: "FlareAuth", dependencies: ["FlareCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // The flare admin CLI's logic: the admin endpoints' answers, a client for them over
         // FlareHTTP (or fixtures, in tests), node-id prefixes and the human tables.
         // S3's protocol without I/O: SigV4/SigV2 verification, credentials, addressing, the

@@ -71,7 +71,7 @@ extension S3Routes {
             throw S3Error(status: 503, code: "SlowDown", message: "too many copies in progress: \(error)")
         }
         let body = objects.copySource(source, range: range, scratch: scratch, context, request)
-        let knownMD5 = range == 0..<source.size ? source.attributes.md5.flatMap { S3Hex.decode($0)?.count == 16 ? $0 : nil } : nil
+        let knownMD5 = range == 0..<source.size ? source.attributes.md5.flatMap { Hex.decode($0)?.count == 16 ? $0 : nil } : nil
         let digest = knownMD5 == nil ? OffloadedDigest(PayloadHasher.Configuration()) : nil
         let stored = attributes
         do throws(ObjectWriteError) {

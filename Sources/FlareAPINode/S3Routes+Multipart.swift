@@ -62,7 +62,7 @@ extension S3Routes {
         // S3's ETag of a multipart object: the MD5 of the parts' MD5s, then the part count.
         var hasher = PayloadHasher()
         for part in parts {
-            guard let md5 = S3Hex.decode(part.etag), md5.count == 16 else { throw S3Error.invalidPart("part \(part.partNumber)'s ETag is not an MD5") }
+            guard let md5 = Hex.decode(part.etag), md5.count == 16 else { throw S3Error.invalidPart("part \(part.partNumber)'s ETag is not an MD5") }
             md5.withUnsafeBytes { hasher.update($0) }
         }
         let etag = "\(hasher.finalize().md5Hex)-\(parts.count)"

@@ -1,4 +1,5 @@
 import Crypto
+import FlareCore
 
 /// One cluster secret: the HMAC-SHA256 key api nodes sign their requests to data nodes with,
 /// and a short id naming it in every signature, so that a data node knows which of its
@@ -30,7 +31,7 @@ public struct ClusterSecret: Sendable {
         }
         self.bytes = bytes
         let fingerprint = HMAC<SHA256>.authenticationCode(for: Array("flare-cluster-key-id".utf8), using: SymmetricKey(data: bytes))
-        keyID = AuthHex.encode(Array(fingerprint).prefix(4))
+        keyID = Hex.encode(Array(fingerprint).prefix(4))
     }
 }
 

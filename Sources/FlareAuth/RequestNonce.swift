@@ -1,3 +1,5 @@
+import FlareCore
+
 /// 128 random bits a signer puts in every request, so that a data node can tell a request
 /// sent again (a replay) from a new one with the same method, target and second.
 public struct RequestNonce: Sendable, Hashable, CustomStringConvertible {
@@ -17,7 +19,7 @@ public struct RequestNonce: Sendable, Hashable, CustomStringConvertible {
 
     /// From its 32 lowercase hex digits.
     public init?(_ text: Substring) {
-        guard let bytes = AuthHex.decode(text, count: 16) else { return nil }
+        guard let bytes = Hex.decodeLowercase(text, count: 16) else { return nil }
         high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
         low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
     }
@@ -26,6 +28,6 @@ public struct RequestNonce: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         let bytes = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
             + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
-        return AuthHex.encode(bytes)
+        return Hex.encode(bytes)
     }
 }

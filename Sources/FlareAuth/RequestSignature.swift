@@ -1,4 +1,5 @@
 import Crypto
+import FlareCore
 
 /// The signature an api node puts on every request to a data node, as one header:
 ///
@@ -33,7 +34,7 @@ public struct RequestSignature: Sendable, Equatable {
 
     /// The `Authorization` header's value.
     public var headerValue: String {
-        "\(Self.scheme) Key=\(keyID), Time=\(time), Nonce=\(nonce), Signature=\(AuthHex.encode(mac))"
+        "\(Self.scheme) Key=\(keyID), Time=\(time), Nonce=\(nonce), Signature=\(Hex.encode(mac))"
     }
 
     /// Parses an `Authorization` value of this scheme: exactly the four fields, each once, in
@@ -46,10 +47,10 @@ public struct RequestSignature: Sendable, Equatable {
             guard parts.count == 2 else { return nil }
             let text = parts[1]
             switch parts[0] {
-            case "Key" where keyID == nil && AuthHex.decode(text, count: 4) != nil: keyID = String(text)
+            case "Key" where keyID == nil && Hex.decodeLowercase(text, count: 4) != nil: keyID = String(text)
             case "Time" where time == nil && !text.isEmpty && text.allSatisfy(\.isASCIIDigit) && text.count <= 12: time = Int64(text)
             case "Nonce" where nonce == nil: nonce = RequestNonce(text)
-            case "Signature" where mac == nil: mac = AuthHex.decode(text, count: 32)
+            case "Signature" where mac == nil: mac = Hex.decodeLowercase(text, count: 32)
             default: return nil
             }
         }

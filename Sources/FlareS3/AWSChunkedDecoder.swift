@@ -1,4 +1,5 @@
 import Crypto
+import FlareCore
 
 /// Decodes an aws-chunked request body (`Content-Encoding: aws-chunked`), the framing inside
 /// the HTTP body that S3 clients use for streaming uploads:
@@ -234,7 +235,7 @@ extension AWSChunkedDecoder {
         guard (1...16).contains(digits.count) else { throw fail(.invalidChunkSize) }
         var value = 0
         for byte in digits {
-            guard let digit = S3Hex.value(byte) else { throw fail(.invalidChunkSize) }
+            guard let digit = Hex.value(byte) else { throw fail(.invalidChunkSize) }
             let (shifted, overflow) = value.multipliedReportingOverflow(by: 16)
             guard !overflow else { throw fail(.decodedLengthOverMax(bytesMax: decodedLengthMax)) }
             value = shifted | Int(digit)

@@ -1,3 +1,5 @@
+import FlareCore
+
 /// The whole-object checksums S3 lets a client send, in a header before the body or in a
 /// trailer after it (`x-amz-checksum-<name>`), each base64 of the big-endian digest.
 ///
@@ -125,7 +127,7 @@ public enum S3ChecksumHeader {
     /// (`UNSIGNED-PAYLOAD`, `STREAMING-…`), which name no hash of the body.
     public static func parseContentSHA256(_ value: String) throws(S3DigestError) -> [UInt8]? {
         if value == "UNSIGNED-PAYLOAD" || value.hasPrefix("STREAMING-") { return nil }
-        guard let digest = S3Hex.decode(value), digest.count == 32
+        guard let digest = Hex.decode(value), digest.count == 32
         else { throw .invalidContentSHA256(value: value) }
         return digest
     }
@@ -237,8 +239,8 @@ public struct S3ExpectedDigests: Sendable, Equatable {
 enum S3ChecksumEncoding {
     private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    /// Lowercase hex (``S3Hex``).
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 { S3Hex.encode(bytes) }
+    /// Lowercase hex (FlareCore's ``Hex``).
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 { Hex.encode(bytes) }
 
     /// Standard base64 with padding.
     static func base64(_ bytes: [UInt8]) -> String {

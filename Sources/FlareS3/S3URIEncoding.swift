@@ -1,3 +1,5 @@
+import FlareCore
+
 /// Percent-encoding as SigV4 defines it: every byte but the unreserved `A–Z a–z 0–9 - _ . ~`
 /// becomes `%XX` with uppercase hex.
 enum S3URIEncoding {
@@ -78,5 +80,5 @@ enum S3URIEncoding {
         out.append(hexDigits[Int(byte & 0x0f)])
     }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? { S3Hex.value(byte) }
+    static func hexValue(_ byte: UInt8) -> UInt8? { Hex.value(byte) }
 }

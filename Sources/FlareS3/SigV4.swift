@@ -1,4 +1,5 @@
 import Crypto
+import FlareCore
 
 /// What a SigV4 verifier must know of the service it verifies for. S3 differs from the generic
 /// algorithm in two places: a presigned URL's payload is `UNSIGNED-PAYLOAD`, and header
@@ -103,7 +104,7 @@ enum SigV4 {
 
     /// hex(HMAC-SHA256(signing key, string to sign)).
     static func signature(signingKey: [UInt8], stringToSign: String) -> String {
-        S3Hex.encode(hmac(key: signingKey, Array(stringToSign.utf8)))
+        Hex.encode(hmac(key: signingKey, Array(stringToSign.utf8)))
     }
 
     static func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
@@ -111,7 +112,7 @@ enum SigV4 {
     }
 
     static func sha256Hex(_ bytes: [UInt8]) -> String {
-        S3Hex.encode(SHA256.hash(data: bytes))
+        Hex.encode(SHA256.hash(data: bytes))
     }
 
     /// Compares without stopping at the first difference, so the time taken does not tell an
