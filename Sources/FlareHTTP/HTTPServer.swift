@@ -4,8 +4,6 @@ import Glibc
 /// An HTTP/1.1 server: one listening socket per event loop on the same port
 /// (SO_REUSEPORT), each connection served start to end on the loop that accepted it.
 public final class HTTPServer: @unchecked Sendable {
-    /// Open connections per loop by default (``HTTPLimits/connectionsPerLoopMax``).
-    public static let connectionsPerLoopMax = HTTPLimits().connectionsPerLoopMax
 
     /// The address bound (with the real port when 0 was asked for).
     public let localAddress: SocketAddress
@@ -64,7 +62,7 @@ public final class HTTPServer: @unchecked Sendable {
                         }
                         gate.refusing += 1
                         loop.spawn {
-                            await HTTPServerConnection.refuseOverLimit(connection, limits: limits, ids: ids, onExchange: onExchange,
+                            await HTTPServerConnection.refuseOverLimit(connection, ids: ids, onExchange: onExchange,
                                                                        limit: gate.limit)
                             gate.refusing -= 1
                         }

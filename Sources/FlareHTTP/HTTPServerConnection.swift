@@ -141,7 +141,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Answers a connection the loop has no room for — 503 with `Retry-After` — and closes it:
     /// what the client already sent is read and dropped first (briefly), so the answer is not
     /// lost to a reset.
-    static func refuseOverLimit(_ connection: TCPConnection, limits: HTTPLimits, ids: RequestIDs,
+    static func refuseOverLimit(_ connection: TCPConnection, ids: RequestIDs,
                                 onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, limit: Int) async {
         let started = ContinuousClock.now
         let message = "this server has \(limit) connections open on this loop, none idle: try again shortly"
