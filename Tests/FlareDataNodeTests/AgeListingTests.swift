@@ -10,7 +10,7 @@ func age(_ path: String, bySeconds seconds: Double) throws {
     try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -seconds)], ofItemAtPath: path)
 }
 
-@Suite("Listing chunks by age, for the api's garbage collection")
+@Suite("Listing chunks by age, for the api's garbage collection", .limited(by: dataNodeSlots))
 struct AgeListingTests {
     @Test("ids(olderThanSeconds:) keeps the chunks whose file was written at least that long ago, sorted", arguments: testedEngines)
     func storeByAge(engine: IOEngineKind) async throws {

@@ -32,7 +32,7 @@ struct AuthRoute: CustomStringConvertible, Sendable {
 /// Who may use a data node started with a cluster secret: every route refuses unsigned,
 /// mis-signed, replayed and stale requests before it reads a byte of the body, and stores or
 /// deletes nothing for them; signed right, every route works. Real processes, both engines.
-@Suite("Data node: only signed requests get in", .timeLimit(.minutes(5)))
+@Suite("Data node: only signed requests get in", .limited(by: dataNodeSlots), .timeLimit(.minutes(5)))
 struct AuthTests {
     /// Whether the chunk's file is on the node's disk.
     static func onDisk(_ node: DataNode, _ id: ChunkID) -> Bool {

@@ -4,7 +4,7 @@ import FlareTestSupport
 import Foundation
 import Testing
 
-@Suite("Data node: many clients at once")
+@Suite("Data node: many clients at once", .limited(by: dataNodeSlots))
 struct ConcurrencyTests {
     static let clients = 64
 

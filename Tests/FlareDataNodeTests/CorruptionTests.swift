@@ -6,7 +6,7 @@ import Foundation
 import Glibc
 import Testing
 
-@Suite("Data node: corrupt chunks are refused, never served")
+@Suite("Data node: corrupt chunks are refused, never served", .limited(by: dataNodeSlots))
 struct CorruptionTests {
     @Test("a flipped data or footer byte turns the first GET or HEAD into 500 'corrupt', counted; the chunk is quarantined, 404 from then on",
           arguments: testedEngines)

@@ -58,7 +58,7 @@ let putStreamScript = """
     done < "$2"
     """
 
-@Suite("Data node: a crash leaves whole chunks or none")
+@Suite("Data node: a crash leaves whole chunks or none", .limited(by: dataNodeSlots))
 struct CrashTests {
     static let chunksMax = 1000
 

@@ -33,6 +33,10 @@ final class TestDirectory: Sendable {
     }
 }
 
+/// At most this many data-node test cases (each with its own node, some with two) run at
+/// once; see ``Slots``.
+let dataNodeSlots = Slots(4)
+
 /// A `datanode` process started by a test, on a port the kernel picked (``ServerProcess``
 /// reads it from the "listening on" log line), with the data node's API beside it. It runs
 /// with a cluster secret of its own, as a deployed node does, and the helpers sign their

@@ -5,7 +5,7 @@ import FlareTestSupport
 import Foundation
 import Testing
 
-@Suite("Data node: one node per data directory")
+@Suite("Data node: one node per data directory", .limited(by: dataNodeSlots))
 struct DirectoryLockTests {
     @Test("the lock is exclusive and is released with its holder")
     func exclusive() throws {

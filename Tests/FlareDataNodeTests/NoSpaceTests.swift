@@ -72,7 +72,7 @@ let chainFaults: [DiskFault] = [
     },
 ]
 
-@Suite("Data node: a full disk answers 507 and leaves nothing behind")
+@Suite("Data node: a full disk answers 507 and leaves nothing behind", .limited(by: dataNodeSlots))
 struct NoSpaceTests {
     @Test("injected ENOSPC on write or open: ChunkStore throws noSpace (507), no chunk, tmp/ empty, the store keeps working",
           arguments: testedEngines, diskFaults)

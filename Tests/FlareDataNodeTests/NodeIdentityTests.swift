@@ -26,7 +26,7 @@ private func wipe(_ directory: TestDirectory) throws {
     try FileManager.default.createDirectory(atPath: directory.data, withIntermediateDirectories: true)
 }
 
-@Suite("Data node: its persistent id, zone and capacity")
+@Suite("Data node: its persistent id, zone and capacity", .limited(by: dataNodeSlots))
 struct NodeIdentityTests {
     @Test("the first start creates node-id (32 hex, durable), /health reports it; a restart keeps it; a wiped directory gets another",
           arguments: testedEngines)

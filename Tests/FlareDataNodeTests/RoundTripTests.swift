@@ -5,7 +5,7 @@ import FlareTestSupport
 import Foundation
 import Testing
 
-@Suite("Data node: chunks round-trip byte for byte")
+@Suite("Data node: chunks round-trip byte for byte", .limited(by: dataNodeSlots))
 struct RoundTripTests {
     static let sizes = [0, 1, 4095, 4096, 4097, 4 << 20, (4 << 20) + 1, 64 << 20]
 

@@ -65,7 +65,7 @@ private func corruptList(_ node: DataNode) async throws -> [(id: String, reason:
     return chunks.map { ($0["id"] as? String ?? "", $0["reason"] as? String ?? "", ($0["found_ns"] as? NSNumber)?.int64Value ?? 0) }
 }
 
-@Suite("Data node: scrubbing finds corrupt chunks and takes them out of service")
+@Suite("Data node: scrubbing finds corrupt chunks and takes them out of service", .limited(by: dataNodeSlots))
 struct ScrubTests {
     static let segment = ChunkFormat.segmentBytes
 

@@ -17,7 +17,7 @@ func expectError(_ result: CurlResult, _ status: Int, _ context: String, sourceL
             sourceLocation: sourceLocation)
 }
 
-@Suite("Data node: every status the API answers")
+@Suite("Data node: every status the API answers", .limited(by: dataNodeSlots))
 struct StatusTests {
     @Test("201, 200, 206, HEAD, 204 and 404 on a chunk's life", arguments: testedEngines)
     func lifecycle(engine: IOEngineKind) async throws {

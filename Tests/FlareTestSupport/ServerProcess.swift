@@ -49,8 +49,14 @@ public final class ServerProcess: @unchecked Sendable {
         let child = try ChildProcess(executable, arguments + ["--port", "\(requested)"], stdout: log, stderr: log)
         try log.close()
         self.child = child
-        let deadline = ContinuousClock.now + .seconds(startSecondsMax)
-        while ContinuousClock.now < deadline {
+        // The deadline alone would also count time this test process spent starved (every
+        // test of the run shares two cores): once the node listens it fails only after
+        // `probesMin` answered-or-refused probes too, within a hard bound of three deadlines.
+        let started = ContinuousClock.now
+        let deadline = started + .seconds(startSecondsMax), hardDeadline = started + .seconds(3 * startSecondsMax)
+        var probes = 0
+        var lastProbe = "no probe yet: the node never logged its port"
+        while true {
             guard !child.hasExited else {
                 let status = await child.exitStatus()
                 throw StartFailure(description: "\(name) exited with \(status) at start:\n\(currentLog())")
@@ -62,12 +68,27 @@ public final class ServerProcess: @unchecked Sendable {
                 }
                 port = bound
             }
-            if port != 0, (try? await curl(["--max-time", "2", "\(base)/health"], scratch: scratch))?.status == 200 { return }
+            if port != 0 {
+                do {
+                    let status = try await curl(["--max-time", "2", "\(base)/health"], scratch: scratch).status
+                    if status == 200 { return }
+                    lastProbe = "the last probe got HTTP \(status)"
+                } catch {
+                    lastProbe = "the last probe failed: \(error)"
+                }
+                probes += 1
+            }
+            let now = ContinuousClock.now
+            if now >= hardDeadline || (now >= deadline && (port == 0 || probes >= Self.probesMin)) { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         child.killNow()
-        throw StartFailure(description: "\(name) did not answer /health within \(startSecondsMax) s:\n\(currentLog())")
+        let waited = Double((ContinuousClock.now - started).components.seconds)
+        throw StartFailure(description: "\(name) did not answer /health within \(Int(waited)) s (\(probes) probes; \(lastProbe)):\n\(currentLog())")
     }
+
+    /// Probes of `/health` a start must have failed before its deadline can fail it.
+    static let probesMin = 10
 
     /// Sends `signal` and waits (bounded) for the exit; returns the status, `nil` if it is still running.
     @discardableResult
