@@ -5,7 +5,7 @@ import FlareIO
 import FlareMetadata
 import Logging
 
-/// The API node's HTTP API: `/object/{key}` (PUT, GET, HEAD, DELETE), `/objects`,
+/// The API node's HTTP API: `/object/{key}` (PUT, POST a form upload, GET, HEAD, DELETE), `/objects`,
 /// `/health`, `/metrics`, and the admin API under `/admin` (``AdminRoutes``), each behind
 /// its token where one is asked for (`APIRoutes+Auth`).
 struct APIRoutes: Sendable {
@@ -35,9 +35,12 @@ struct APIRoutes: Sendable {
             defer { metrics.add("flare_api_requests_in_flight", -1) }
             switch request.method {
             case "PUT": try await put(key, context, request, response)
+            case "POST": try await formPost(key, context, request, response)
             case "GET", "HEAD": try await get(key, context, request, response)
             case "DELETE": try await delete(key, request, response)
-            default: try await response.respondError(405, "use PUT, GET, HEAD or DELETE", headers: ["Allow": "PUT, GET, HEAD, DELETE"])
+            default:
+                try await response.respondError(405, "use PUT, POST (a form upload), GET, HEAD or DELETE",
+                                                headers: ["Allow": "PUT, POST, GET, HEAD, DELETE"])
             }
             return
         }
@@ -91,6 +94,59 @@ struct APIRoutes: Sendable {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
             return try await response.respondError(error.status, error.description)
         }
+        try await respondCreated(key, manifest, response)
+    }
+
+    /// `POST /object/{key}` with a `multipart/form-data` body (`curl -F file=@x`, an HTML
+    /// form): the `file` field is the object, streamed through the PUT pipeline; the rest of
+    /// the body must be well-formed to its closing boundary, or nothing is committed.
+    private func formPost(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let boundary: String?
+        do {
+            boundary = try MultipartFormDecoder.boundary(ofContentType: request.headers["Content-Type"] ?? "")
+        } catch {
+            return try await response.respondError(400, error.message)
+        }
+        guard let boundary else {
+            return try await response.respondError(415, "POST /object/{key} takes a multipart/form-data body with a file field (curl -F file=@path); PUT takes the raw bytes")
+        }
+        // A form's body is the file plus a little framing: one past the limit by more than
+        // that is refused on the head.
+        if let length = request.headers["Content-Length"].flatMap({ Int($0) }),
+           length > config.objectBytesMax + FormUpload.fieldsBytesMax + MultipartFormDecoder.preambleBytesMax {
+            metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
+            return try await response.respondError(413, ObjectWriteError.tooLarge(limit: config.objectBytesMax).description)
+        }
+        let form: FormUpload
+        do {
+            form = try FormUpload(body: request.body, boundary: boundary)
+        } catch {
+            return try await response.respondError(400, error.message)
+        }
+        let file: MultipartPartHead?
+        do {
+            file = try await form.nextFile()
+        } catch {
+            if case .connectionClosed = error { throw error }
+            return try await response.respondError(error.status, error.description)
+        }
+        guard file != nil else {
+            return try await response.respondError(400, "form upload: no \(FormUpload.fileField) field (send the object as -F \(FormUpload.fileField)=@path)")
+        }
+        let manifest: ObjectManifest
+        do {
+            manifest = try await writer(context).write(key: storageKey(key), attributes: {
+                try await form.finish()
+                return ObjectAttributes()
+            }, fill: { buffer throws(HTTPError) in try await form.fill(buffer) })
+        } catch {
+            if case .body(let http) = error, case .connectionClosed = http { throw http }
+            return try await response.respondError(error.status, error.description)
+        }
+        try await respondCreated(key, manifest, response)
+    }
+
+    private func respondCreated(_ key: String, _ manifest: ObjectManifest, _ response: HTTPResponseWriter) async throws {
         let body = "{\"key\":\(HTTPErrorBody.quote(key)),\"size\":\(manifest.size),\"chunks\":\(manifest.chunks.count),\"checksum\":\"\(CRC32C.headerValue(manifest.crc32c))\"}\n"
         try await response.respond(status: 201, headers: ["Content-Type": "application/json", "ETag": manifest.etag], body: body)
     }

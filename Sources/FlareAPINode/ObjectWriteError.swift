@@ -26,7 +26,7 @@ enum ObjectWriteError: Error, Sendable, CustomStringConvertible {
         case .metadata(_, let error):
             if error is BucketMissing { return 404 }
             return error is MetadataBusy || error is NodeRemoved ? 503 : 500
-        case .refused: return 400
+        case .refused(let error): return (error as? HTTPError)?.status ?? 400
         case .tooLarge: return 413
         }
     }

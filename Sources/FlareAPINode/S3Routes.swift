@@ -16,7 +16,8 @@ import Foundation
 /// metadata operation: the parts' chunk lists become the object's), Abort, ListParts,
 /// ListMultipartUploads.
 ///
-/// DeleteObjects (`POST ?delete`) too, and server-side copies: CopyObject and UploadPartCopy.
+/// DeleteObjects (`POST ?delete`) too, server-side copies (CopyObject and UploadPartCopy), and
+/// browser-based uploads (POST Object with a signed policy, `S3Routes+Post`).
 ///
 /// Payloads whole (a hex SHA-256 or UNSIGNED-PAYLOAD) or aws-chunked (signed chunks, and
 /// trailers with the checksum).
@@ -122,6 +123,12 @@ struct S3Routes: Sendable {
     /// same for a private bucket and a missing one (as S3 does: an anonymous caller learns
     /// nothing of what exists).
     func anonymous(_ address: S3Address, _ query: QueryParameters, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        // A browser-based upload: its authorization is in the form (a signed policy).
+        if request.method == "POST", let bucket = address.bucket, address.key?.isEmpty ?? true, query.values.isEmpty,
+           let boundary = try? MultipartFormDecoder.boundary(ofContentType: request.headers["Content-Type"] ?? "") {
+            guard S3BucketName.isValid(bucket) else { throw S3Error.noSuchBucket() }
+            return try await postObject(bucket, boundary: boundary, request, response)
+        }
         let denied = S3Error.accessDenied("anonymous requests only read public-read buckets: sign with one of the --s3-credentials keys")
         guard request.method == "GET" || request.method == "HEAD", let bucket = address.bucket, S3BucketName.isValid(bucket),
               query.unknown(allowing: Self.anonymousQuery) == nil,
