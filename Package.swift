@@ -89,7 +89,8 @@ let package = Package(
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareAuthTests", dependencies: ["FlareAuth"], swiftSettings: strict),
-        .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+                    swiftSettings: strict),
         .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareBenchTests", dependencies: ["FlareBench", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         // What the tests share: the engines they run on, the built binaries, server and other

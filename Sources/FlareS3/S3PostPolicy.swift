@@ -1,8 +1,11 @@
+import Crypto
 import Foundation
 
 /// A browser-based upload's authorization (S3's POST Object, "Browser-Based Uploads Using
-/// POST", Signature Version 4): the form carries a base64 JSON policy — an expiry and
-/// conditions on the form's fields — and a SigV4 signature of that base64 text.
+/// POST"): the form carries a base64 JSON policy — an expiry and conditions on the form's
+/// fields — and a signature of that base64 text: SigV4 (`x-amz-algorithm`, `x-amz-credential`,
+/// `x-amz-date`, `x-amz-signature`) or SigV2 (`AWSAccessKeyId`, `signature`: what boto3's
+/// `generate_presigned_post` makes unless told to use s3v4).
 public struct S3PostPolicy: Sendable, Equatable {
     /// One condition of the policy.
     public enum Condition: Sendable, Equatable {
@@ -26,14 +29,14 @@ public struct S3PostPolicy: Sendable, Equatable {
     }
 
     /// Fields that need no condition (AWS's list): the signature, the policy, the file, and
-    /// anything named `x-ignore-*`.
+    /// anything named `x-ignore-*`; with SigV2 the access key too.
     static func needsCondition(_ field: String) -> Bool {
-        !["x-amz-signature", "policy", "file"].contains(field) && !field.hasPrefix("x-ignore-")
+        !["x-amz-signature", "signature", "awsaccesskeyid", "policy", "file"].contains(field) && !field.hasPrefix("x-ignore-")
     }
 
     /// Checks a POST to `bucket` whose form `fields` (names lower-cased, the first of each
-    /// name) came before the file: a SigV4 signature by one of `credentials`' keys over the
-    /// policy, the policy not expired at `now`, each condition met, and every field named by
+    /// name) came before the file: a SigV4 or SigV2 signature by one of `credentials`' keys
+    /// over the policy, the policy not expired at `now`, each condition met, and every field named by
     /// a condition. The content-length range is for the caller to apply as the file arrives.
     /// - Throws: S3's errors: AccessDenied (expired, a condition that fails, a field no
     ///   condition names), SignatureDoesNotMatch, InvalidAccessKeyId, InvalidPolicyDocument,
@@ -43,25 +46,13 @@ public struct S3PostPolicy: Sendable, Equatable {
         guard let policyText = fields["policy"] else {
             throw .accessDenied("a browser-based upload needs a policy field (and its signature): this server has no public-write buckets")
         }
-        for required in ["key", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"] where fields[required] == nil {
-            if required == "x-amz-algorithm" && fields["awsaccesskeyid"] != nil {
-                throw .invalidRequest("POST policies signed with Signature Version 2 (AWSAccessKeyId, signature) are not supported: sign with AWS4-HMAC-SHA256")
-            }
-            throw .invalidArgument("Bucket POST must contain a field named '\(required)'.  If it is specified, please check the order of the fields.")
+        guard fields["key"] != nil else {
+            throw .invalidArgument("Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.")
         }
-        guard fields["x-amz-algorithm"] == SigV4.algorithm else { throw .invalidArgument("x-amz-algorithm only supports \"AWS4-HMAC-SHA256\"") }
-        guard let credential = SigV4Credential(parsing: fields["x-amz-credential"]!), credential.service == "s3" else {
-            throw .invalidArgument("x-amz-credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/s3/aws4_request\".")
-        }
-        if let region, credential.region != region {
-            throw .invalidArgument("the region '\(credential.region)' of x-amz-credential is wrong; expecting '\(region)'")
-        }
-        guard let secret = credentials.secret(for: credential.accessKey) else { throw .invalidAccessKeyId() }
-        let key = SigV4.signingKey(secret: secret, date: credential.date, region: credential.region, service: credential.service)
-        let expected = SigV4.signature(signingKey: key, stringToSign: policyText)
-        guard SigV4.constantTimeEqual(expected, fields["x-amz-signature"]!.lowercased()) else { throw .signatureDoesNotMatch() }
-
-        let policy = try parse(policyText, accessKey: credential.accessKey)
+        let accessKey = try fields["x-amz-algorithm"] != nil || fields["awsaccesskeyid"] == nil
+            ? verifySigV4(fields, policyText, credentials: credentials, region: region)
+            : verifySigV2(fields, policyText, credentials: credentials)
+        let policy = try parse(policyText, accessKey: accessKey)
         guard now < policy.expiration else { throw .accessDenied("Invalid according to Policy: Policy expired.") }
         var values = fields
         values["bucket"] = bucket
@@ -87,6 +78,38 @@ public struct S3PostPolicy: Sendable, Equatable {
             throw .accessDenied("Invalid according to Policy: Extra input fields: \(extra.joined(separator: ", "))")
         }
         return policy
+    }
+
+    /// The access key whose SigV4 signature of the policy the fields carry.
+    static func verifySigV4(_ fields: [String: String], _ policyText: String, credentials: S3Credentials,
+                            region: String?) throws(S3Error) -> String {
+        for required in ["x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"] where fields[required] == nil {
+            throw .invalidArgument("Bucket POST must contain a field named '\(required)'.  If it is specified, please check the order of the fields.")
+        }
+        guard fields["x-amz-algorithm"] == SigV4.algorithm else { throw .invalidArgument("x-amz-algorithm only supports \"AWS4-HMAC-SHA256\"") }
+        guard let credential = SigV4Credential(parsing: fields["x-amz-credential"]!), credential.service == "s3" else {
+            throw .invalidArgument("x-amz-credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/s3/aws4_request\".")
+        }
+        if let region, credential.region != region {
+            throw .invalidArgument("the region '\(credential.region)' of x-amz-credential is wrong; expecting '\(region)'")
+        }
+        guard let secret = credentials.secret(for: credential.accessKey) else { throw .invalidAccessKeyId() }
+        let key = SigV4.signingKey(secret: secret, date: credential.date, region: credential.region, service: credential.service)
+        let expected = SigV4.signature(signingKey: key, stringToSign: policyText)
+        guard SigV4.constantTimeEqual(expected, fields["x-amz-signature"]!.lowercased()) else { throw .signatureDoesNotMatch() }
+        return credential.accessKey
+    }
+
+    /// The access key whose SigV2 signature (base64 HMAC-SHA1 of the policy) the fields carry.
+    static func verifySigV2(_ fields: [String: String], _ policyText: String, credentials: S3Credentials) throws(S3Error) -> String {
+        guard let accessKey = fields["awsaccesskeyid"], let signature = fields["signature"] else {
+            throw .invalidArgument("Bucket POST must contain a field named 'signature'.  If it is specified, please check the order of the fields.")
+        }
+        guard let secret = credentials.secret(for: accessKey) else { throw .invalidAccessKeyId() }
+        let expected = Data(HMAC<Insecure.SHA1>.authenticationCode(for: Array(policyText.utf8), using: SymmetricKey(data: Array(secret.utf8))))
+            .base64EncodedString()
+        guard SigV4.constantTimeEqual(expected, signature) else { throw .signatureDoesNotMatch() }
+        return accessKey
     }
 
     /// Decodes the base64 JSON policy document.
@@ -130,7 +153,10 @@ public struct S3PostPolicy: Sendable, Equatable {
     }
 
     private static func integer(_ value: Any) -> Int? {
-        if let number = value as? NSNumber, !(value is Bool) { return number.intValue }
+        // Foundation on Linux hands JSON numbers over as Int or Double (an NSNumber 0 also
+        // casts to Bool there, so that is not asked).
+        if let number = value as? Int { return number }
+        if let number = value as? Double, number == number.rounded(), abs(number) < 1e18 { return Int(number) }
         if let text = value as? String { return Int(text) }
         return nil
     }
