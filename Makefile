@@ -3,7 +3,8 @@
 SWIFT        ?= swift
 FUZZ_RUNS    ?= 1000000
 # Debian packages the build, the tests and the benchmarks need.
-DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev curl fio nginx-light procps strace python3 s3cmd rclone
+DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev curl fio nginx-light procps strace python3 s3cmd rclone \
+                   chromium chromium-driver
 FUZZ_SOURCES := $(addprefix Sources/FlareHTTP/,HTTPHeadParser.swift HTTPHead.swift HTTPHeaders.swift \
                 HTTPParseError.swift HTTPBodyFraming.swift ChunkedBodyDecoder.swift HTTPLimits.swift) \
                 Fuzz/FuzzRequestParser.swift
@@ -18,7 +19,7 @@ help:
 	@echo "make bench-cluster   flare-bench's full matrix on both engines, recorded in bench-results/"
 	@echo "make bench-check     throughput regression check against bench-results/baseline.json"
 	@echo "make fuzz     libFuzzer over the HTTP head parser (FUZZ_RUNS=$(FUZZ_RUNS))"
-	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES)) and awscli (PyPI)"
+	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES)) and awscli, selenium, requests (PyPI)"
 	@echo "make clean    remove build products"
 
 deps:
@@ -37,6 +38,9 @@ deps:
 	@# The S3 tests drive the real awscli (PyPI's, as AWS ships it).
 	@command -v aws >/dev/null 2>&1 || { echo "installing awscli from PyPI"; python3 -m pip install -q awscli || \
 	  python3 -m pip install -q --break-system-packages awscli; }
+	@# The console's test drives Chromium with selenium; the S3 POST test sends forms with requests.
+	@for module in selenium requests; do python3 -c "import $$module" 2>/dev/null || { echo "installing $$module from PyPI"; \
+	  python3 -m pip install -q $$module || python3 -m pip install -q --break-system-packages $$module; }; done
 
 build: deps
 	$(SWIFT) build -c release

@@ -38,7 +38,10 @@ let package = Package(
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
             "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+        ],
+        // The web console's page, script and style, compiled into the binary as byte arrays
+        // (`PackageResources`): nothing to install beside it, no build step for the front end.
+        resources: [.embedInCode("Console")], swiftSettings: strict),
         // The flags both nodes take (runtime, HTTP timeouts, cluster secrets), reading credentials
         // files, and the logging bootstrap.
         .target(name: "FlareCommandLine", dependencies: [

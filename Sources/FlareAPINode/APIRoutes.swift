@@ -33,17 +33,10 @@ struct APIRoutes: Sendable {
             }
             metrics.add("flare_api_requests_in_flight", 1)
             defer { metrics.add("flare_api_requests_in_flight", -1) }
-            switch request.method {
-            case "PUT": try await put(key, context, request, response)
-            case "POST": try await formPost(key, context, request, response)
-            case "GET", "HEAD": try await get(key, context, request, response)
-            case "DELETE": try await delete(key, request, response)
-            default:
-                try await response.respondError(405, "use PUT, POST (a form upload), GET, HEAD or DELETE",
-                                                headers: ["Allow": "PUT, POST, GET, HEAD, DELETE"])
-            }
-            return
+            return try await objectRequest(key, stored: storageKey(key), context, request, response)
         }
+        if path == "/ui" || path.hasPrefix("/ui/") { return try await console(request, response) }
+        if path == "/admin/buckets" || path.hasPrefix("/admin/buckets/") { return try await adminBuckets(context, request, response) }
         if path == "/admin" || path.hasPrefix("/admin/") { return try await admin.handle(request, response) }
         switch (request.method, path) {
         case ("GET", "/objects"):
@@ -69,6 +62,20 @@ struct APIRoutes: Sendable {
         }
     }
 
+    /// A request for one object: `key` as the client named it, `stored` its key in the store.
+    func objectRequest(_ key: String, stored: String, _ context: LoopContext, _ request: HTTPServerRequest,
+                       _ response: HTTPResponseWriter) async throws {
+        switch request.method {
+        case "PUT": try await put(key, stored: stored, context, request, response)
+        case "POST": try await formPost(key, stored: stored, context, request, response)
+        case "GET", "HEAD": try await get(key, stored: stored, context, request, response)
+        case "DELETE": try await delete(key, stored: stored, request, response)
+        default:
+            try await response.respondError(405, "use PUT, POST (a form upload), GET, HEAD or DELETE",
+                                            headers: ["Allow": "PUT, POST, GET, HEAD, DELETE"])
+        }
+    }
+
     /// The loop context of the loop a request came in on.
     func context(for loop: EventLoop) -> LoopContext { contexts[ObjectIdentifier(loop)]! }
 
@@ -79,7 +86,7 @@ struct APIRoutes: Sendable {
                      chunkSize: config.chunkSizeBytes, window: config.windowChunks, sizeMax: config.objectBytesMax)
     }
 
-    private func put(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+    private func put(_ key: String, stored: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         // Refused on the head: the body is never read (nor, with Expect, sent).
         if let length = request.headers["Content-Length"].flatMap({ Int($0) }), length > config.objectBytesMax {
             metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
@@ -89,7 +96,7 @@ struct APIRoutes: Sendable {
         let manifest: ObjectManifest
         let source = request.body
         do {
-            manifest = try await writer.write(key: storageKey(key)) { buffer throws(HTTPError) in try await source.readFully(into: buffer) }
+            manifest = try await writer.write(key: stored) { buffer throws(HTTPError) in try await source.readFully(into: buffer) }
         } catch {
             if case .body(let http) = error, case .connectionClosed = http { throw http }
             return try await response.respondError(error.status, error.description)
@@ -100,7 +107,7 @@ struct APIRoutes: Sendable {
     /// `POST /object/{key}` with a `multipart/form-data` body (`curl -F file=@x`, an HTML
     /// form): the `file` field is the object, streamed through the PUT pipeline; the rest of
     /// the body must be well-formed to its closing boundary, or nothing is committed.
-    private func formPost(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+    private func formPost(_ key: String, stored: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let boundary: String?
         do {
             boundary = try MultipartFormDecoder.boundary(ofContentType: request.headers["Content-Type"] ?? "")
@@ -135,7 +142,7 @@ struct APIRoutes: Sendable {
         }
         let manifest: ObjectManifest
         do {
-            manifest = try await writer(context).write(key: storageKey(key), attributes: {
+            manifest = try await writer(context).write(key: stored, attributes: {
                 try await form.finish()
                 return ObjectAttributes()
             }, fill: { buffer throws(HTTPError) in try await form.fill(buffer) })
@@ -151,10 +158,10 @@ struct APIRoutes: Sendable {
         try await response.respond(status: 201, headers: ["Content-Type": "application/json", "ETag": manifest.etag], body: body)
     }
 
-    private func get(_ key: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+    private func get(_ key: String, stored: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let loaded: ObjectManifest?
         do {
-            loaded = try await metadata.manifest(for: storageKey(key))
+            loaded = try await metadata.manifest(for: stored)
         } catch {
             return try await response.respondError(500, "metadata: \(error)")
         }
@@ -227,10 +234,10 @@ struct APIRoutes: Sendable {
                                 onBadCopy: { badCopies.report($0.chunk, on: $0.node) })
     }
 
-    private func delete(_ key: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+    private func delete(_ key: String, stored: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let removed: ObjectManifest?
         do {
-            removed = try await metadata.delete(key: storageKey(key))
+            removed = try await metadata.delete(key: stored)
         } catch {
             return try await response.respondError(500, "metadata: \(error)")
         }

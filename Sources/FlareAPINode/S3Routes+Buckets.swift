@@ -148,49 +148,19 @@ extension S3Routes {
         } else if let marker = query["marker"], !marker.isEmpty {
             after = marker
         }
-        let root = "\(bucket)/"
-        var contents: [S3ObjectEntry] = [], prefixes: [String] = []
-        var last: String?
-        var truncated = false
-        var cursor = after.map { resumePoint(root + $0, root: root, prefix: prefix, delimiter: delimiter) }
-        // A page that ended on a common prefix: the next does not list it again.
-        let resumed = after.flatMap { after in cursor != root + after ? after : nil }
-        scan: while maxKeys > 0 {
-            let page: ObjectListing
-            do {
-                page = try await metadata.list(prefix: root + prefix, startAfter: cursor, limit: maxKeys + 1)
-            } catch {
-                throw S3Error.internalError("metadata: \(error)")
-            }
-            for entry in page.entries {
-                let key = String(decoding: entry.key.utf8.dropFirst(root.utf8.count), as: UTF8.self)
-                let rest = key.dropFirst(prefix.count)
-                let common = delimiter.flatMap { delimiter in rest.range(of: delimiter).map { String(key[..<$0.upperBound]) } }
-                // One more item than the page holds: the listing goes on after this page.
-                if contents.count + prefixes.count == maxKeys, common == nil || common != prefixes.last {
-                    truncated = true
-                    break scan
-                }
-                if let common, common == resumed {
-                    cursor = Self.later(root + common + "\u{10FFFF}", entry.key)
-                    continue scan
-                }
-                if let common {
-                    if prefixes.last != common { prefixes.append(common) }
-                    last = common
-                    // On past every key under this common prefix, and never back.
-                    cursor = Self.later(root + common + "\u{10FFFF}", entry.key)
-                    continue scan
-                }
-                contents.append(S3ObjectEntry(key: key, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
-                                              size: Int64(entry.size), owner: !v2 || query["fetch-owner"] == "true" ? Self.owner : nil))
-                last = key
-                cursor = entry.key
-            }
-            if page.nextStartAfter == nil { break }
+        let listing: DelimitedListing
+        do {
+            listing = try await DelimitedListing.scan(metadata, bucket: bucket, prefix: prefix, delimiter: delimiter, after: after, maxKeys: maxKeys)
+        } catch {
+            throw S3Error.internalError("metadata: \(error)")
         }
+        let contents = listing.contents.map { entry in
+            S3ObjectEntry(key: entry.key, lastModified: Date(nanoseconds: entry.createdNanoseconds), etag: entry.etag,
+                          size: Int64(entry.size), owner: !v2 || query["fetch-owner"] == "true" ? Self.owner : nil)
+        }
+        let prefixes = listing.prefixes, truncated = listing.truncated
         let encode = query["encoding-type"] == "url"
-        let next = truncated ? last : nil
+        let next = listing.last
         let body: String
         if v2 {
             body = S3XML.listObjectsV2(S3ListObjectsV2Result(
@@ -221,20 +191,5 @@ extension S3Routes {
             }
         }
         try await xml(S3XML.deleteResult(outcomes, quiet: quiet), request, response)
-    }
-
-    /// Where a listing resumes after `after` (a store key: a key, or a common prefix a
-    /// previous page ended on, as NextMarker and the continuation token carry): past every key
-    /// under that common prefix, so it is not listed twice.
-    func resumePoint(_ after: String, root: String, prefix: String, delimiter: String?) -> String {
-        guard let delimiter, after.hasPrefix(root + prefix) else { return after }
-        let rest = after.dropFirst(root.count + prefix.count)
-        guard let first = rest.range(of: delimiter), first.upperBound == rest.endIndex else { return after }
-        return after + "\u{10FFFF}"
-    }
-
-    /// The later of two store keys in the store's order (bytes of UTF-8).
-    static func later(_ a: String, _ b: String) -> String {
-        a.utf8.lexicographicallyPrecedes(b.utf8) ? b : a
     }
 }
