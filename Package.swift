@@ -19,6 +19,9 @@ let package = Package(
         // SHA-256, HMAC-SHA256 and HMAC-SHA1 for S3's signatures (SigV4, SigV2 presigned URLs),
         // constant-time compared; on Linux it carries its own BoringSSL, so no system library.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // Spans around the PUT and GET stages, W3C traceparent in and out.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
@@ -32,20 +35,29 @@ let package = Package(
         // Placement over node ids (weighted, zone-aware) and node health states: no HTTP, no I/O.
         .target(name: "FlareCluster", dependencies: ["FlareCore"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
-            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", "FlareTracing", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
-            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", "FlareTracing",
+            .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "Instrumentation", package: "swift-distributed-tracing"),
         ],
         // The web console's page, script and style, compiled into the binary as byte arrays
         // (`PackageResources`): nothing to install beside it, no build step for the front end.
         resources: [.embedInCode("Console")], swiftSettings: strict),
+        // The tracer both nodes use (spans to the log), and the traceparent header carriers.
+        .target(name: "FlareTracing", dependencies: [
+            "FlareHTTP", .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+            .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"), .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         // The flags both nodes take (runtime, HTTP timeouts, cluster secrets), reading credentials
         // files, and the logging bootstrap.
         .target(name: "FlareCommandLine", dependencies: [
-            "FlareAuth", "FlareHTTP", "FlareIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FlareAuth", "FlareHTTP", "FlareIO", "FlareTracing", .product(name: "Tracing", package: "swift-distributed-tracing"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "api", dependencies: [

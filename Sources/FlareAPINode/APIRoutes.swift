@@ -3,6 +3,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import FlareTracing
 import Logging
 
 /// The API node's HTTP API: `/object/{key}` (PUT, POST a form upload, GET, HEAD, DELETE), `/objects`,
@@ -21,6 +22,13 @@ struct APIRoutes: Sendable {
     var logger = Logger(label: "api")
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let path = request.path
+        let template = path.hasPrefix("/object/") ? "/object/{key}" : path.hasPrefix("/admin/buckets/") ? "/admin/buckets/…"
+            : path.hasPrefix("/admin/nodes/") ? "/admin/nodes/…" : path.hasPrefix("/ui/") ? "/ui/…" : String(path)
+        try await withServerSpan("\(request.method) \(template)", request, response) { _ in try await route(request, response) }
+    }
+
+    private func route(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let context = contexts[ObjectIdentifier(request.loop)]!
         let path = request.path
         if try await refusedByToken(request, response) { return }

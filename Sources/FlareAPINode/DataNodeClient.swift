@@ -3,7 +3,9 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareTracing
 import Foundation
+import Instrumentation
 import Logging
 import Synchronization
 
@@ -55,6 +57,10 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     private func headers(for node: String, _ more: HTTPHeaders = HTTPHeaders()) -> HTTPHeaders {
         var headers = more
         headers.set(Self.expectedNodeHeader, node)
+        // The span in scope (a chunk's send or fetch) goes on at the data node: `traceparent`.
+        if let context = InstrumentationContext.current {
+            InstrumentationSystem.instrument.inject(context, into: &headers, using: HTTPHeadersInjector())
+        }
         return headers
     }
 

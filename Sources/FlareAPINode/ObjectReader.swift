@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import Tracing
 import Logging
 
 /// The GET pipeline: the manifest gives the order; chunks are fetched in parallel, up to
@@ -46,9 +47,15 @@ struct ObjectReader {
                 chunk.replicas = readOrder(chunk.replicas)
                 group.addTask {
                     let began = ContinuousClock.now
-                    try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
-                        logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
-                        if bad.fault.copyIsBad { onBadCopy(bad) }
+                    // Fetched and verified (CRC32C against the manifest), failing over replicas.
+                    try await withSpan("fetch chunk", ofKind: .client) { span in
+                        span.attributes["flare.chunk"] = "\(chunk.id)"
+                        span.attributes["flare.bytes"] = chunk.length
+                        try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
+                            logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
+                            span.addEvent(SpanEvent(name: "bad replica on \(bad.node)"))
+                            if bad.fault.copyIsBad { onBadCopy(bad) }
+                        }
                     }
                     return (index, buffer, (ContinuousClock.now - began).secondsValue)
                 }

@@ -2,6 +2,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import Tracing
 
 /// The PUT pipeline's driver: does what ``PutWindow`` asks — fills chunk buffers from the
 /// body, sends each full chunk (CRC32C computed as it is filled) while the next one is
@@ -77,11 +78,17 @@ struct ObjectWriter {
                 case .send(let send):
                     let buffer = upload.buffers[send.index]!
                     group.addTask {
-                        do throws(ChunkTransportError) {
-                            try await transport.put(send.id, buffer.bytes, crc32c: send.crc32c, on: send.node)
-                            return .stored(index: send.index, node: send.node)
-                        } catch {
-                            return .sendFailed(index: send.index, error)
+                        await withSpan("send chunk", ofKind: .client) { span in
+                            span.attributes["flare.chunk"] = "\(send.id)"
+                            span.attributes["flare.node"] = send.node
+                            span.attributes["flare.bytes"] = buffer.count
+                            do throws(ChunkTransportError) {
+                                try await transport.put(send.id, buffer.bytes, crc32c: send.crc32c, on: send.node)
+                                return .stored(index: send.index, node: send.node)
+                            } catch {
+                                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+                                return .sendFailed(index: send.index, error)
+                            }
                         }
                     }
                 case .release(let index):
@@ -105,7 +112,10 @@ struct ObjectWriter {
             let manifest = ObjectManifest(key: key, size: upload.size, chunkSize: chunkSize, crc32c: upload.checksum,
                                           createdNanoseconds: wallClockNanoseconds(), chunks: records, attributes: stored)
             do {
-                _ = try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
+                _ = try await withSpan("commit") { span in
+                    span.attributes["flare.chunks"] = records.count
+                    return try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
+                }
             } catch {
                 await cleanUp(strays + records.flatMap { record in record.replicas.map { ChunkCopy(chunk: record.id, node: $0) } },
                               ids: upload.ids, failedNodes: upload.failedNodes)
@@ -135,11 +145,20 @@ struct ObjectWriter {
     /// Reads the next chunk from the body into `buffer`.
     private func fillNext(into buffer: IOBuffer, _ upload: inout Upload, _ fill: Fill,
                           _ filled: (IOBuffer) async -> Void) async -> PutWindow.Event {
+        let read: Result<Int, HTTPError> = await withSpan("read body") { span in
+            do throws(HTTPError) {
+                let count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))
+                span.attributes["flare.bytes"] = count
+                return .success(count)
+            } catch {
+                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+                return .failure(error)
+            }
+        }
         let count: Int
-        do throws(HTTPError) {
-            count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))
-        } catch {
-            return .fillFailed(.body(error))
+        switch read {
+        case .success(let got): count = got
+        case .failure(let error): return .fillFailed(.body(error))
         }
         if count == 0 { return .bodyEnded }
         guard upload.size + count <= sizeMax else { return .fillFailed(.tooLarge(limit: sizeMax)) }

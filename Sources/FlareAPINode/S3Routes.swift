@@ -3,6 +3,7 @@ import FlareHTTP
 import FlareIO
 import FlareMetadata
 import FlareS3
+import FlareTracing
 import Foundation
 
 /// S3's API on a listener of its own (`--s3-port`), over the same PUT and GET pipelines as
@@ -33,11 +34,14 @@ struct S3Routes: Sendable {
     var metadata: MetadataStore { objects.metadata }
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
-        do {
-            try await route(request, response)
-        } catch let error as S3Error {
-            guard !response.headSent else { throw error }
-            try await send(error, request, response)
+        try await withServerSpan("S3 \(request.method)", request, response) { span in
+            do {
+                try await route(request, response)
+            } catch let error as S3Error {
+                span.attributes["s3.error"] = error.code
+                guard !response.headSent else { throw error }
+                try await send(error, request, response)
+            }
         }
     }
 

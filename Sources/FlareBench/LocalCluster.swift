@@ -72,33 +72,54 @@ public final class LocalCluster: @unchecked Sendable {
 
     public func start() throws {
         for index in 0..<options.dataNodes {
-            let port = try freePort()
-            let process = try launch("datanode", ["--port", "\(port)", "--data-dir", "\(root)/datanode-\(index)", "--io", options.engine,
-                                                  "--cluster-secret-file", credentials.secretFile],
-                                     log: "\(root)/datanode-\(index).log")
-            try waitForHealth(port: port, process: process)
+            let log = "\(root)/datanode-\(index).log"
+            let (port, process) = try launchOnFreePort(log: log) { port in
+                let process = try launch("datanode", ["--port", "\(port)", "--data-dir", "\(root)/datanode-\(index)", "--io", options.engine,
+                                                      "--cluster-secret-file", credentials.secretFile], log: log)
+                try waitForHealth(port: port, process: process)
+                return process
+            }
             dataNodePorts.append(port)
             dataNodeProcesses.append(process)
         }
-        apiPort = try freePort()
         let nodes = dataNodePorts.prefix(options.listedDataNodes ?? dataNodePorts.count).map { "127.0.0.1:\($0)" }.joined(separator: ",")
-        var s3Arguments: [String] = []
-        if options.s3 {
-            s3Port = try freePort()
-            try Self.writeCredentials(to: s3CredentialsFile)
-            s3Arguments = ["--s3-port", "\(s3Port)", "--s3-credentials", s3CredentialsFile]
+        if options.s3 { try Self.writeCredentials(to: s3CredentialsFile) }
+        let log = "\(root)/api.log"
+        (apiPort, apiProcess) = try launchOnFreePort(log: log) { port in
+            var s3Arguments: [String] = []
+            if options.s3 {
+                s3Port = try freePort()
+                s3Arguments = ["--s3-port", "\(s3Port)", "--s3-credentials", s3CredentialsFile]
+            }
+            let api = try launch("api", ["--port", "\(port)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
+                                         "--chunk-size", options.chunkSize, "--window", "\(options.window)",
+                                         "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
+                                         "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning",
+                                         "--cluster-secret-file", credentials.secretFile, "--admin-token-file", credentials.adminTokenFile]
+                                         + s3Arguments + options.apiArguments,
+                                 log: log)
+            try waitForHealth(port: port, process: api)
+            // The S3 listener answers an unsigned request (403) once it is up.
+            if options.s3 { try waitForAnswer(port: s3Port, process: api) }
+            return api
         }
-        let api = try launch("api", ["--port", "\(apiPort)", "--datanodes", nodes, "--metadata", "\(root)/meta.sqlite",
-                                     "--chunk-size", options.chunkSize, "--window", "\(options.window)",
-                                     "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
-                                     "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning",
-                                     "--cluster-secret-file", credentials.secretFile, "--admin-token-file", credentials.adminTokenFile]
-                                     + s3Arguments + options.apiArguments,
-                             log: "\(root)/api.log")
-        try waitForHealth(port: apiPort, process: api)
-        // The S3 listener answers an unsigned request (403) once it is up.
-        if options.s3 { try waitForAnswer(port: s3Port, process: api) }
-        apiProcess = api
+    }
+
+    /// Starts a node on a port probed free, again on another when the port was taken in the
+    /// meantime (another program bound it between the probe and the node's bind: seen when
+    /// flare-bench's smoke test ran beside the whole test suite), at most three times.
+    private func launchOnFreePort(log: String, _ start: (UInt16) throws -> Process) throws -> (UInt16, Process) {
+        for attempt in 1...3 {
+            let port = try freePort()
+            do {
+                return (port, try start(port))
+            } catch {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                guard attempt < 3, text.contains("EADDRINUSE") else { throw error }
+                processes.removeAll { !$0.isRunning }
+            }
+        }
+        preconditionFailure("the loop returns or throws")
     }
 
     /// Stores `count` objects `/object/<prefix><index>` of `bytes` each, all the same random

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareTracing
 import Logging
 
 extension HTTPError: StatusCarrying {}
@@ -21,6 +22,14 @@ struct DataNodeRoutes: Sendable {
     let logger: Logger
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
+        let template = request.path.hasPrefix("/chunk/") ? "/chunk/{id}" : String(request.path)
+        try await withServerSpan("\(request.method) \(template)", request, response) { span in
+            if request.path.hasPrefix("/chunk/") { span.attributes["flare.chunk"] = String(request.path.dropFirst("/chunk/".count)) }
+            try await route(request, response)
+        }
+    }
+
+    private func route(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let path = request.path
         if let refusal = authRefusal(request) { return try await refuse(refusal, request, response) }
         if !isOpen(path), let refusal = wrongNode(request) { return try await response.respondError(409, refusal) }

@@ -63,10 +63,12 @@ public struct HTTPExchangeRecorder: Sendable {
         logger.info("\(Self.logLine(record))")
     }
 
-    /// `PUT /chunk/… 201 in=4096 out=0 1.25ms id=1f2e-3a` and, when the exchange failed,
-    /// ` error="…"`: the duration in milliseconds rounded to two decimals.
+    /// `PUT /chunk/… 201 in=4096 out=0 1.25ms id=1f2e-3a`, then ` trace=<32 hex>` when the
+    /// handler ran in a trace and ` error="…"` when the exchange failed: the duration in
+    /// milliseconds rounded to two decimals.
     public static func logLine(_ record: HTTPExchangeRecord) -> String {
         let milliseconds = (record.duration.secondsValue * 100_000).rounded() / 100
-        return "\(record.method) \(record.target) \(record.status) in=\(record.bytesIn) out=\(record.bytesOut) \(milliseconds)ms id=\(record.requestID)\(record.error.map { " error=\"\($0)\"" } ?? "")"
+        return "\(record.method) \(record.target) \(record.status) in=\(record.bytesIn) out=\(record.bytesOut) \(milliseconds)ms id=\(record.requestID)"
+            + (record.traceID.map { " trace=\($0)" } ?? "") + (record.error.map { " error=\"\($0)\"" } ?? "")
     }
 }

@@ -22,6 +22,9 @@ public final class HTTPResponseWriter: @unchecked Sendable {
     public private(set) var status: Int?
     /// Body bytes sent.
     public private(set) var bytesSent = 0
+    /// The trace the exchange ran in (32 hex digits), set by the handler's server span: the
+    /// access log line carries it, so one request is found on every node it touched.
+    public var traceID: String?
 
     /// Set while the request body was announced with `Expect: 100-continue` and not asked
     /// for: answering now means the client will not send it, so the connection must close.

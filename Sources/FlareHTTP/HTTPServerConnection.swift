@@ -209,7 +209,7 @@ final class HTTPServerConnection: @unchecked Sendable {
                         _ body: HTTPBodyReader, _ started: ContinuousClock.Instant, error: String?) {
         onExchange?(HTTPExchangeRecord(requestID: requestID, method: head.method, target: head.target,
                                        status: writer.status ?? 0, bytesIn: body.bytesRead, bytesOut: writer.bytesSent,
-                                       started: started, duration: .now - started, error: error))
+                                       started: started, duration: .now - started, error: error, traceID: writer.traceID))
     }
 
     /// Sends an error response on a connection that is closed next. If the peer is already

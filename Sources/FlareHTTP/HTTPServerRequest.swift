@@ -39,9 +39,11 @@ public struct HTTPExchangeRecord: Sendable {
     public var duration: Duration
     /// Set when the exchange failed in the codec or the connection, not in the handler.
     public var error: String?
+    /// The trace it ran in, when the handler said (``HTTPResponseWriter/traceID``).
+    public var traceID: String?
 
     public init(requestID: String, method: String, target: String, status: Int, bytesIn: Int, bytesOut: Int,
-                started: ContinuousClock.Instant, duration: Duration, error: String?) {
+                started: ContinuousClock.Instant, duration: Duration, error: String?, traceID: String? = nil) {
         self.requestID = requestID
         self.method = method
         self.target = target
@@ -51,5 +53,6 @@ public struct HTTPExchangeRecord: Sendable {
         self.started = started
         self.duration = duration
         self.error = error
+        self.traceID = traceID
     }
 }

@@ -52,7 +52,7 @@ func runFlareBench(_ arguments: [String], in work: String,
 }
 
 // One at a time: each case starts processes of its own and moves hundreds of MiB.
-@Suite("flare-bench smoke run against a real local cluster", .serialized)
+@Suite("flare-bench smoke run against a real local cluster", .serialized, .limited(by: clusterSlots))
 struct SmokeTests {
     @Test("--quick with a tiny matrix starts a cluster, verifies every byte and prints ratios", arguments: testedEngines)
     func quickRun(engine: IOEngineKind) async throws {

@@ -39,6 +39,11 @@ public actor Slots {
     }
 }
 
+/// At most this many clusters (an api and its data nodes, or flare-bench's own local cluster
+/// with its yardsticks) run at once, in every test target: the tests share two cores, and a
+/// starved node makes timing assertions (and the total runtime) worse, not better.
+public let clusterSlots = Slots(3)
+
 /// Holds one of `slots` for each test case of the suite or test it is attached to, so at
 /// most that many of them run at once; the rest of the run goes on beside them.
 public struct SlotTrait: SuiteTrait, TestTrait, TestScoping {

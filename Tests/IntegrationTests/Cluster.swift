@@ -303,10 +303,6 @@ enum Upload: CaseIterable, CustomStringConvertible {
     }
 }
 
-/// At most this many clusters run at once: the tests share two cores, and a starved node
-/// makes timing assertions (and the total runtime) worse, not better.
-let clusterSlots = Slots(3)
-
 /// Runs `body` with a fresh cluster of `engine`. Every process is killed by its pid and the
 /// scratch directory removed afterwards, also when the body throws (logs are printed then).
 /// `busy: false` is for tests that mostly wait: they do not count against ``clusterSlots``.

@@ -1,0 +1,20 @@
+import FlareHTTP
+import Instrumentation
+import Tracing
+
+/// Runs `body` in a server span named `name` that continues the trace of the request's
+/// `traceparent` (a client's, or an api node's on a data node), or starts one; the span's
+/// trace id goes to the response for the access log, its status code to the span.
+public func withServerSpan<T>(_ name: String, _ request: HTTPServerRequest, _ response: HTTPResponseWriter,
+                              _ body: (any Span) async throws -> T) async rethrows -> T {
+    var context = InstrumentationContext.topLevel
+    InstrumentationSystem.instrument.extract(request.headers, into: &context, using: HTTPHeadersExtractor())
+    return try await withSpan(name, context: context, ofKind: .server) { span in
+        response.traceID = span.context.traceContext?.traceIDHex
+        span.attributes["http.method"] = request.method
+        span.attributes["http.target"] = request.head.target
+        span.attributes["flare.request_id"] = request.requestID
+        defer { span.attributes["http.status_code"] = response.status ?? 0 }
+        return try await body(span)
+    }
+}
