@@ -19,7 +19,7 @@ help:
 	@echo "make bench-cluster   flare-bench's full matrix on both engines, recorded in bench-results/"
 	@echo "make bench-check     throughput regression check against bench-results/baseline.json"
 	@echo "make fuzz     libFuzzer over the HTTP head parser (FUZZ_RUNS=$(FUZZ_RUNS))"
-	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES)) and awscli, selenium, requests (PyPI)"
+	@echo "make deps     install missing Debian packages ($(DEBIAN_PACKAGES)) and awscli, selenium, requests, prometheus_client (PyPI)"
 	@echo "make clean    remove build products"
 
 deps:
@@ -38,8 +38,9 @@ deps:
 	@# The S3 tests drive the real awscli (PyPI's, as AWS ships it).
 	@command -v aws >/dev/null 2>&1 || { echo "installing awscli from PyPI"; python3 -m pip install -q awscli || \
 	  python3 -m pip install -q --break-system-packages awscli; }
-	@# The console's test drives Chromium with selenium; the S3 POST test sends forms with requests.
-	@for module in selenium requests; do python3 -c "import $$module" 2>/dev/null || { echo "installing $$module from PyPI"; \
+	@# The console's test drives Chromium with selenium; the S3 POST test sends forms with requests;
+	@# the metrics test parses /metrics with prometheus_client.
+	@for module in selenium requests prometheus_client; do python3 -c "import $$module" 2>/dev/null || { echo "installing $$module from PyPI"; \
 	  python3 -m pip install -q $$module || python3 -m pip install -q --break-system-packages $$module; }; done
 
 build: deps
