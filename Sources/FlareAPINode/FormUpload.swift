@@ -94,7 +94,7 @@ final class FormUpload {
     /// Reads the rest of the body: later fields (collected) up to the closing boundary, then
     /// the epilogue. Throws for a second file, a malformed body or one cut off.
     func finish() async throws(HTTPError) {
-        precondition(position == .afterFile || position == .done, "finish after the file")
+        guard position == .afterFile || position == .done else { throw Self.refused("the file field did not end") }
         while position != .done, let event = try await nextEventSkippingData() {
             switch event {
             case .part(let head) where head.name == Self.fileField:
@@ -158,7 +158,9 @@ final class FormUpload {
         consumedEnd = 0
         end = left
         if !bodyEnded {
-            precondition(end < staging.count, "the decoder always consumes when its input is full")
+            // The decoder leaves at most a part head (16 KiB) or a delimiter's prefix unconsumed,
+            // so a full staging buffer cannot happen; were it to, the body is refused, not read on.
+            guard end < staging.count else { throw Self.refused("a part head longer than the \(Self.stagingBytes)-byte staging buffer") }
             let got = try await body.read(into: UnsafeMutableRawBufferPointer(rebasing: staging[end...]))
             if got == 0 { bodyEnded = true }
             end += got
