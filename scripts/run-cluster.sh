@@ -80,7 +80,9 @@ Try:
   curl -X PUT --data-binary @file.zip http://localhost:$API_PORT/object/my-object   # also fine below 1 GiB
   curl http://localhost:$API_PORT/object/my-object > out.zip && cmp file.zip out.zip
   curl "http://localhost:$API_PORT/objects?prefix=my"
+  curl -F file=@file.zip http://localhost:$API_PORT/object/my-form-upload   # a form upload (what browsers send)
   curl -X DELETE http://localhost:$API_PORT/object/my-object
+Web console: http://localhost:$API_PORT/ui/ (paste the admin token from $TOKEN)
 S3 on http://localhost:$S3_PORT (the native objects are in the bucket flare):
   export AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=us-east-1
   aws --endpoint-url http://localhost:$S3_PORT s3 mb s3://photos

@@ -29,6 +29,8 @@ struct AdminRoutes: Sendable {
         var weight: Int
         var capacityBytes: Int
         var usedBytes: Int?
+        /// Its scrubber's progress, as the node last said.
+        var scrub: ScrubProgress?
         /// `up`, `suspect`, `down`, or `gone` (not in the directory: another id answers at its
         /// address, it never answered this run, or it was removed).
         var health: String
@@ -150,7 +152,7 @@ struct AdminRoutes: Sendable {
         let health = layout.directory.snapshot().first { $0.node.id == node.id }
         let inDirectory = layout.directory.node(node.id)
         return NodeEntry(id: node.id, address: node.address, zone: node.zone, state: node.membership, weight: node.placementWeight,
-                         capacityBytes: node.capacityBytes, usedBytes: inDirectory?.usedBytes,
+                         capacityBytes: node.capacityBytes, usedBytes: inDirectory?.usedBytes, scrub: inDirectory?.scrub,
                          health: health?.health.state.rawValue ?? "gone", copies: copies, pendingDeletions: deletions,
                          drained: node.membership == .draining && copies == 0 && deletions == 0)
     }

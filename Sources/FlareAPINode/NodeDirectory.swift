@@ -24,6 +24,8 @@ final class NodeDirectory: Sendable {
         var membership: NodeMembership = .active
         /// Bytes of chunks the node last said it stores.
         var usedBytes: Int?
+        /// Where its scrubber was, as it last said.
+        var scrub: ScrubProgress?
 
         init(id: String, address: String, socketAddress: SocketAddress, zone: String, capacityBytes: Int,
              weight: Int? = nil, membership: NodeMembership = .active, usedBytes: Int? = nil) {
@@ -94,6 +96,11 @@ final class NodeDirectory: Sendable {
     func setUsedBytes(_ bytes: Int, of id: String) {
         state.withLock { $0.nodes[id]?.usedBytes = bytes }
     }
+
+    /// Records what a node said of its scrubber, without a rebuild.
+    func setScrub(_ scrub: ScrubProgress, of id: String) {
+        state.withLock { $0.nodes[id]?.scrub = scrub }
+    }
     /// Adds a node, or moves a known one (a node restarted on another address keeps its id,
     /// and so its chunks). A node whose address another id held replaces it there: that
     /// old id (a data directory that was wiped) is no longer reachable anywhere.
@@ -106,6 +113,7 @@ final class NodeDirectory: Sendable {
             }
             var node = node
             if node.usedBytes == nil { node.usedBytes = state.nodes[node.id]?.usedBytes }
+            if node.scrub == nil { node.scrub = state.nodes[node.id]?.scrub }
             if state.nodes[node.id] != node {
                 state.nodes[node.id] = node
                 changed = true
@@ -215,4 +223,15 @@ final class NodeDirectory: Sendable {
             preconditionFailure("node table refused: \(error)")
         }
     }
+}
+
+/// A data node's scrubber as its `/health` tells it: chunks checked of those listed for the
+/// current (or last) pass, whole passes, chunks in quarantine, when the last pass ended.
+struct ScrubProgress: Codable, Sendable, Equatable {
+    var checked: Int
+    var total: Int
+    var passes: Int
+    var quarantined: Int
+    /// Unix time; nil before the first whole pass.
+    var lastPassEndSeconds: Int?
 }

@@ -17,6 +17,8 @@ final class NodeProber: @unchecked Sendable {
         var zone: String
         var capacityBytes: Int
         var usedBytes: Int?
+        /// Absent from data nodes older than the console.
+        var scrub: ScrubProgress?
     }
 
     static let interval = Duration.seconds(1)
@@ -79,6 +81,7 @@ final class NodeProber: @unchecked Sendable {
             guard await learn(health, at: text, address, previous: previous) else { return }
         }
         if let used = health.usedBytes { directory.setUsedBytes(used, of: id) }
+        if let scrub = health.scrub { directory.setScrub(scrub, of: id) }
         log(directory.record(.probeSucceeded, node: id), id, text)
     }
 

@@ -90,6 +90,9 @@ public final class ChunkQuarantine: Sendable {
     /// Every quarantined chunk, in id order.
     public var entries: [Entry] { state.withLock { $0.entries.values.sorted { $0.id < $1.id } } }
 
+    /// How many chunks are in quarantine.
+    public var count: Int { state.withLock { $0.entries.count } }
+
     /// Whether `id` is quarantined.
     public func contains(_ id: ChunkID) -> Bool { state.withLock { $0.entries[id] != nil } }
 
@@ -139,7 +142,7 @@ public final class ChunkQuarantine: Sendable {
     }
 
     private func updateGauge() {
-        metrics.set("flare_datanode_quarantined_chunks", Double(state.withLock { $0.entries.count }))
+        metrics.set("flare_datanode_quarantined_chunks", Double(count))
     }
 
     /// `*.tmp`, or a reason whose chunk is not here. Other names are left alone: not ours.

@@ -63,8 +63,9 @@ struct DataNodeRoutes: Sendable {
         }
     }
 
-    /// `{"status","engine","directIO","id","zone","capacityBytes","usedBytes","availableBytes"}`:
-    /// who this node is and how full, for the api's node table and placement weights.
+    /// `{"status","engine","directIO","id","zone","capacityBytes","usedBytes","availableBytes","scrub"}`:
+    /// who this node is, how full, and where its scrubber is, for the api's node table,
+    /// placement weights and the console.
     /// `availableBytes` (free space on the file system) is left out when `statvfs` fails.
     private func health(_ store: ChunkStore, _ response: HTTPResponseWriter) async throws {
         var body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"directIO\":\(store.usesDirectIO)"
@@ -76,7 +77,12 @@ struct DataNodeRoutes: Sendable {
         } catch {
             metrics.increment("flare_datanode_errors_total", labels: "kind=\"io_\(error.name)\"")
         }
-        body += "}\n"
+        // The scrubber's progress, from its gauges: the console shows it through the api.
+        let gauge = { (name: String) in Int(metrics.value(name) ?? 0) }
+        body += ",\"scrub\":{\"checked\":\(gauge("flare_datanode_scrub_pass_chunks")),\"total\":\(gauge("flare_datanode_scrub_pass_chunks_total")),"
+            + "\"passes\":\(gauge("flare_datanode_scrub_passes_total")),\"quarantined\":\(store.quarantine.count)"
+        if let end = metrics.value("flare_datanode_scrub_last_pass_end_seconds") { body += ",\"lastPassEndSeconds\":\(Int(end))" }
+        body += "}}\n"
         try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
     }
 

@@ -51,6 +51,7 @@ struct ConsoleTests {
         wait(lambda: len(node_rows()) == 3 and all("active" in r.text and "up" in r.text and "drain" in r.text for r in node_rows()),
              "three active, up nodes with actions once the token is in")
         wait(lambda: "state" in driver.find_element(By.ID, "repair").text, "the repair panel")
+        wait(lambda: all("no pass yet" in r.text or "this pass" in r.text for r in node_rows()), "each node's scrub progress")
         time.sleep(2.5)  # a few points on the plots
         driver.save_screenshot(os.path.join(shots, "console-cluster.png"))
         # Objects: upload 20 MiB through the page, see it listed, download it back, delete it.
@@ -117,6 +118,7 @@ struct ConsoleTests {
             #expect(try await curl(["-I", cluster.url("from-browser/console-upload.bin")], scratch: cluster.scratch.tmp).status == 404)
             let nodes = try await curl(cluster.credentials.adminHeader + ["\(cluster.base)/admin/nodes"], scratch: cluster.scratch.tmp)
             #expect(nodes.text.contains("\"draining\""), "\(nodes)")
+            #expect(nodes.text.contains("\"scrub\":{"), "each node's scrub progress in /admin/nodes: \(nodes)")
         }
     }
 }

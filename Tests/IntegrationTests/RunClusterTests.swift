@@ -257,6 +257,10 @@ struct RunClusterTests {
         let flare = try await runFlare(["nodes"], engine: .epoll, envAPI: "http://127.0.0.1:\(run.apiPort)", envTokenFile: token,
                                        scratch: run.scratch.tmp)
         #expect(flare.status == 0 && flare.stdout.contains("3 nodes"), "\(flare)")
+        // The web console the script names answers on the api's port.
+        #expect(readText(run.logPath).contains("http://localhost:\(run.apiPort)/ui/"), "the script did not name the console")
+        let console = try await curl(["--max-time", "30", "http://127.0.0.1:\(run.apiPort)/ui/"], scratch: run.scratch.tmp)
+        #expect(console.status == 200 && console.text.contains("Flare console"), "\(console)")
     }
 
     /// A supervisor's SIGTERM to the whole group of `make run` reaches the script twice: from

@@ -92,6 +92,7 @@ async function refreshNodes() {
       cell(row, node.state, "state-" + node.state);
       cell(row, "– / " + bytes(node.capacityBytes), "number");
       cell(row, "–", "number");
+      cell(row, "–");
       cell(row, node.lastError || "");
       cell(row, "admin token needed", "muted");
     }
@@ -108,12 +109,21 @@ async function refreshNodes() {
     cell(row, node.health, "state-" + node.health);
     cell(row, bytes(node.used_bytes) + " / " + bytes(node.capacity_bytes), "number");
     cell(row, node.copies === undefined || node.copies === null ? "–" : String(node.copies), "number");
+    cell(row, scrubText(node.scrub));
     cell(row, errors[node.id] || "");
     const actions = cell(row, "");
     if (node.state === "active") actions.appendChild(button("drain", () => nodeAction(node, "drain")));
     if (node.state === "draining") actions.appendChild(button("activate", () => nodeAction(node, "activate")));
     if (node.state !== "removed") actions.appendChild(button("remove", () => nodeAction(node, "remove")));
   }
+}
+
+/** A node's scrub progress: this pass's share, whole passes, quarantined chunks. */
+function scrubText(scrub) {
+  if (!scrub) return "–";
+  const pass = scrub.total > 0 ? scrub.checked + "/" + scrub.total + " this pass" : "no pass yet";
+  const last = scrub.last_pass_end_seconds ? ", last ended " + new Date(scrub.last_pass_end_seconds * 1000).toLocaleString() : "";
+  return pass + ", " + scrub.passes + " done" + last + (scrub.quarantined ? ", " + scrub.quarantined + " quarantined" : "");
 }
 
 async function nodeAction(node, action) {
