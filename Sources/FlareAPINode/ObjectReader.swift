@@ -49,8 +49,10 @@ struct ObjectReader {
                     let began = ContinuousClock.now
                     // Fetched and verified (CRC32C against the manifest), failing over replicas.
                     try await withSpan("fetch chunk", ofKind: .client) { span in
-                        span.attributes["flare.chunk"] = "\(chunk.id)"
-                        span.attributes["flare.bytes"] = chunk.length
+                        if span.isRecording {
+                            span.attributes["flare.chunk"] = "\(chunk.id)"
+                            span.attributes["flare.bytes"] = chunk.length
+                        }
                         try await transport.fetch(chunk, into: buffer, metrics: metrics) { bad in
                             logger.warning("bad replica: \(bad); \(bad.node == chunk.replicas.last ? "no replica left" : "trying the next")")
                             span.addEvent(SpanEvent(name: "bad replica on \(bad.node)"))

@@ -79,9 +79,11 @@ struct ObjectWriter {
                     let buffer = upload.buffers[send.index]!
                     group.addTask {
                         await withSpan("send chunk", ofKind: .client) { span in
-                            span.attributes["flare.chunk"] = "\(send.id)"
-                            span.attributes["flare.node"] = send.node
-                            span.attributes["flare.bytes"] = buffer.count
+                            if span.isRecording {
+                                span.attributes["flare.chunk"] = "\(send.id)"
+                                span.attributes["flare.node"] = send.node
+                                span.attributes["flare.bytes"] = buffer.count
+                            }
                             do throws(ChunkTransportError) {
                                 try await transport.put(send.id, buffer.bytes, crc32c: send.crc32c, on: send.node)
                                 return .stored(index: send.index, node: send.node)
@@ -113,7 +115,7 @@ struct ObjectWriter {
                                           createdNanoseconds: wallClockNanoseconds(), chunks: records, attributes: stored)
             do {
                 _ = try await withSpan("commit") { span in
-                    span.attributes["flare.chunks"] = records.count
+                    if span.isRecording { span.attributes["flare.chunks"] = records.count }
                     return try await metadata.commit(manifest, strays: strays.map { ($0.chunk, $0.node) })
                 }
             } catch {
@@ -148,7 +150,7 @@ struct ObjectWriter {
         let read: Result<Int, HTTPError> = await withSpan("read body") { span in
             do throws(HTTPError) {
                 let count = try await fill(UnsafeMutableRawBufferPointer(rebasing: buffer.space[0..<chunkSize]))
-                span.attributes["flare.bytes"] = count
+                if span.isRecording { span.attributes["flare.bytes"] = count }
                 return .success(count)
             } catch {
                 span.setStatus(SpanStatus(code: .error, message: "\(error)"))

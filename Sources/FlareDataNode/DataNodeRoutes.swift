@@ -24,7 +24,7 @@ struct DataNodeRoutes: Sendable {
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let template = request.path.hasPrefix("/chunk/") ? "/chunk/{id}" : String(request.path)
         try await withServerSpan("\(request.method) \(template)", request, response) { span in
-            if request.path.hasPrefix("/chunk/") { span.attributes["flare.chunk"] = String(request.path.dropFirst("/chunk/".count)) }
+            if span.isRecording, request.path.hasPrefix("/chunk/") { span.attributes["flare.chunk"] = String(request.path.dropFirst("/chunk/".count)) }
             try await route(request, response)
         }
     }

@@ -15,13 +15,20 @@ public struct LogTracer: Tracer {
 
     public init(logger: Logger) { self.logger = logger }
 
+    /// Where span and trace ids come from: SplitMix64 seeded once from the system's generator.
+    /// Ids need to be unique, not secret, and the system generator costs a getrandom(2) per
+    /// 8 bytes — several per request on the small-object path.
+    private static let ids = Mutex(SplitMix64(seed: UInt64.random(in: .min ... .max)))
+
     public func startSpan<Instant: TracerInstant>(_ operationName: String, context: @autoclosure () -> InstrumentationContext,
                                                   ofKind kind: SpanKind, at instant: @autoclosure () -> Instant,
                                                   function: String, file fileID: String, line: UInt) -> LogSpan {
         var context = context()
         let parent = context.traceContext
-        let trace = TraceContext(traceID: parent?.traceID ?? TraceID.random(), spanID: SpanID.random(),
-                                 flags: parent?.flags ?? .sampled, state: parent?.state ?? TraceState())
+        let trace = Self.ids.withLock { ids in
+            TraceContext(traceID: parent?.traceID ?? TraceID.random(using: &ids), spanID: SpanID.random(using: &ids),
+                         flags: parent?.flags ?? .sampled, state: parent?.state ?? TraceState())
+        }
         context.traceContext = trace
         return LogSpan(operationName, kind: kind, context: context, trace: trace, parent: parent, start: instant().nanosecondsSinceEpoch,
                        logger: logger)
@@ -134,3 +141,18 @@ public final class LogSpan: Tracing.Span {
         }
     }
 }
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a fast generator with a full 2^64 period.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+

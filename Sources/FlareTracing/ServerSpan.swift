@@ -11,6 +11,8 @@ public func withServerSpan<T>(_ name: String, _ request: HTTPServerRequest, _ re
     InstrumentationSystem.instrument.extract(request.headers, into: &context, using: HTTPHeadersExtractor())
     return try await withSpan(name, context: context, ofKind: .server) { span in
         response.traceID = span.context.traceContext?.traceIDHex
+        // Attributes only where they will be written: this runs for every request.
+        guard span.isRecording else { return try await body(span) }
         span.attributes["http.method"] = request.method
         span.attributes["http.target"] = request.head.target
         span.attributes["flare.request_id"] = request.requestID

@@ -19,7 +19,7 @@ extension InstrumentationContext {
 
 extension TraceContext {
     /// The trace id as 32 lowercase hex digits, as logs show it.
-    public var traceIDHex: String { traceParentHeaderValue.split(separator: "-")[1].lowercased() }
+    public var traceIDHex: String { traceID.description }
     /// This span's id as 16 lowercase hex digits.
-    public var spanIDHex: String { traceParentHeaderValue.split(separator: "-")[2].lowercased() }
+    public var spanIDHex: String { spanID.description }
 }
