@@ -15,6 +15,10 @@ public struct LogTracer: Tracer {
 
     public init(logger: Logger) { self.logger = logger }
 
+    /// Whether spans are written (the log is at debug): then every request is traced, with a
+    /// trace of its own when it brought none.
+    public var tracesEveryRequest: Bool { logger.logLevel <= .debug }
+
     /// Where span and trace ids come from: SplitMix64 seeded once from the system's generator.
     /// Ids need to be unique, not secret, and the system generator costs a getrandom(2) per
     /// 8 bytes — several per request on the small-object path.
@@ -25,6 +29,8 @@ public struct LogTracer: Tracer {
                                                   function: String, file fileID: String, line: UInt) -> LogSpan {
         var context = context()
         let parent = context.traceContext
+        // A stage of a request that runs untraced (see `withServerSpan`) stays untraced.
+        guard parent != nil || kind == .server else { return LogSpan.untraced }
         let trace = Self.ids.withLock { ids in
             TraceContext(traceID: parent?.traceID ?? TraceID.random(using: &ids), spanID: SpanID.random(using: &ids),
                          flags: parent?.flags ?? .sampled, state: parent?.state ?? TraceState())
@@ -63,15 +69,20 @@ public final class LogSpan: Tracing.Span {
     }
 
     public let context: InstrumentationContext
-    /// This span's W3C context.
-    public let trace: TraceContext
+    /// This span's W3C context; nil for ``untraced``.
+    public let trace: TraceContext?
     let parent: TraceContext?
     let kind: SpanKind
     let start: UInt64
     let logger: Logger
     private let state: Mutex<State>
 
-    init(_ name: String, kind: SpanKind, context: InstrumentationContext, trace: TraceContext, parent: TraceContext?, start: UInt64,
+    /// The one span every stage of an untraced request gets: it records nothing, carries no
+    /// ids, and is never logged.
+    static let untraced = LogSpan("untraced", kind: .internal, context: .topLevel, trace: nil, parent: nil, start: 0,
+                                  logger: Logger(label: "trace", factory: { _ in SwiftLogNoOpLogHandler() }))
+
+    init(_ name: String, kind: SpanKind, context: InstrumentationContext, trace: TraceContext?, parent: TraceContext?, start: UInt64,
          logger: Logger) {
         self.context = context
         self.trace = trace
@@ -92,25 +103,33 @@ public final class LogSpan: Tracing.Span {
         set { state.withLock { $0.attributes = newValue } }
     }
 
-    public var isRecording: Bool { logger.logLevel <= .debug }
+    public var isRecording: Bool { trace != nil && logger.logLevel <= .debug }
 
-    public func setStatus(_ status: SpanStatus) { state.withLock { $0.status = status } }
+    public func setStatus(_ status: SpanStatus) {
+        guard isRecording else { return }
+        state.withLock { $0.status = status }
+    }
 
-    public func addEvent(_ event: SpanEvent) { state.withLock { $0.events.append(event.name) } }
+    public func addEvent(_ event: SpanEvent) {
+        guard isRecording else { return }
+        state.withLock { $0.events.append(event.name) }
+    }
 
     public func recordError<Instant: TracerInstant>(_ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant) {
+        guard isRecording else { return }
         state.withLock { $0.events.append("error: \(error)") }
     }
 
     public func addLink(_ link: SpanLink) {}
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
+        guard let trace, isRecording else { return }
         let finished = state.withLock { state -> State? in
             guard !state.ended else { return nil }
             state.ended = true
             return state
         }
-        guard let finished, logger.logLevel <= .debug else { return }
+        guard let finished else { return }
         let milliseconds = Double(instant().nanosecondsSinceEpoch &- start) / 1_000_000
         var metadata: Logger.Metadata = [
             "trace_id": "\(trace.traceIDHex)", "span_id": "\(trace.spanIDHex)", "kind": "\(kind)",
