@@ -44,7 +44,10 @@ struct SocketTests {
                     group.addTask {
                         let payload = TestBytes(count: payloadBytes, seed: UInt64(i))
                         let echoed = TestBytes(count: payloadBytes, seed: 999)
-                        let connection = try await TCPConnection.connect(to: address, on: loop)
+                        // A generous connect timeout: at the start of a full parallel run the
+                        // default 5 s was once not enough for 200 connects, and one client giving
+                        // up failed the server's task group, which reset every other connection.
+                        let connection = try await TCPConnection.connect(to: address, on: loop, timeout: .seconds(60))
                         async let sent: Void = {
                             try await connection.send(payload.bytes)
                             await connection.shutdownWrite()
