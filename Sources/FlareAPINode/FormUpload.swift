@@ -20,8 +20,6 @@ final class FormUpload {
 
     /// The text fields read so far, by name (the first of a name is kept).
     private(set) var fields: [String: String] = [:]
-    /// Fields after the file, by name, as S3 ignores them.
-    private(set) var fieldsAfterFile: [String] = []
 
     private let body: HTTPBodyReader
     private var decoder: MultipartFormDecoder
@@ -101,7 +99,6 @@ final class FormUpload {
                 throw Self.refused("only one \(Self.fileField) field per upload")
             case .part(let head):
                 currentField = (head.name, [])
-                fieldsAfterFile.append(head.name)
             case .partEnd:
                 try closeField()
             case .end:

@@ -41,8 +41,7 @@ extension S3Routes {
         do {
             _ = try ObjectKey.validate(Array(key.utf8))
         } catch {
-            if error.reason.hasPrefix("key longer") { throw S3Error(status: 400, code: "KeyTooLongError", message: "Your key is too long") }
-            throw S3Error.invalidArgument("Invalid object key: \(error.reason)")
+            throw S3Address.keyError(error)
         }
         if let acl = fields["acl"], acl != "private" {
             throw S3Error.notImplemented("objects have no ACLs of their own here (acl \(acl)): make the bucket public-read to let anyone read it")

@@ -52,10 +52,14 @@ public struct S3Address: Sendable, Equatable {
         do {
             return try ObjectKey.decode(raw)
         } catch {
-            if error.reason.hasPrefix("key longer") {
-                throw S3Error(status: 400, code: "KeyTooLongError", message: "Your key is too long")
-            }
-            throw .invalidArgument("Invalid object key: \(error.reason)")
+            throw keyError(error)
         }
+    }
+
+    /// What S3 answers for a key that is not one: `KeyTooLongError` past 1024 bytes, else
+    /// `InvalidArgument` with the reason.
+    public static func keyError(_ error: ObjectKey.Invalid) -> S3Error {
+        if error.reason.hasPrefix("key longer") { return S3Error(status: 400, code: "KeyTooLongError", message: "Your key is too long") }
+        return .invalidArgument("Invalid object key: \(error.reason)")
     }
 }
