@@ -22,26 +22,35 @@ let package = Package(
         // Spans around the PUT and GET stages, W3C traceparent in and out.
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
+        // Metrics: swift-metrics as the API, swift-prometheus's registry for /metrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
                        providers: [.apt(["liburing-dev"])]),
         .target(name: "FlareIO", dependencies: ["CLiburing"], swiftSettings: strict),
         .target(name: "FlareHTTP", dependencies: [
-            "FlareIO", "FlareCore", .product(name: "Logging", package: "swift-log"),
+            "FlareIO", "FlareCore", "FlareMetrics", .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ], swiftSettings: strict),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "FlareCore", dependencies: ["CISAL"], swiftSettings: strict),
+        // Every node's metrics: the catalog of families (names, types, labels, help), swift-metrics
+        // handles made through a factory over the node's own Prometheus registry, and /metrics' text.
+        .target(name: "FlareMetrics", dependencies: [
+            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
         // Placement over node ids (weighted, zone-aware) and node health states: no HTTP, no I/O.
         .target(name: "FlareCluster", dependencies: ["FlareCore"], swiftSettings: strict),
         .target(name: "FlareDataNode", dependencies: [
-            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", "FlareTracing", .product(name: "Logging", package: "swift-log"),
+            "FlareAuth", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetrics", "FlareTracing", .product(name: "Logging", package: "swift-log"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], swiftSettings: strict),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
-            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareS3", "FlareTracing",
+            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareMetrics", "FlareS3", "FlareTracing",
             .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "Instrumentation", package: "swift-distributed-tracing"),
         ],
@@ -99,11 +108,12 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "FlareIOTests", dependencies: ["FlareIO", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareHTTPTests", dependencies: [
-            "FlareHTTP", "FlareIO", "FlareCore", "FlareTestSupport", .product(name: "Logging", package: "swift-log"),
+            "FlareHTTP", "FlareIO", "FlareCore", "FlareMetrics", "FlareTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareAuthTests", dependencies: ["FlareAuth"], swiftSettings: strict),
+        .testTarget(name: "FlareMetricsTests", dependencies: ["FlareMetrics", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport", .product(name: "Crypto", package: "swift-crypto")],
                     swiftSettings: strict),
         .testTarget(name: "FlareAdminTests", dependencies: ["FlareAdmin", "FlareTestSupport"], swiftSettings: strict),
@@ -111,10 +121,10 @@ let package = Package(
         // What the tests share: the engines they run on, the built binaries, server and other
         // child processes, curl and file helpers, secrets and signed curl requests.
         .target(name: "FlareTestSupport", dependencies: ["FlareAuth", "FlareCore", "FlareIO"], path: "Tests/FlareTestSupport", swiftSettings: strict),
-        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareTestSupport",
+        .testTarget(name: "FlareDataNodeTests", dependencies: ["FlareDataNode", "FlareIO", "FlareCore", "FlareMetrics", "FlareTestSupport",
                                                               .product(name: "Logging", package: "swift-log")],
                     swiftSettings: strict),
-        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareTestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlareAPINodeTests", dependencies: ["FlareAPINode", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareMetrics", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareMetadataTests", dependencies: ["FlareMetadata", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["FlareCluster", "FlareCore", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
     ]

@@ -4,6 +4,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import FlareS3
 import Glibc
 import Logging
@@ -12,7 +13,7 @@ import Logging
 /// store, the background workers (deletion, repair, garbage collection) and the HTTP server.
 public final class APINodeService: @unchecked Sendable {
     public let config: APINodeConfig
-    public let metrics = Metrics()
+    public let metrics = NodeMetrics()
     public let loops: [EventLoop]
     private let metadata: SQLiteMetadataStore
     private var server: HTTPServer!
@@ -111,7 +112,8 @@ public final class APINodeService: @unchecked Sendable {
             self.contexts.append(context)
         }
         repairProgress = RepairProgress(bandwidthBytesPerSecond: config.repairBandwidthBytesPerSecond)
-        describeMetrics()
+        // Shown as 0 from the first scrape, not only after the first object request.
+        metrics.gauge("flare_api_requests_in_flight").set(0)
         let admin = AdminRoutes(layout: layout, prober: prober, progress: repairProgress, replicas: config.replicas,
                                 configured: Set(config.dataNodes))
         let routes = APIRoutes(contexts: contexts, nodes: nodes, metadata: metadata, admin: admin, badCopies: badCopies,
@@ -210,40 +212,6 @@ public final class APINodeService: @unchecked Sendable {
         }
         holder.replace(tokens)
         logger.notice("native API: \(tokens.count) token(s) accepted")
-    }
-
-    private func describeMetrics() {
-        metrics.describe("flare_api_requests_total", type: "counter", "Requests by method and status.")
-        metrics.describe("flare_api_requests_in_flight", type: "gauge", "Object requests being served.")
-        metrics.describe("flare_api_buffers_in_use", type: "gauge", "Chunk buffers held by requests, per loop.")
-        metrics.describe("flare_api_datanode_errors_total", type: "counter", "Failed data-node exchanges by node and method.")
-        metrics.describe("flare_api_datanode_request_seconds", type: "histogram", "Data-node exchange latency by node and method.")
-        metrics.describe("flare_api_datanode_state", type: "gauge", "1 for the state each data node is in (up, suspect, down), by node id.")
-        metrics.describe("flare_api_bad_replicas_total", type: "counter", "Replicas that could not serve a chunk (then read from the next), by node and reason.")
-        metrics.describe("flare_api_repair_copies_total", type: "counter",
-                         "Chunk copies the repair made (done), found superseded, or could not make, by result.")
-        metrics.describe("flare_api_repair_bytes_total", type: "counter", "Bytes of chunk copies the repair made.")
-        metrics.describe("flare_api_repair_pending_chunks", type: "gauge", "Chunks with a lost copy in the page the repair is working on.")
-        metrics.describe("flare_api_repair_lost_nodes", type: "gauge", "Nodes whose copies are lost now: down for --repair-after, removed, or gone.")
-        metrics.describe("flare_api_repair_reason_copies_total", type: "counter",
-                         "Copies the repair made, by why: lost, bad, few (below --replicas), misplaced (rebalance, drain).")
-        metrics.describe("flare_api_repair_pass_chunks", type: "gauge", "Copies the current repair pass found to make (0 when idle).")
-        metrics.describe("flare_api_repair_pass_chunks_done", type: "gauge", "Copies the current repair pass has made.")
-        metrics.describe("flare_api_repair_pass_bytes", type: "gauge", "Bytes the current repair pass found to copy.")
-        metrics.describe("flare_api_repair_pass_bytes_done", type: "gauge", "Bytes the current repair pass has copied.")
-        metrics.describe("flare_api_repair_eta_seconds", type: "gauge", "Seconds the current repair pass needs at its rate so far (-1: not known yet).")
-        metrics.describe("flare_api_layout_version", type: "gauge", "The cluster layout's version (raised by every node added, drained, removed or reweighed).")
-        metrics.describe("flare_api_gc_deleted_chunks_total", type: "counter", "Orphan chunk copies garbage collection deleted.")
-        metrics.describe("flare_api_auth_refused_total", type: "counter",
-                         "Requests refused for their bearer token, by API (admin, native) and reason (missing, wrong, off).")
-        metrics.describe("flare_api_datanode_auth_refused_total", type: "counter",
-                         "Requests a data node refused for their signature (401, 403), by node.")
-        metrics.describe("flare_api_gc_passes_total", type: "counter", "Garbage collection passes over the data nodes.")
-        metrics.describe("flare_api_gc_last_pass_orphans", type: "gauge",
-                         "Orphan chunk copies (older than --gc-grace, nothing refers to them) the last garbage collection pass found.")
-        metrics.describe("flare_api_refused_total", type: "counter", "Requests refused by a limit before their body was read, by reason (too_large: over --max-object-size).")
-        metrics.describe("flare_api_multipart_expired_total", type: "counter", "S3 multipart uploads aborted for staying unfinished past --multipart-expiry.")
-        metrics.set("flare_api_requests_in_flight", 0)
     }
 
     /// How long the start waits for every configured data node to answer its first probe.

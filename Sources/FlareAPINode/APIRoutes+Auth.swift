@@ -39,7 +39,7 @@ extension APIRoutes {
             (status, reason) = (403, "off")
             message = "the admin API is off: start the api with --admin-token-file FILE"
         }
-        metrics.increment("flare_api_auth_refused_total", labels: "api=\"\(which.rawValue)\",reason=\"\(reason)\"")
+        metrics.counter("flare_api_auth_refused_total", ["api": which.rawValue, "reason": "\(reason)"]).increment()
         logger.warning("refused \(request.method) \(request.head.target) (request \(request.requestID)): \(status) \(message)")
         // An unauthenticated upload's body is not read: the connection closes after the answer.
         response.closeAfterResponse()

@@ -3,6 +3,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import FlareTracing
 import Logging
 
@@ -16,7 +17,7 @@ struct APIRoutes: Sendable {
     let admin: AdminRoutes
     let badCopies: BadCopies
     let config: APINodeConfig
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let engine: IOEngineKind
     /// For what happens inside a request (a bad replica); the access log is the recorder's.
     var logger = Logger(label: "api")
@@ -39,8 +40,8 @@ struct APIRoutes: Sendable {
             } catch {
                 return try await response.respondError(400, "invalid key: \(error)")
             }
-            metrics.add("flare_api_requests_in_flight", 1)
-            defer { metrics.add("flare_api_requests_in_flight", -1) }
+            metrics.gauge("flare_api_requests_in_flight").increment(by: 1)
+            defer { metrics.gauge("flare_api_requests_in_flight").decrement(by: 1) }
             return try await objectRequest(key, stored: storageKey(key), context, request, response)
         }
         if path == "/ui" || path.hasPrefix("/ui/") { return try await console(request, response) }
@@ -53,13 +54,12 @@ struct APIRoutes: Sendable {
             let body = "{\"status\":\"ok\",\"engine\":\"\(engine)\",\"dataNodes\":\(config.dataNodes.count),\"replicas\":\(config.replicas),\"nodes\":[\(nodesJSON())]}\n"
             try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
         case ("GET", "/metrics"):
-            metrics.set("flare_api_buffers_in_use", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.inUse))
-            metrics.set("flare_api_buffer_waiters", labels: "loop=\"\(context.loop.name)\"", Double(context.pool.waiting))
+            metrics.gauge("flare_api_buffers_in_use", ["loop": "\(context.loop.name)"]).set(Double(context.pool.inUse))
+            metrics.gauge("flare_api_buffer_waiters", ["loop": "\(context.loop.name)"]).set(Double(context.pool.waiting))
             admin.updateMetrics(metrics)
             for entry in nodes.snapshot() {
                 for state in NodeState.allCases {
-                    metrics.set("flare_api_datanode_state", labels: "node=\"\(entry.node.id)\",state=\"\(state.rawValue)\"",
-                                entry.health.state == state ? 1 : 0)
+                    metrics.gauge("flare_api_datanode_state", ["node": "\(entry.node.id)", "state": state.rawValue]).set(entry.health.state == state ? 1 : 0)
                 }
             }
             try await response.respond(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: metrics.render())
@@ -97,7 +97,7 @@ struct APIRoutes: Sendable {
     private func put(_ key: String, stored: String, _ context: LoopContext, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         // Refused on the head: the body is never read (nor, with Expect, sent).
         if let length = request.headers["Content-Length"].flatMap({ Int($0) }), length > config.objectBytesMax {
-            metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
+            metrics.counter("flare_api_refused_total", ["reason": "too_large"]).increment()
             return try await response.respondError(413, ObjectWriteError.tooLarge(limit: config.objectBytesMax).description)
         }
         let writer = writer(context)
@@ -129,7 +129,7 @@ struct APIRoutes: Sendable {
         // that is refused on the head.
         if let length = request.headers["Content-Length"].flatMap({ Int($0) }),
            length > config.objectBytesMax + FormUpload.fieldsBytesMax + MultipartFormDecoder.preambleBytesMax {
-            metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
+            metrics.counter("flare_api_refused_total", ["reason": "too_large"]).increment()
             return try await response.respondError(413, ObjectWriteError.tooLarge(limit: config.objectBytesMax).description)
         }
         let form: FormUpload
@@ -307,9 +307,9 @@ struct APIRoutes: Sendable {
 
     /// Access log line and request metrics for every exchange; object requests' latencies
     /// by method, whatever their status.
-    static func recorder(metrics: Metrics, logger: Logger) -> HTTPExchangeRecorder {
+    static func recorder(metrics: NodeMetrics, logger: Logger) -> HTTPExchangeRecorder {
         HTTPExchangeRecorder(metricPrefix: "flare_api", metrics: metrics, logger: logger) { record in
-            record.target.hasPrefix("/object/") ? .init("request_seconds", labels: "method=\"\(record.method)\"") : nil
+            record.target.hasPrefix("/object/") ? .init("request_seconds", labels: ["method": record.method]) : nil
         }
     }
 }

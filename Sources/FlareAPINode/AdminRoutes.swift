@@ -2,6 +2,7 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareMetadata
+import FlareMetrics
 import Foundation
 
 /// The admin API under `/admin` (what the `flare` CLI speaks), JSON in snake_case:
@@ -197,15 +198,15 @@ struct AdminRoutes: Sendable {
     }
 
     /// The repair's progress and the layout version as gauges, for `/metrics`.
-    func updateMetrics(_ metrics: Metrics) {
+    func updateMetrics(_ metrics: NodeMetrics) {
         let tally = progress.current
         let pass = tally.phase == .idle ? nil : tally.pass
-        metrics.set("flare_api_repair_pass_chunks", Double(pass?.chunksTotal ?? 0))
-        metrics.set("flare_api_repair_pass_chunks_done", Double(pass?.chunksDone ?? 0))
-        metrics.set("flare_api_repair_pass_bytes", Double(pass?.bytesTotal ?? 0))
-        metrics.set("flare_api_repair_pass_bytes_done", Double(pass?.bytesDone ?? 0))
-        metrics.set("flare_api_repair_eta_seconds", tally.etaSeconds(at: progress.now) ?? -1)
-        metrics.set("flare_api_layout_version", Double(layout.version))
+        metrics.gauge("flare_api_repair_pass_chunks").set(Double(pass?.chunksTotal ?? 0))
+        metrics.gauge("flare_api_repair_pass_chunks_done").set(Double(pass?.chunksDone ?? 0))
+        metrics.gauge("flare_api_repair_pass_bytes").set(Double(pass?.bytesTotal ?? 0))
+        metrics.gauge("flare_api_repair_pass_bytes_done").set(Double(pass?.bytesDone ?? 0))
+        metrics.gauge("flare_api_repair_eta_seconds").set(tally.etaSeconds(at: progress.now) ?? -1)
+        metrics.gauge("flare_api_layout_version").set(Double(layout.version))
     }
 
     private func respond(_ response: HTTPResponseWriter, _ status: Int, _ value: some Encodable) async throws {

@@ -1,5 +1,6 @@
 import FlareCore
 import FlareIO
+import FlareMetrics
 
 /// A replica that could not serve its chunk, as a read reports it (to the log) before trying
 /// the next one.
@@ -40,7 +41,7 @@ extension ChunkTransport {
     /// and the same chunk is fetched from the next. Nothing of a chunk leaves the buffer until
     /// a replica's bytes have passed the check.
     /// - Throws: ``ChunkUnavailable`` with every replica's reason when none could serve it.
-    func fetch(_ chunk: ChunkRecord, into buffer: IOBuffer, metrics: Metrics,
+    func fetch(_ chunk: ChunkRecord, into buffer: IOBuffer, metrics: NodeMetrics,
                onBadReplica: (BadReplica) -> Void) async throws(ChunkUnavailable) {
         precondition(buffer.capacity >= chunk.length, "buffer of \(buffer.capacity) bytes for a chunk of \(chunk.length)")
         var reasons: [String] = []
@@ -50,14 +51,14 @@ extension ChunkTransport {
                 let crc = try await get(chunk.id, length: chunk.length, from: node, into: buffer)
                 buffer.count = chunk.length
                 if crc == chunk.crc32c { return }
-                metrics.increment("flare_api_corrupt_chunks_total", labels: "node=\"\(node)\"")
+                metrics.counter("flare_api_corrupt_chunks_total", ["node": "\(node)"]).increment()
                 bad = BadReplica(chunk: chunk.id, node: node, fault: .checksum, reason: "checksum mismatch")
                 reasons.append("\(node): checksum mismatch")
             } catch {
                 bad = BadReplica(chunk: chunk.id, node: node, fault: error.fault, reason: error.reason)
                 reasons.append(error.description)
             }
-            metrics.increment("flare_api_bad_replicas_total", labels: "node=\"\(node)\",reason=\"\(bad.fault.rawValue)\"")
+            metrics.counter("flare_api_bad_replicas_total", ["node": "\(node)", "reason": bad.fault.rawValue]).increment()
             onBadReplica(bad)
         }
         throw ChunkUnavailable(reasons: reasons)

@@ -3,6 +3,7 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import FlareTracing
 import Foundation
 import Instrumentation
@@ -16,7 +17,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     let loop: EventLoop
     /// Where each node id is now, and where its exchanges' outcomes go.
     let directory: NodeDirectory
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let timeout: Duration
     /// Chunk exchanges in flight from this loop, by node: how busy each node is now, as
     /// reads choose between copies. Loop-confined, like the client.
@@ -30,7 +31,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     private var authWarnedAt: [String: ContinuousClock.Instant] = [:]
 
     /// - Parameter signer: signs every request (`--cluster-secret-file`); `nil`: unsigned.
-    init(loop: EventLoop, directory: NodeDirectory, metrics: Metrics, timeout: Duration, signer: RequestSigner? = nil,
+    init(loop: EventLoop, directory: NodeDirectory, metrics: NodeMetrics, timeout: Duration, signer: RequestSigner? = nil,
          logger: Logger = Logger(label: "api"),
          onHealthChange: @escaping @Sendable (String, NodeHealthTransition) -> Void = { _, _ in }) {
         self.onHealthChange = onHealthChange
@@ -68,7 +69,7 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
     /// secret refuses every request, and one line says it.
     func noteAuthRefusal(_ node: String, _ method: String, status: Int) {
         guard status == 401 || status == 403 else { return }
-        metrics.increment("flare_api_datanode_auth_refused_total", labels: "node=\"\(node)\"")
+        metrics.counter("flare_api_datanode_auth_refused_total", ["node": "\(node)"]).increment()
         let now = ContinuousClock.now
         if let last = authWarnedAt[node], now - last < .seconds(10) { return }
         authWarnedAt[node] = now
@@ -256,9 +257,9 @@ final class DataNodeClient: ChunkTransport, @unchecked Sendable {
                          ending watch: NodeDirectory.Watch? = nil) {
         if let watch { directory.endWatch(watch) }
         let elapsed = ContinuousClock.now - started
-        metrics.observe("flare_api_datanode_request_seconds", labels: "node=\"\(node)\",method=\"\(method)\"", elapsed.secondsValue)
+        metrics.timer("flare_api_datanode_request_seconds", ["node": "\(node)", "method": "\(method)"]).recordSeconds(elapsed.secondsValue)
         if status == 0 || status >= 500 {
-            metrics.increment("flare_api_datanode_errors_total", labels: "node=\"\(node)\",method=\"\(method)\"")
+            metrics.counter("flare_api_datanode_errors_total", ["node": "\(node)", "method": "\(method)"]).increment()
         }
         // An exchange cut short by cancellation (its client went away, a sibling fetch failed,
         // the node was already found failing, the api stops) says nothing about the node:

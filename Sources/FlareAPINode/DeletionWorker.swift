@@ -70,7 +70,7 @@ final class DeletionWorker: @unchecked Sendable {
         guard !finished.isEmpty else { return 0 }
         do {
             try await metadata.finishDeletions(finished)
-            context.dataNodes.metrics.increment("flare_api_chunks_deleted_total", by: Double(finished.count))
+            context.dataNodes.metrics.counter("flare_api_chunks_deleted_total").increment(by: finished.count)
         } catch {
             logger.error("cannot record finished deletions: \(error)")
         }

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import Logging
 
 /// Deletes orphan chunk copies: copies on a data node that no manifest, no upload in flight,
@@ -59,14 +60,14 @@ final class GCWorker: @unchecked Sendable {
     private let directory: NodeDirectory
     private let metadata: MetadataStore
     private let locks: ChunkLocks
-    private let metrics: Metrics
+    private let metrics: NodeMetrics
     private let graceSeconds: Int
     private let intervalSeconds: Double
     private let logger: Logger
     private var periodic: PeriodicPass?
 
     init(loop: EventLoop, inventory: ChunkInventory, directory: NodeDirectory, metadata: MetadataStore, locks: ChunkLocks,
-         metrics: Metrics, graceSeconds: Int, intervalSeconds: Double, logger: Logger) {
+         metrics: NodeMetrics, graceSeconds: Int, intervalSeconds: Double, logger: Logger) {
         precondition(graceSeconds >= 0 && intervalSeconds > 0)
         self.loop = loop
         self.inventory = inventory
@@ -113,8 +114,8 @@ final class GCWorker: @unchecked Sendable {
                 logger.notice("gc: deleted \(pass.deleted) orphan chunk(s) on data node \(node.id) (\(node.address)) of \(pass.orphans) found older than \(graceSeconds) s\(pass.failed > 0 ? ", \(pass.failed) left for a later pass" : "")")
             }
         }
-        metrics.increment("flare_api_gc_passes_total")
-        metrics.set("flare_api_gc_last_pass_orphans", Double(passes.values.reduce(0) { $0 + $1.orphans }))
+        metrics.counter("flare_api_gc_passes_total").increment()
+        metrics.gauge("flare_api_gc_last_pass_orphans").set(Double(passes.values.reduce(0) { $0 + $1.orphans }))
         return passes
     }
 
@@ -144,7 +145,7 @@ final class GCWorker: @unchecked Sendable {
             case .failed: pass.failed += 1
             }
         }
-        if pass.deleted > 0 { metrics.increment("flare_api_gc_deleted_chunks_total", by: Double(pass.deleted)) }
+        if pass.deleted > 0 { metrics.counter("flare_api_gc_deleted_chunks_total").increment(by: pass.deleted) }
         return pass
     }
 

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import Logging
 
 /// The body of a server-side copy (S3's CopyObject and UploadPartCopy): `range` of a stored
@@ -16,7 +17,7 @@ final class ObjectCopySource {
     private let range: Range<Int>
     private let starts: [Int]
     private let transport: ChunkTransport
-    private let metrics: Metrics
+    private let metrics: NodeMetrics
     private let logger: Logger
     private let readOrder: @Sendable ([String]) -> [String]
     private let onBadCopy: @Sendable (BadReplica) -> Void
@@ -29,7 +30,7 @@ final class ObjectCopySource {
     /// Why the copy stopped, when a source chunk could not be read.
     private(set) var failure: ChunkUnavailable?
 
-    init(_ manifest: ObjectManifest, range: Range<Int>, scratch: IOBuffer, transport: ChunkTransport, metrics: Metrics, logger: Logger,
+    init(_ manifest: ObjectManifest, range: Range<Int>, scratch: IOBuffer, transport: ChunkTransport, metrics: NodeMetrics, logger: Logger,
          readOrder: @escaping @Sendable ([String]) -> [String], onBadCopy: @escaping @Sendable (BadReplica) -> Void) {
         precondition(range.lowerBound >= 0 && range.upperBound <= manifest.size, "copy range \(range) of an object of \(manifest.size) bytes")
         self.manifest = manifest

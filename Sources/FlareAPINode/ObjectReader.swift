@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import Tracing
 import Logging
 
@@ -10,7 +11,7 @@ import Logging
 struct ObjectReader {
     let pool: BufferPool
     let transport: ChunkTransport
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let window: Int
     /// Where a bad replica is reported (chunk id, node, what was wrong) before the next is tried.
     let logger: Logger

@@ -2,6 +2,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import Tracing
 
 /// The PUT pipeline's driver: does what ``PutWindow`` asks — fills chunk buffers from the
@@ -17,7 +18,7 @@ struct ObjectWriter {
     /// Copies of every chunk.
     var replicas = 1
     let metadata: MetadataStore
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let chunkSize: Int
     let window: Int
     /// Largest object stored (`--max-object-size`): a body past it fails the upload with 413.
@@ -221,7 +222,7 @@ struct ObjectWriter {
         do {
             try await metadata.releaseChunkIDs(ids, leftovers: left)
         } catch {
-            metrics.increment("flare_api_cleanup_deferred_total", by: Double(left.count))
+            metrics.counter("flare_api_cleanup_deferred_total").increment(by: left.count)
         }
     }
 }

@@ -2,6 +2,7 @@ import FlareCluster
 import FlareCore
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import Logging
 
 /// Keeps every chunk's copies whole and where the layout wants them: makes lost and bad
@@ -60,7 +61,7 @@ final class RepairWorker: @unchecked Sendable {
         pacer = CopyPacer(bytesPerSecond: progress.bandwidthBytesPerSecond)
     }
 
-    private var metrics: Metrics { context.dataNodes.metrics }
+    private var metrics: NodeMetrics { context.dataNodes.metrics }
     private var directory: NodeDirectory { context.dataNodes.directory }
 
     func start() {
@@ -119,7 +120,7 @@ final class RepairWorker: @unchecked Sendable {
     func runPass() async -> Int {
         await askScrubbers()
         let lost = lostNodes()
-        metrics.set("flare_api_repair_lost_nodes", Double(lost.count))
+        metrics.gauge("flare_api_repair_lost_nodes").set(Double(lost.count))
         let inputs = Inputs(lost: lost, unavailable: directory.unavailable, layout: directory.generation, bad: badCopies.generation)
         if let quiet, quiet.inputs == inputs, (ContinuousClock.now - quiet.at).secondsValue < quiet.seconds { return 0 }
         progress.update { $0.beginScan(at: progress.now, wallNanoseconds: wallClockNanoseconds(), lostNodes: lost.sorted()) }
@@ -142,10 +143,10 @@ final class RepairWorker: @unchecked Sendable {
             $0.beginCopying(chunks: total, bytes: bytes, lost: counts[.lost] ?? 0, few: counts[.few] ?? 0,
                             misplaced: counts[.misplaced] ?? 0, bad: counts[.bad] ?? 0, at: progress.now)
         }
-        metrics.set("flare_api_repair_pending_chunks", Double(total))
+        metrics.gauge("flare_api_repair_pending_chunks").set(Double(total))
         var copied = 0
         let complete = total == 0 ? true : await eachPage(lost: lost, bad: bad) { jobs, _ in copied += await run(jobs) }
-        metrics.set("flare_api_repair_pending_chunks", 0)
+        metrics.gauge("flare_api_repair_pending_chunks").set(0)
         failedPasses = total > 0 && copied == 0 ? failedPasses + 1 : 0
         if !complete || copied > 0 {
             quiet = nil
@@ -194,7 +195,7 @@ final class RepairWorker: @unchecked Sendable {
             guard var plan = CopyPlan.plan(replicas: chunk.replicas, copies: replicas, wanted: wanted, lost: lost, bad: badHere,
                                            draining: draining, unavailable: unavailable) else {
                 if CopyPlan.hasNoSource(replicas: chunk.replicas, lost: lost, bad: badHere) {
-                    metrics.increment("flare_api_repair_copies_total", labels: "result=\"no_source\"")
+                    metrics.counter("flare_api_repair_copies_total", ["result": "no_source"]).increment()
                 }
                 continue
             }
@@ -252,7 +253,7 @@ final class RepairWorker: @unchecked Sendable {
         let chunk = job.chunk, plan = job.plan
         let keeping = plan.sources.filter { $0 != plan.replacing }
         guard let target = plan.target ?? directory.repairTarget(for: chunk.id, keeping: keeping, replicas: chunk.replicas) else {
-            metrics.increment("flare_api_repair_copies_total", labels: "result=\"no_target\"")
+            metrics.counter("flare_api_repair_copies_total", ["result": "no_target"]).increment()
             return false
         }
         // Paced before it takes a buffer, so a copy waiting its turn holds none.
@@ -269,7 +270,7 @@ final class RepairWorker: @unchecked Sendable {
             }
         } catch {
             logger.warning("repair: chunk \(chunk.id) of \(job.manifest.key) could not be read from \(plan.sources): \(error)")
-            metrics.increment("flare_api_repair_copies_total", labels: "result=\"read_failed\"")
+            metrics.counter("flare_api_repair_copies_total", ["result": "read_failed"]).increment()
             progress.update { $0.failedCopy() }
             return false
         }
@@ -284,7 +285,7 @@ final class RepairWorker: @unchecked Sendable {
             // A deletion of this very copy still queued (an earlier attempt's) would delete
             // what the manifest is about to name: wait for it to run.
             guard try await !metadata.isDeletionQueued(chunk: chunk.id, node: target) else {
-                metrics.increment("flare_api_repair_copies_total", labels: "result=\"target_busy\"")
+                metrics.counter("flare_api_repair_copies_total", ["result": "target_busy"]).increment()
                 return false
             }
             try await metadata.beginRepair(key: job.manifest.key, chunk: chunk.id, node: target)
@@ -300,7 +301,7 @@ final class RepairWorker: @unchecked Sendable {
             try await context.dataNodes.put(chunk.id, buffer.bytes, crc32c: chunk.crc32c, on: target)
         } catch {
             logger.warning("repair: writing chunk \(chunk.id) to \(target) failed: \(error)")
-            metrics.increment("flare_api_repair_copies_total", labels: "result=\"write_failed\"")
+            metrics.counter("flare_api_repair_copies_total", ["result": "write_failed"]).increment()
             progress.update { $0.failedCopy() }
             do {
                 try await metadata.abandonRepair(chunk: chunk.id, node: target)  // the copy may have landed
@@ -311,10 +312,10 @@ final class RepairWorker: @unchecked Sendable {
         }
         do {
             let recorded = try await metadata.finishRepair(repair)
-            metrics.increment("flare_api_repair_copies_total", labels: "result=\"\(recorded ? "done" : "superseded")\"")
+            metrics.counter("flare_api_repair_copies_total", ["result": recorded ? "done" : "superseded"]).increment()
             if recorded {
-                metrics.increment("flare_api_repair_bytes_total", by: Double(chunk.length))
-                metrics.increment("flare_api_repair_reason_copies_total", labels: "reason=\"\(plan.reason.rawValue)\"")
+                metrics.counter("flare_api_repair_bytes_total").increment(by: chunk.length)
+                metrics.counter("flare_api_repair_reason_copies_total", ["reason": plan.reason.rawValue]).increment()
                 progress.update { $0.copied(bytes: chunk.length) }
                 if let replaced = plan.replacing { badCopies.forget([ChunkCopy(chunk: chunk.id, node: replaced)]) }
                 let what = plan.replacing.map { "replacing \($0)" } ?? "one copy more"

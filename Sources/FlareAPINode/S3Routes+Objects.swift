@@ -24,7 +24,7 @@ extension S3Routes {
     func refuseTooLarge(_ request: HTTPServerRequest) throws {
         let announced = (request.headers["x-amz-decoded-content-length"] ?? request.headers["Content-Length"]).flatMap { Int($0) }
         if let announced, announced > objects.config.objectBytesMax {
-            objects.metrics.increment("flare_api_refused_total", labels: "reason=\"too_large\"")
+            objects.metrics.counter("flare_api_refused_total", ["reason": "too_large"]).increment()
             throw S3Error.entityTooLarge(ObjectWriteError.tooLarge(limit: objects.config.objectBytesMax).description)
         }
     }

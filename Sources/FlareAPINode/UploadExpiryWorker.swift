@@ -1,6 +1,7 @@
 import FlareCore
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import Logging
 
 /// Aborts multipart uploads nobody finished: an upload created more than `expirySeconds`
@@ -11,14 +12,14 @@ import Logging
 final class UploadExpiryWorker: @unchecked Sendable {
     private let loop: EventLoop
     private let metadata: MetadataStore
-    private let metrics: Metrics
+    private let metrics: NodeMetrics
     private let expirySeconds: Int
     private let logger: Logger
     /// Nanoseconds since the epoch, as uploads record their creation.
     private let now: @Sendable () -> Int64
     private var periodic: PeriodicPass?
 
-    init(loop: EventLoop, metadata: MetadataStore, metrics: Metrics, expirySeconds: Int, logger: Logger,
+    init(loop: EventLoop, metadata: MetadataStore, metrics: NodeMetrics, expirySeconds: Int, logger: Logger,
          now: @escaping @Sendable () -> Int64 = { wallClockNanoseconds() }) {
         precondition(expirySeconds > 0)
         self.loop = loop
@@ -71,7 +72,7 @@ final class UploadExpiryWorker: @unchecked Sendable {
                 logger.error("multipart expiry: cannot abort upload \(upload.id) of \(upload.key): \(error)")
             }
         }
-        if aborted > 0 { metrics.increment("flare_api_multipart_expired_total", by: Double(aborted)) }
+        if aborted > 0 { metrics.counter("flare_api_multipart_expired_total").increment(by: aborted) }
         return aborted
     }
 }

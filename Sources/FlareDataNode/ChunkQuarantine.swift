@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import Glibc
 import Logging
 import Synchronization
@@ -36,7 +37,7 @@ public final class ChunkQuarantine: Sendable {
 
     /// `<data-dir>/quarantine`.
     public let directory: String
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let logger: Logger
 
     private struct State {
@@ -51,13 +52,11 @@ public final class ChunkQuarantine: Sendable {
 
     private let state: Mutex<State>
 
-    init(directory: String, entries: [Entry], metrics: Metrics, logger: Logger) {
+    init(directory: String, entries: [Entry], metrics: NodeMetrics, logger: Logger) {
         self.directory = directory
         self.metrics = metrics
         self.logger = logger
         state = Mutex(State(entries: Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })))
-        metrics.describe("flare_datanode_quarantined_chunks", type: "gauge",
-                         "Chunks found corrupt and kept in quarantine/ (never served; listed by GET /chunks/corrupt) until deleted.")
         updateGauge()
     }
 
@@ -68,7 +67,7 @@ public final class ChunkQuarantine: Sendable {
     /// without their chunk (the crash came between the reason and the chunk's move, so the
     /// chunk is still in `chunks/` and will be found again). A chunk without a reason (its
     /// reason file lost) is listed as such, found at the time its name last changed.
-    public static func load(dataDirectory: String, metrics: Metrics, logger: Logger) throws(IOError) -> ChunkQuarantine {
+    public static func load(dataDirectory: String, metrics: NodeMetrics, logger: Logger) throws(IOError) -> ChunkQuarantine {
         let directory = "\(dataDirectory)/\(directoryName)"
         try FileSystem.makeDirectories(directory)
         let names = try FileSystem.names(in: directory)
@@ -142,7 +141,7 @@ public final class ChunkQuarantine: Sendable {
     }
 
     private func updateGauge() {
-        metrics.set("flare_datanode_quarantined_chunks", Double(count))
+        metrics.gauge("flare_datanode_quarantined_chunks").set(Double(count))
     }
 
     /// `*.tmp`, or a reason whose chunk is not here. Other names are left alone: not ours.

@@ -89,36 +89,3 @@ public final class ChunkReader: @unchecked Sendable {
         }
     }
 }
-
-/// Counts kept across all of a node's stores (every loop), exported as metrics.
-public final class ChunkStoreStats: Sendable {
-    public let metrics: Metrics
-
-    public init(metrics: Metrics, chunkCount: Int, bytesStored: Int) {
-        self.metrics = metrics
-        metrics.describe("flare_datanode_chunks", type: "gauge", "Chunks stored on this node.")
-        metrics.describe("flare_datanode_stored_bytes", type: "gauge", "Bytes of chunk files on disk (data, padding and footers).")
-        metrics.describe("flare_datanode_corrupt_chunks_total", type: "counter", "Reads that found a chunk failing its checksums.")
-        metrics.describe("flare_datanode_cleanup_failures_total", type: "counter", "Temporary files that could not be removed after a failed write.")
-        metrics.set("flare_datanode_chunks", Double(chunkCount))
-        metrics.set("flare_datanode_stored_bytes", Double(bytesStored))
-        metrics.increment("flare_datanode_corrupt_chunks_total", by: 0)
-    }
-
-    /// Bytes of committed chunk files (data, padding and footers), as counted at start-up
-    /// and kept up to date by every commit and delete.
-    public var bytesStored: Int { Int(metrics.value("flare_datanode_stored_bytes") ?? 0) }
-
-    func committed(fileBytes: Int) {
-        metrics.add("flare_datanode_chunks", 1)
-        metrics.add("flare_datanode_stored_bytes", Double(fileBytes))
-    }
-
-    func deleted(fileBytes: Int) {
-        metrics.add("flare_datanode_chunks", -1)
-        metrics.add("flare_datanode_stored_bytes", -Double(fileBytes))
-    }
-
-    func corruptionFound() { metrics.increment("flare_datanode_corrupt_chunks_total") }
-    func cleanupFailed() { metrics.increment("flare_datanode_cleanup_failures_total") }
-}

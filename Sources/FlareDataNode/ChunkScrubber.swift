@@ -1,5 +1,6 @@
 import FlareCore
 import FlareIO
+import FlareMetrics
 import Logging
 
 /// Re-reads every stored chunk on a slow schedule and verifies it, so that bit rot is found
@@ -49,11 +50,11 @@ final class ChunkScrubber: @unchecked Sendable {
     let store: ChunkStore
     let settings: Settings
     let dataDirectory: String
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let logger: Logger
     private var limiter: RateLimiter<ContinuousClock.Instant>
 
-    init(store: ChunkStore, settings: Settings, dataDirectory: String, metrics: Metrics, logger: Logger) {
+    init(store: ChunkStore, settings: Settings, dataDirectory: String, metrics: NodeMetrics, logger: Logger) {
         precondition(settings.intervalSeconds > 0 && settings.bytesPerSecond >= 0)
         self.store = store
         self.settings = settings
@@ -63,7 +64,8 @@ final class ChunkScrubber: @unchecked Sendable {
         // One read at a time: the bucket holds what one read brings in, so a pass never runs
         // ahead of its rate by more than one buffer.
         limiter = RateLimiter(bytesPerSecond: settings.bytesPerSecond, burstBytes: store.pool.bufferBytes)
-        Self.describe(metrics)
+        Self.zeroSeries(metrics)
+        store.stats.updateScrub { _ in }
     }
 
     var statePath: String { "\(dataDirectory)/\(ScrubState.fileName)" }
@@ -87,9 +89,9 @@ final class ChunkScrubber: @unchecked Sendable {
                 state.lastPassEndNanoseconds = end
                 await save(state)
                 // After the save: a pass counted is one a restart knows of.
-                metrics.increment("flare_datanode_scrub_passes_total")
-                metrics.set("flare_datanode_scrub_last_pass_end_seconds", Double(end) / 1e9)
-                metrics.set("flare_datanode_scrub_last_pass_duration_seconds", seconds)
+                metrics.counter("flare_datanode_scrub_passes_total").increment()
+                store.stats.updateScrub { $0.passes += 1; $0.lastPassEndSeconds = Double(end) / 1e9 }
+                metrics.gauge("flare_datanode_scrub_last_pass_duration_seconds").set(seconds)
             case .listingFailed:
                 guard await sleep(for: .seconds(min(Self.retrySecondsMax, settings.intervalSeconds))) else { return }
             case .cancelled:
@@ -115,8 +117,7 @@ final class ChunkScrubber: @unchecked Sendable {
             logger.error("scrub pass could not list the chunks: \(error); retrying")
             return .listingFailed
         }
-        metrics.set("flare_datanode_scrub_pass_chunks_total", Double(ids.count))
-        metrics.set("flare_datanode_scrub_pass_chunks", 0)
+        store.stats.updateScrub { $0.total = ids.count; $0.checked = 0 }
         logger.info("scrub pass begins: \(ids.count) chunks")
         var counts = (ok: 0, corrupt: 0, gone: 0, failed: 0)
         for id in ids {
@@ -124,20 +125,20 @@ final class ChunkScrubber: @unchecked Sendable {
             switch await verify(id, buffers) {
             case .ok:
                 counts.ok += 1
-                metrics.increment("flare_datanode_scrub_chunks_total", labels: "result=\"ok\"")
+                metrics.counter("flare_datanode_scrub_chunks_total", ["result": "ok"]).increment()
             case .corrupt:
                 counts.corrupt += 1
-                metrics.increment("flare_datanode_scrub_chunks_total", labels: "result=\"corrupt\"")
+                metrics.counter("flare_datanode_scrub_chunks_total", ["result": "corrupt"]).increment()
             case .gone:
                 counts.gone += 1
             case .failed(let error):
                 counts.failed += 1
-                metrics.increment("flare_datanode_scrub_chunks_total", labels: "result=\"error\"")
+                metrics.counter("flare_datanode_scrub_chunks_total", ["result": "error"]).increment()
                 logger.error("scrub could not read chunk \(id): \(error); it stays, and the next pass tries again")
             case .cancelled:
                 return .cancelled
             }
-            metrics.add("flare_datanode_scrub_pass_chunks", 1)
+            store.stats.updateScrub { $0.checked += 1 }
         }
         let end = wallClockNanoseconds()
         let seconds = (ContinuousClock.now - started).secondsValue
@@ -201,7 +202,7 @@ final class ChunkScrubber: @unchecked Sendable {
 
     /// Counts `bytes` just read and waits for the rate to allow them; `false` when cancelled.
     private func pace(_ bytes: Int) async -> Bool {
-        metrics.increment("flare_datanode_scrub_bytes_total", by: Double(bytes))
+        metrics.counter("flare_datanode_scrub_bytes_total").increment(by: bytes)
         let delay = limiter.delay(for: bytes, at: .now)
         guard delay > .zero else { return !Task.isCancelled }
         return await sleep(for: delay)
@@ -238,7 +239,7 @@ final class ChunkScrubber: @unchecked Sendable {
             let bytes = try await FileSystem.contents(of: statePath, bytesMax: ScrubState.fileBytesMax, on: store.loop)
             if let state = ScrubState.parse(String(decoding: bytes, as: UTF8.self)) {
                 if let end = state.lastPassEndNanoseconds {
-                    metrics.set("flare_datanode_scrub_last_pass_end_seconds", Double(end) / 1e9)
+                    store.stats.updateScrub { $0.lastPassEndSeconds = Double(end) / 1e9 }
                 }
                 return state
             }
@@ -259,26 +260,17 @@ final class ChunkScrubber: @unchecked Sendable {
             try await FileSystem.replaceContents(of: statePath, with: Array(state.encoded.utf8), on: store.loop)
             try await FileSystem.syncDirectory(dataDirectory, on: store.loop)
         } catch {
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"scrub_state_\(error.name)\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": "scrub_state_\(error.name)"]).increment()
             logger.error("cannot write \(statePath): \(error)")
         }
     }
 
-    private static func describe(_ metrics: Metrics) {
-        metrics.describe("flare_datanode_scrub_chunks_total", type: "counter",
-                         "Chunks the scrubber read whole, by result: ok, corrupt (quarantined) or error (unreadable, kept).")
-        metrics.describe("flare_datanode_scrub_bytes_total", type: "counter", "Bytes of chunk files the scrubber read.")
-        metrics.describe("flare_datanode_scrub_passes_total", type: "counter", "Scrub passes that checked every chunk.")
-        metrics.describe("flare_datanode_scrub_pass_chunks", type: "gauge", "Chunks checked so far in the current (or last) scrub pass.")
-        metrics.describe("flare_datanode_scrub_pass_chunks_total", type: "gauge", "Chunks listed for the current (or last) scrub pass.")
-        metrics.describe("flare_datanode_scrub_last_pass_end_seconds", type: "gauge", "Unix time the last whole scrub pass ended.")
-        metrics.describe("flare_datanode_scrub_last_pass_duration_seconds", type: "gauge", "How long the last whole scrub pass took.")
+    /// Every series of the scrubber at 0, so /metrics shows them before the first pass.
+    private static func zeroSeries(_ metrics: NodeMetrics) {
         for result in ["ok", "corrupt"] {
-            metrics.increment("flare_datanode_scrub_chunks_total", labels: "result=\"\(result)\"", by: 0)
+            metrics.counter("flare_datanode_scrub_chunks_total", ["result": result]).increment(by: 0)
         }
-        metrics.increment("flare_datanode_scrub_bytes_total", by: 0)
-        metrics.increment("flare_datanode_scrub_passes_total", by: 0)
-        metrics.set("flare_datanode_scrub_pass_chunks", 0)
-        metrics.set("flare_datanode_scrub_pass_chunks_total", 0)
+        metrics.counter("flare_datanode_scrub_bytes_total").increment(by: 0)
+        metrics.counter("flare_datanode_scrub_passes_total").increment(by: 0)
     }
 }

@@ -85,7 +85,7 @@ extension ChunkStore {
     }
 
     private func quarantineFailed(_ id: ChunkID, _ corruption: ChunkCorruption, _ error: IOError) {
-        quarantine.metrics.increment("flare_datanode_errors_total", labels: "kind=\"quarantine_\(error.name)\"")
+        quarantine.metrics.counter("flare_datanode_errors_total", ["kind": "quarantine_\(error.name)"]).increment()
         quarantine.logger.error("chunk \(id) is corrupt (\(corruption.reason)) but could not be quarantined: \(error)")
     }
 }

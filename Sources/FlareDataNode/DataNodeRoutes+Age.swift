@@ -38,7 +38,7 @@ extension DataNodeRoutes {
         do {
             ids = try await store.ids(olderThanSeconds: seconds)
         } catch {
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"list\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": "list"]).increment()
             return try await response.respondError(error.status, error.description)
         }
         try await response.writeHead(status: 200, headers: ["Content-Type": "text/plain"], contentLength: nil)

@@ -27,7 +27,7 @@ extension DataNodeRoutes {
     /// Answers a refused request (401 with the scheme to use, or 403), counts and logs it, and
     /// closes the connection: the body of an unauthenticated upload is never read.
     func refuse(_ refusal: RequestAuthError, _ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
-        metrics.increment("flare_datanode_auth_refused_total", labels: "reason=\"\(refusal.reason)\"")
+        metrics.counter("flare_datanode_auth_refused_total", ["reason": "\(refusal.reason)"]).increment()
         logger.warning("refused \(request.method) \(request.head.target) (request \(request.requestID)): \(refusal.status) \(refusal.description)")
         response.closeAfterResponse()
         let headers: HTTPHeaders = refusal.status == 401 ? ["WWW-Authenticate": RequestSignature.scheme] : [:]

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import FlareTracing
 import Logging
 
@@ -13,7 +14,7 @@ extension HTTPError: StatusCarrying {}
 struct DataNodeRoutes: Sendable {
     let stores: [ObjectIdentifier: ChunkStore]
     let config: DataNodeConfig
-    let metrics: Metrics
+    let metrics: NodeMetrics
     let engine: IOEngineKind
     let nodeID: NodeID
     let capacityBytes: Int
@@ -75,13 +76,12 @@ struct DataNodeRoutes: Sendable {
             let available = try await FileSystem.availableBytes(in: config.dataDirectory, on: store.loop)
             body += ",\"availableBytes\":\(available)"
         } catch {
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"io_\(error.name)\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": "io_\(error.name)"]).increment()
         }
-        // The scrubber's progress, from its gauges: the console shows it through the api.
-        let gauge = { (name: String) in Int(metrics.value(name) ?? 0) }
-        body += ",\"scrub\":{\"checked\":\(gauge("flare_datanode_scrub_pass_chunks")),\"total\":\(gauge("flare_datanode_scrub_pass_chunks_total")),"
-            + "\"passes\":\(gauge("flare_datanode_scrub_passes_total")),\"quarantined\":\(store.quarantine.count)"
-        if let end = metrics.value("flare_datanode_scrub_last_pass_end_seconds") { body += ",\"lastPassEndSeconds\":\(Int(end))" }
+        // The scrubber's progress: the console shows it through the api.
+        let scrub = store.stats.scrub
+        body += ",\"scrub\":{\"checked\":\(scrub.checked),\"total\":\(scrub.total),\"passes\":\(scrub.passes),\"quarantined\":\(store.quarantine.count)"
+        if let end = scrub.lastPassEndSeconds { body += ",\"lastPassEndSeconds\":\(Int(end))" }
         body += "}}\n"
         try await response.respond(status: 200, headers: ["Content-Type": "application/json"], body: body)
     }
@@ -107,7 +107,7 @@ struct DataNodeRoutes: Sendable {
         } catch {
             // A client that vanished or stalled: the server answers (or closes) by the HTTP error.
             if case .source(let source) = error, let http = source as? HTTPError { throw http }
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": errorKind(error)]).increment()
             return try await response.respondError(error.status, error.description)
         }
         let body = "{\"id\":\"\(id)\",\"length\":\(footer.length),\"crc32c\":\"\(hex8(footer.crc32c))\"}\n"
@@ -129,7 +129,7 @@ struct DataNodeRoutes: Sendable {
         do {
             reader = try await store.open(id, prefetchAt: streamStart)
         } catch {
-            if error.status >= 500 { metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"") }
+            if error.status >= 500 { metrics.counter("flare_datanode_errors_total", ["kind": errorKind(error)]).increment() }
             return try await response.respondError(error.status, error.description)
         }
         let length = reader.footer.length
@@ -167,7 +167,7 @@ struct DataNodeRoutes: Sendable {
         } catch {
             await reader.close()
             if case .source(let source) = error { throw source }
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": errorKind(error)]).increment()
             // Bytes already sent cannot be taken back: the thrown error closes the connection
             // and the client sees a short body.
             guard !response.headSent else { throw error }
@@ -192,7 +192,7 @@ struct DataNodeRoutes: Sendable {
         do {
             if try await store.deleteQuarantined(id) { deleted = true }
         } catch {
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": errorKind(error)]).increment()
             return try await response.respondError(error.status, error.description)
         }
         guard deleted else { return try await response.respondError(404, ChunkStoreError.notFound(id).description) }
@@ -208,7 +208,7 @@ struct DataNodeRoutes: Sendable {
         do {
             ids = try await store.ids()
         } catch {
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"\(errorKind(error))\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": errorKind(error)]).increment()
             return try await response.respondError(error.status, error.description)
         }
         try await response.writeHead(status: 200, headers: ["Content-Type": "text/plain"], contentLength: nil)
@@ -251,18 +251,18 @@ struct DataNodeRoutes: Sendable {
     private func refreshGauges(_ store: ChunkStore) async {
         do {
             let available = try await FileSystem.availableBytes(in: config.dataDirectory, on: store.loop)
-            metrics.set("flare_datanode_free_bytes", Double(available))
+            metrics.gauge("flare_datanode_free_bytes").set(Double(available))
         } catch {
             // The gauge keeps its last value; the failure is counted rather than hidden.
-            metrics.increment("flare_datanode_errors_total", labels: "kind=\"io_\(error.name)\"")
+            metrics.counter("flare_datanode_errors_total", ["kind": "io_\(error.name)"]).increment()
         }
-        metrics.set("flare_datanode_buffers_in_use", labels: "loop=\"\(store.loop.name)\"", Double(store.pool.inUse))
-        if let verifier = config.requestVerifier { metrics.set("flare_datanode_auth_nonces", Double(verifier.noncesHeld)) }
+        metrics.gauge("flare_datanode_buffers_in_use", ["loop": "\(store.loop.name)"]).set(Double(store.pool.inUse))
+        if let verifier = config.requestVerifier { metrics.gauge("flare_datanode_auth_nonces").set(Double(verifier.noncesHeld)) }
     }
 
     /// Access log line and request metrics for every exchange: how long stored and served
     /// chunks took, and the failures, by status.
-    static func recorder(metrics: Metrics, logger: Logger) -> HTTPExchangeRecorder {
+    static func recorder(metrics: NodeMetrics, logger: Logger) -> HTTPExchangeRecorder {
         HTTPExchangeRecorder(metricPrefix: "flare_datanode", metrics: metrics, logger: logger, countsErrors: true) { record in
             guard record.target.hasPrefix("/chunk/") && record.status / 100 == 2 else { return nil }
             switch record.method {

@@ -2,12 +2,13 @@ import FlareAuth
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import Logging
 
 /// A running data node: loops, per-loop buffer pools and chunk stores, and the HTTP server.
 public final class DataNodeService: @unchecked Sendable {
     public let config: DataNodeConfig
-    public let metrics = Metrics()
+    public let metrics = NodeMetrics()
     public let loops: [EventLoop]
     public let report: DataDirectory.Report
     /// This node's persistent id (``NodeIdentity``).
@@ -126,8 +127,6 @@ public final class DataNodeService: @unchecked Sendable {
     }
 
     private func describeMetrics() {
-        metrics.describe("flare_datanode_auth_refused_total", type: "counter",
-                         "Requests refused for their signature (missing, malformed, unknown_key, bad_signature, stale, replayed, ...), by reason.")
     }
 
     /// The id read from the directory, or a new one written there on a first start (or in a

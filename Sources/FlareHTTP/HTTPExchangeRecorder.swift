@@ -1,4 +1,6 @@
+import CoreMetrics
 import FlareCore
+import FlareMetrics
 import Logging
 
 /// The access log line and the request metrics of one node's exchanges: what the API node
@@ -9,20 +11,25 @@ import Logging
 /// `info`. What else a node measures is its own: the histogram an exchange's duration goes
 /// into (``latency``), and whether failures count in `<prefix>_errors_total{kind}`.
 public struct HTTPExchangeRecorder: Sendable {
-    /// A latency histogram (with ``Metrics/latencyBucketsSeconds``) for one exchange.
+    /// A latency histogram (with ``MetricCatalog/latencyBucketsSeconds``) for one exchange.
     public struct Latency: Sendable, Equatable {
         /// The name after the prefix, e.g. `request_seconds`.
         public var name: String
-        public var labels: String
+        /// Label names and values, in the family's order.
+        public var labels: [(String, String)]
 
-        public init(_ name: String, labels: String = "") {
+        public init(_ name: String, labels: KeyValuePairs<String, String> = [:]) {
             self.name = name
-            self.labels = labels
+            self.labels = labels.map { ($0.key, $0.value) }
+        }
+
+        public static func == (a: Latency, b: Latency) -> Bool {
+            a.name == b.name && a.labels.elementsEqual(b.labels, by: ==)
         }
     }
 
     public let metricPrefix: String
-    public let metrics: Metrics
+    public let metrics: NodeMetrics
     public let logger: Logger
     /// Whether an exchange answered 5xx, or failed in the codec or the connection, counts in
     /// `<prefix>_errors_total{kind="http_<status>"}`.
@@ -31,11 +38,11 @@ public struct HTTPExchangeRecorder: Sendable {
     /// and metrics scrapes are not what a latency histogram is for).
     public let latency: @Sendable (HTTPExchangeRecord) -> Latency?
     private let requestsTotal: String
-    private let receivedBytesTotal: String
-    private let sentBytesTotal: String
+    private let receivedBytesTotal: CoreMetrics.Counter
+    private let sentBytesTotal: CoreMetrics.Counter
     private let errorsTotal: String
 
-    public init(metricPrefix: String, metrics: Metrics, logger: Logger, countsErrors: Bool = false,
+    public init(metricPrefix: String, metrics: NodeMetrics, logger: Logger, countsErrors: Bool = false,
                 latency: @escaping @Sendable (HTTPExchangeRecord) -> Latency?) {
         self.metricPrefix = metricPrefix
         self.metrics = metrics
@@ -43,22 +50,21 @@ public struct HTTPExchangeRecorder: Sendable {
         self.countsErrors = countsErrors
         self.latency = latency
         requestsTotal = metricPrefix + "_requests_total"
-        receivedBytesTotal = metricPrefix + "_received_bytes_total"
-        sentBytesTotal = metricPrefix + "_sent_bytes_total"
+        receivedBytesTotal = metrics.counter(metricPrefix + "_received_bytes_total")
+        sentBytesTotal = metrics.counter(metricPrefix + "_sent_bytes_total")
         errorsTotal = metricPrefix + "_errors_total"
     }
 
     /// Counts, measures and logs one exchange; the server's `onExchange`.
     public func record(_ record: HTTPExchangeRecord) {
-        let seconds = record.duration.secondsValue
-        metrics.increment(requestsTotal, labels: "method=\"\(record.method)\",status=\"\(record.status)\"")
-        metrics.increment(receivedBytesTotal, by: Double(record.bytesIn))
-        metrics.increment(sentBytesTotal, by: Double(record.bytesOut))
+        metrics.counter(requestsTotal, labels: [("method", record.method), ("status", String(record.status))]).increment()
+        receivedBytesTotal.increment(by: record.bytesIn)
+        sentBytesTotal.increment(by: record.bytesOut)
         if let latency = latency(record) {
-            metrics.observe(metricPrefix + "_" + latency.name, labels: latency.labels, seconds)
+            metrics.timer(metricPrefix + "_" + latency.name, labels: latency.labels).recordSeconds(record.duration.secondsValue)
         }
         if countsErrors && (record.status >= 500 || record.error != nil) {
-            metrics.increment(errorsTotal, labels: "kind=\"http_\(record.status)\"")
+            metrics.counter(errorsTotal, ["kind": "http_\(record.status)"]).increment()
         }
         logger.info("\(Self.logLine(record))")
     }

@@ -4,6 +4,7 @@ import FlareCore
 import FlareHTTP
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import Logging
 import FlareTestSupport
 import Foundation
@@ -48,7 +49,7 @@ struct ChunkVerificationTests {
         for (body, shouldPass) in [(flipped, false), (good, true)] {
             try await withLyingDataNode(engine, body: body) { address, loop in
                 try await loop.run {
-                    let metrics = Metrics()
+                    let metrics = NodeMetrics()
                     let node = "127.0.0.1:\(address.port)"
                     let client = DataNodeClient(loop: loop, directory: .of([node: address]), metrics: metrics, timeout: .seconds(5))
                     let pool = BufferPool(bufferBytes: 1 << 20, bufferCount: 1, loop: loop)
@@ -61,7 +62,7 @@ struct ChunkVerificationTests {
                     } catch {
                         #expect(!shouldPass, "the right bytes were refused: \(error)")
                         #expect("\(error)".contains("checksum mismatch"), "\(error)")
-                        #expect(metrics.value("flare_api_corrupt_chunks_total", labels: "node=\"\(node)\"") == 1)
+                        #expect(metrics.value("flare_api_corrupt_chunks_total", ["node": "\(node)"]) == 1)
                     }
                 }
             }

@@ -2,6 +2,7 @@
 import FlareCluster
 import FlareCore
 import FlareIO
+import FlareMetrics
 import Logging
 import Synchronization
 import Testing
@@ -31,14 +32,14 @@ final class MemoryInventory: ChunkInventory, @unchecked Sendable {
 struct GCWorkerTests {
     /// Runs `body` on a loop with a worker over nodes `a` and `b` (both up), `inventory` and `store`.
     static func withWorker(_ inventory: MemoryInventory, _ store: MemoryMetadataStore,
-                           _ body: @escaping @Sendable (GCWorker, ChunkLocks, NodeDirectory, Metrics, EventLoop) async throws -> Void) async throws {
+                           _ body: @escaping @Sendable (GCWorker, ChunkLocks, NodeDirectory, NodeMetrics, EventLoop) async throws -> Void) async throws {
         let loop = try EventLoop.start(engine: .epoll, name: "gc-test")
         defer { loop.shutdown() }
         let address = try SocketAddress(host: "127.0.0.1", port: 9)
         let directory = NodeDirectory.of(["a": address, "b": address])
         try await loop.run {
             let locks = ChunkLocks(loop: loop)
-            let metrics = Metrics()
+            let metrics = NodeMetrics()
             let worker = GCWorker(loop: loop, inventory: inventory, directory: directory, metadata: store, locks: locks,
                                   metrics: metrics, graceSeconds: 0, intervalSeconds: 3600, logger: Logger(label: "gc-test"))
             try await body(worker, locks, directory, metrics, loop)

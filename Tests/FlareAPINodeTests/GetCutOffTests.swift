@@ -3,6 +3,7 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import FlareTestSupport
 import Foundation
 import Testing
@@ -55,7 +56,7 @@ struct GetCutOffTests {
         config.chunkSizeBytes = Self.chunkSize
         // One chunk in flight: the second is fetched only after the first went out with the head.
         config.windowChunks = 1
-        let metrics = Metrics()
+        let metrics = NodeMetrics()
         let context = try await loop.run { [config] in
             LoopContext(loop: loop, pool: BufferPool(bufferBytes: config.chunkSizeBytes, bufferCount: 2, loop: loop),
                         dataNodes: DataNodeClient(loop: loop, directory: .of([goodNode: good.address, badNode: bad.address]),
@@ -84,7 +85,7 @@ struct GetCutOffTests {
         #expect(cut.headers["content-length"] == "\(2 * Self.chunkSize)" && cut.body == Data(Self.chunk),
                 "not the first chunk and then the cut: \(cut.body.count) bytes, \(cut.headers)")
         #expect(none.status == 503 && none.curlExit == 0 && none.text.contains("status 500"), "\(none)")
-        #expect(metrics.value("flare_api_bad_replicas_total", labels: "node=\"\(badNode)\",reason=\"status\"") == 2)
+        #expect(metrics.value("flare_api_bad_replicas_total", ["node": "\(badNode)", "reason": "status"]) == 2)
         // A 500 says nothing of the copy: it is not reported for repair.
         #expect(badCopies.count == 0)
     }

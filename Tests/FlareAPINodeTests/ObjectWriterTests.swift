@@ -2,6 +2,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import Synchronization
 import Testing
 
@@ -33,7 +34,7 @@ struct ObjectWriterTests {
             let placement = Placement(nodes: nodes)
             let writer = ObjectWriter(pool: pool, transport: transport, reservations: reservations,
                                       candidates: { id in placement.rank(id).map { PutWindow.Candidate(node: nodes[$0], zone: "default") } },
-                                      metadata: metadata, metrics: Metrics(), chunkSize: chunkSize, window: window)
+                                      metadata: metadata, metrics: NodeMetrics(), chunkSize: chunkSize, window: window)
             var offset = 0
             let result: Result<ObjectManifest, ObjectWriteError>
             do throws(ObjectWriteError) {

@@ -3,6 +3,7 @@ import FlareCluster
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import FlareTestSupport
 import Synchronization
 import Testing
@@ -85,7 +86,7 @@ struct ReplicaFailoverTests {
             let badAddress: SocketAddress
             if let peer { badAddress = peer.address } else { badAddress = try await refusingAddress(on: loop) }
             let goodNode = "127.0.0.1:\(goodAddress.port)", badNode = "127.0.0.1:\(badAddress.port)"
-            let metrics = Metrics()
+            let metrics = NodeMetrics()
             let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: Self.good.count, crc32c: Self.crc, replicas: [badNode, goodNode])
             let outcome: (bytes: [UInt8]?, error: String?, reported: [BadReplica]) = try await loop.run {
                 let client = DataNodeClient(loop: loop, directory: .of([goodNode: goodAddress, badNode: badAddress]), metrics: metrics,
@@ -107,7 +108,7 @@ struct ReplicaFailoverTests {
             #expect(outcome.error == nil, "the good replica was not read: \(outcome.error ?? "")")
             #expect(outcome.bytes == Self.good, "the bytes read are not the good replica's")
             let reason = misbehaviour.fault.rawValue
-            #expect(metrics.value("flare_api_bad_replicas_total", labels: "node=\"\(badNode)\",reason=\"\(reason)\"") == 1,
+            #expect(metrics.value("flare_api_bad_replicas_total", ["node": "\(badNode)", "reason": "\(reason)"]) == 1,
                     "not counted as \(reason): \(metrics.render())")
             #expect(!metrics.render().contains("flare_api_bad_replicas_total{node=\"\(goodNode)\""), "the good replica was counted bad")
             // Only what says the copy itself is bad goes to the repair; a node that could not
@@ -132,11 +133,11 @@ struct ReplicaFailoverTests {
         let directory = NodeDirectory.of([node: silent.address])
         let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: Self.good.count, crc32c: Self.crc, replicas: [node])
         let up: Bool = try await loop.run {
-            let client = DataNodeClient(loop: loop, directory: directory, metrics: Metrics(), timeout: .seconds(30))
+            let client = DataNodeClient(loop: loop, directory: directory, metrics: NodeMetrics(), timeout: .seconds(30))
             let pool = BufferPool(bufferBytes: 1 << 20, bufferCount: 1, loop: loop)
             let buffer = try await pool.acquire()
             let fetch = Task(executorPreference: loop) {
-                try? await client.fetch(chunk, into: buffer, metrics: Metrics()) { _ in }
+                try? await client.fetch(chunk, into: buffer, metrics: NodeMetrics()) { _ in }
             }
             try await loop.sleep(for: .milliseconds(200))  // the request is out, the peer silent
             fetch.cancel()
@@ -156,7 +157,7 @@ struct ReplicaFailoverTests {
         let silent = try ScriptedPeer(on: loop, Misbehaviour.neverAnswers.script(Self.good))
         let failing = try ScriptedPeer(on: loop, Misbehaviour.serverError.script(Self.good))
         let silentNode = "127.0.0.1:\(silent.address.port)", failingNode = "127.0.0.1:\(failing.address.port)"
-        let metrics = Metrics()
+        let metrics = NodeMetrics()
         let chunk = ChunkRecord(index: 0, id: ChunkID.random(), length: Self.good.count, crc32c: Self.crc, replicas: [silentNode, failingNode])
         let error: String? = try await loop.run {
             let client = DataNodeClient(loop: loop, directory: .of([silentNode: silent.address, failingNode: failing.address]),
@@ -178,7 +179,7 @@ struct ReplicaFailoverTests {
         let message = try #require(error, "a chunk no replica could serve was returned")
         #expect(message.contains(silentNode) && message.contains("timed out") && message.contains(failingNode) && message.contains("status 500"),
                 "\(message)")
-        #expect(metrics.value("flare_api_bad_replicas_total", labels: "node=\"\(silentNode)\",reason=\"timeout\"") == 1)
-        #expect(metrics.value("flare_api_bad_replicas_total", labels: "node=\"\(failingNode)\",reason=\"status\"") == 1)
+        #expect(metrics.value("flare_api_bad_replicas_total", ["node": "\(silentNode)", "reason": "timeout"]) == 1)
+        #expect(metrics.value("flare_api_bad_replicas_total", ["node": "\(failingNode)", "reason": "status"]) == 1)
     }
 }

@@ -2,6 +2,7 @@
 import FlareCore
 import FlareHTTP
 import FlareIO
+import FlareMetrics
 import Synchronization
 import Testing
 
@@ -57,7 +58,7 @@ struct SharedPoolTests {
         let placement = Placement(nodes: nodes)
         return ObjectWriter(pool: pool, transport: transport, reservations: reservations,
                             candidates: { id in placement.rank(id).map { PutWindow.Candidate(node: nodes[$0], zone: "default") } },
-                            replicas: 2, metadata: metadata, metrics: Metrics(), chunkSize: chunkSize, window: window)
+                            replicas: 2, metadata: metadata, metrics: NodeMetrics(), chunkSize: chunkSize, window: window)
     }
 
     /// Writes `body` as `key` with `writer`.
@@ -140,7 +141,7 @@ struct SharedPoolTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (object, manifest) in written.enumerated() {
                     group.addTask {
-                        let reader = ObjectReader(pool: pool, transport: transport, metrics: Metrics(), window: Self.window,
+                        let reader = ObjectReader(pool: pool, transport: transport, metrics: NodeMetrics(), window: Self.window,
                                                   logger: .init(label: "shared-pool-test"))
                         var bytes: [UInt8] = []
                         try await reader.send(manifest, range: 0..<manifest.size, start: {}) { piece in

@@ -2,6 +2,7 @@
 import FlareCore
 import FlareIO
 import FlareMetadata
+import FlareMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -31,7 +32,7 @@ struct UploadExpiryWorkerTests {
         let now = Mutex<Int64>(100 * Self.second)
         let loop = try EventLoop.start(engine: .epoll, name: "expiry-test")
         defer { loop.shutdown() }
-        let metrics = Metrics()
+        let metrics = NodeMetrics()
         let worker = UploadExpiryWorker(loop: loop, metadata: store, metrics: metrics, expirySeconds: 60, logger: Logger(label: "expiry-test"),
                                         now: { now.withLock { $0 } })
         #expect(worker.intervalSeconds == 6)

@@ -1,6 +1,7 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareMetrics
 import FlareTestSupport
 import Foundation
 import Logging
@@ -47,7 +48,7 @@ struct QuarantineTests {
             #expect(try await chunks.ids(olderThanSeconds: 0).sorted() == [id, kept].sorted())
             #expect(try await chunks.ids(olderThanSeconds: 3600).isEmpty)
 
-            let reloaded = try ChunkQuarantine.load(dataDirectory: data, metrics: Metrics(), logger: Logger(label: "test"))
+            let reloaded = try ChunkQuarantine.load(dataDirectory: data, metrics: NodeMetrics(), logger: Logger(label: "test"))
             #expect(reloaded.entries == entries, "what a restart reads back")
 
             #expect(try await chunks.deleteQuarantined(id))
@@ -96,7 +97,7 @@ struct QuarantineTests {
         try write("\(orphan).reason", "1700000000000000000 footer truncated\n")
         try write("\(recorded).reason.tmp", "17000")
         try write("README", "an operator's note")
-        let metrics = Metrics()
+        let metrics = NodeMetrics()
         let loaded = try ChunkQuarantine.load(dataDirectory: directory.data, metrics: metrics, logger: Logger(label: "test"))
         let byID = Dictionary(uniqueKeysWithValues: loaded.entries.map { ($0.id, $0) })
         #expect(Set(byID.keys) == [recorded, unexplained])
@@ -120,13 +121,13 @@ struct QuarantineTests {
             try "x".write(toFile: "\(quarantine)/\(id)", atomically: false, encoding: .utf8)
             try "42 \(reason)\n".write(toFile: "\(quarantine)/\(id).reason", atomically: false, encoding: .utf8)
         }
-        let loaded = try ChunkQuarantine.load(dataDirectory: directory.data, metrics: Metrics(), logger: Logger(label: "test"))
+        let loaded = try ChunkQuarantine.load(dataDirectory: directory.data, metrics: NodeMetrics(), logger: Logger(label: "test"))
         #expect(loaded.json() == """
             {"chunks":[{"id":"\(low)","reason":"segment 0 truncated","found_ns":42},{"id":"\(high)","reason":"footer names chunk \\"x\\"","found_ns":42}]}
 
             """)
         let empty = try TestDirectory("quarantine-empty")
         defer { empty.remove() }
-        #expect(try ChunkQuarantine.load(dataDirectory: empty.data, metrics: Metrics(), logger: Logger(label: "test")).json() == "{\"chunks\":[]}\n")
+        #expect(try ChunkQuarantine.load(dataDirectory: empty.data, metrics: NodeMetrics(), logger: Logger(label: "test")).json() == "{\"chunks\":[]}\n")
     }
 }

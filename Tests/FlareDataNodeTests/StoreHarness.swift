@@ -1,6 +1,7 @@
 import FlareCore
 import FlareDataNode
 import FlareIO
+import FlareMetrics
 import FlareTestSupport
 import Foundation
 import Logging
@@ -18,7 +19,7 @@ func withChunkStore(_ engine: IOEngineKind, _ label: String, waitersMax: Int = B
     defer { loop.shutdown() }
     let data = directory.data
     try await loop.run {
-        let stats = ChunkStoreStats(metrics: Metrics(), chunkCount: 0, bytesStored: 0)
+        let stats = ChunkStoreStats(metrics: NodeMetrics(), chunkCount: 0, bytesStored: 0)
         let pool = BufferPool(bufferBytes: ChunkFormat.segmentBytes + ChunkFormat.footerBytes, bufferCount: 2, loop: loop,
                               waitersMax: waitersMax)
         let quarantine = try ChunkQuarantine.load(dataDirectory: data, metrics: stats.metrics, logger: Logger(label: "quarantine"))
