@@ -1,3 +1,4 @@
+import FlareCore
 import FlareIO
 import FlareTestSupport
 import Foundation
@@ -7,7 +8,10 @@ import Testing
 /// chromium-driver, selenium from PyPI; `make deps` installs them).
 @Suite("Web console in a real browser")
 struct ConsoleTests {
-    static let script = #"""
+    /// What both browser scripts begin with: a headless Chromium that saves downloads into
+    /// `<work>/downloads`, and helpers that wait (tables are redrawn under them) and fail
+    /// with a screenshot.
+    static let prelude = #"""
     import sys, os, time, hashlib
     from selenium import webdriver
     from selenium.webdriver.common.by import By
@@ -34,6 +38,11 @@ struct ConsoleTests {
             return WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition())
         except Exception as error:
             fail("%s (%s)" % (what, type(error).__name__))
+    def rows():
+        return driver.find_elements(By.CSS_SELECTOR, "#listing tbody tr")
+    def sign_in():
+        driver.find_element(By.ID, "token").send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
     def node_rows():
         return driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")
     def click(find, what):
@@ -42,12 +51,14 @@ struct ConsoleTests {
             find().click()
             return True
         wait(attempt, what)
+    """#
+
+    static let script = prelude + "\n" + #"""
     try:
         driver.get(base + "/ui")
         # Without the token: the nodes from /health, no actions.
         wait(lambda: len(node_rows()) == 3, "three data nodes listed without a token")
-        driver.find_element(By.ID, "token").send_keys(token)
-        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        sign_in()
         wait(lambda: len(node_rows()) == 3 and all("active" in r.text and "up" in r.text and "drain" in r.text for r in node_rows()),
              "three active, up nodes with actions once the token is in")
         wait(lambda: "state" in driver.find_element(By.ID, "repair").text, "the repair panel")
@@ -119,6 +130,95 @@ struct ConsoleTests {
             let nodes = try await curl(cluster.credentials.adminHeader + ["\(cluster.base)/admin/nodes"], scratch: cluster.scratch.tmp)
             #expect(nodes.text.contains("\"draining\""), "\(nodes)")
             #expect(nodes.text.contains("\"scrub\":{"), "each node's scrub progress in /admin/nodes: \(nodes)")
+        }
+    }
+
+    /// Keys a browser must not take for markup or for path syntax. "odd/../escape.bin" sent as
+    /// a path would be resolved by the browser to "escape.bin" — a download of another object,
+    /// or its deletion — so the decoy "escape.bin" must survive the page deleting it.
+    static let oddKeys = [
+        "odd/<img src=x onerror=window.__pwned=1>.bin",
+        "odd/quote\"and'apostrophe & amp%41.bin",
+        "odd/hash#question?.bin",
+        "odd/日本語 ü.bin",
+        "odd/../escape.bin",
+    ]
+
+    /// argv[5:]: the odd keys, then the file each key's object was stored from (in the same order).
+    static let oddKeysScript = prelude + "\n" + #"""
+    keys = sys.argv[5:5 + (len(sys.argv) - 5) // 2]
+    digests = {key: hashlib.sha256(open(path, "rb").read()).hexdigest() for key, path in zip(keys, sys.argv[5 + len(keys):])}
+    def row_of(key):
+        return next((r for r in rows() if r.get_attribute("data-key") == key), None)
+    def open_folder(label):
+        click(lambda: next(a for a in driver.find_elements(By.CSS_SELECTOR, "#listing a.folder") if a.text == label), "the folder " + label)
+    def downloaded(digest):
+        for name in os.listdir(downloads):
+            path = os.path.join(downloads, name)
+            if not name.endswith(".crdownload") and os.path.isfile(path):
+                with open(path, "rb") as f:
+                    if hashlib.sha256(f.read()).hexdigest() == digest:
+                        return name
+        return None
+    def download_and_delete(key):
+        click(lambda: row_of(key).find_element(By.XPATH, ".//button[text()='download']"), "download " + key)
+        wait(lambda: downloaded(digests[key]), "the download of " + key + " (the bytes of that object)", 60)
+        click(lambda: row_of(key).find_element(By.XPATH, ".//button[text()='delete']"), "delete " + key)
+        WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
+        wait(lambda: row_of(key) is None, key + " gone from the listing")
+    try:
+        driver.get(base + "/ui/#objects")
+        sign_in()
+        wait(lambda: driver.find_element(By.ID, "bucket").get_attribute("value") == "flare", "the native bucket chosen")
+        open_folder("odd/")
+        shown = [k for k in keys if k.startswith("odd/") and "/../" not in k]
+        wait(lambda: all(row_of(k) is not None for k in shown), "every odd key listed under odd/")
+        for key in shown:
+            text = row_of(key).find_elements(By.TAG_NAME, "td")[0].text
+            if text != key[len("odd/"):]:
+                fail("%r shown as %r" % (key, text))
+        if driver.find_elements(By.CSS_SELECTOR, "#listing img") or driver.execute_script("return window.__pwned !== undefined"):
+            fail("a key was taken for markup")
+        driver.save_screenshot(os.path.join(shots, "console-odd-keys.png"))
+        for key in shown:
+            download_and_delete(key)
+        open_folder("../")
+        wait(lambda: row_of("odd/../escape.bin") is not None, "odd/../escape.bin listed under odd/../")
+        download_and_delete("odd/../escape.bin")
+        print("odd keys OK")
+    finally:
+        driver.quit()
+    """#
+
+    @Test("keys with markup, quotes, %, #, ?, non-ASCII and a .. segment: shown as text, downloaded and deleted as themselves, nothing else touched",
+          arguments: testedEngines)
+    func oddKeys(engine: IOEngineKind) async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            try #require(ProcessInfo.processInfo.environment["CI"] == nil, "chromium-driver is not installed (make deps installs it)")
+            print("skipped: chromium-driver is not installed here (make deps installs it)")
+            return
+        }
+        try await withCluster(engine, "console-odd") { cluster in
+            // Every slash as %2F too: curl, like a browser, would resolve the .. segment.
+            let encode = { (key: String) in ObjectKey.encode(key).replacingOccurrences(of: "/", with: "%2F") }
+            var sources: [String] = []
+            for (index, key) in (Self.oddKeys + ["escape.bin"]).enumerated() {
+                let file = try await cluster.randomFile("odd-\(index)", size: 1000 + 777 * index)
+                #expect(try await cluster.put(encode(key), file: file).status == 201, "PUT \(key)")
+                sources.append(file)
+            }
+            let path = "\(cluster.scratch.tmp)/odd-keys.py"
+            try Self.oddKeysScript.write(toFile: path, atomically: true, encoding: .utf8)
+            let shots = ProcessInfo.processInfo.environment["FLARE_CONSOLE_SCREENSHOTS"].map { "\($0)/\(engine)" } ?? cluster.scratch.tmp
+            try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+            let run = try await runProgram("/usr/bin/env", ["python3", path, cluster.base, cluster.credentials.adminToken, cluster.scratch.files, shots]
+                                                + Self.oddKeys + sources.prefix(Self.oddKeys.count), in: cluster.scratch.tmp)
+            #expect(run.status == 0 && run.stdout.contains("odd keys OK"), "exit \(run.status): \(run.stdout.suffix(2000)) \(run.stderr.suffix(3000))")
+            for key in Self.oddKeys {
+                #expect(try await curl(["-I", cluster.url(encode(key))], scratch: cluster.scratch.tmp).status == 404, "\(key) still there")
+            }
+            #expect(try await curl(["-I", cluster.url("escape.bin")], scratch: cluster.scratch.tmp).status == 200,
+                    "the decoy escape.bin was deleted in place of odd/../escape.bin")
         }
     }
 }

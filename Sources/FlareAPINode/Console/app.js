@@ -65,7 +65,6 @@ function button(label, action) {
 }
 
 /** Encodes a key for a URL path: each segment escaped, the slashes kept. */
-function encodeKey(key) { return key.split("/").map(encodeURIComponent).join("/"); }
 
 // MARK: cluster view
 
@@ -318,7 +317,9 @@ function renderBreadcrumbs() {
 }
 
 function objectURL(key) {
-  return "/admin/buckets/" + encodeURIComponent(state.bucket) + "/object/" + encodeKey(key);
+  // The whole key as one segment, its slashes as %2F: a browser resolves "." and ".." segments
+  // (also %2E ones) before sending, so "a/../b" sent as a path would name, and delete, "b".
+  return "/admin/buckets/" + encodeURIComponent(state.bucket) + "/object/" + encodeURIComponent(key);
 }
 
 async function download(key) {
