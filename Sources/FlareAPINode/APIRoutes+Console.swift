@@ -1,3 +1,4 @@
+import FlareAuth
 import FlareCore
 import FlareHTTP
 import FlareMetadata
@@ -10,6 +11,9 @@ import FlareMetadata
 ///   keys sharing the delimiter after the prefix rolled into `prefixes` (as S3 lists).
 /// - `GET|HEAD|PUT|POST|DELETE /admin/buckets/{b}/object/{key}`: the native object API on
 ///   any bucket (POST: a form upload, what the page sends).
+/// - `GET /admin/buckets/{b}/object/{key}?download-url`: `{"url","expiresInSeconds"}`, a link
+///   to that object that needs no token for 5 minutes (``DownloadTickets``): the page's
+///   downloads go by it, straight to disk.
 ///
 /// The page itself is open (it holds no data); everything it shows comes from `/health`,
 /// `/metrics` and `/admin/…`, the last behind the admin token as for the CLI.
@@ -63,6 +67,12 @@ extension APIRoutes {
                 key = try ObjectKey.decode(rest[1])
             } catch {
                 return try await response.respondError(400, "invalid key: \(error)")
+            }
+            if request.method == "GET", request.head.query == "download-url" {
+                // A link the browser can follow without the token (DownloadTickets).
+                let url = "\(request.path)?" + tickets.query(path: request.path, now: Int(wallClockNanoseconds() / 1_000_000_000))
+                return try await response.respond(status: 200, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
+                                                  body: "{\"url\":\(HTTPErrorBody.quote(url)),\"expiresInSeconds\":\(DownloadTickets.lifetimeSeconds)}\n")
             }
             try await objectRequest(key, stored: "\(bucket)/\(key)", context, request, response)
         default:

@@ -1,4 +1,5 @@
 import FlareCluster
+import FlareAuth
 import FlareCore
 import FlareHTTP
 import FlareIO
@@ -21,6 +22,8 @@ struct APIRoutes: Sendable {
     let engine: IOEngineKind
     /// For what happens inside a request (a bad replica); the access log is the recorder's.
     var logger = Logger(label: "api")
+    /// The console's download links (`?download-url`), under a key drawn at start.
+    var tickets = DownloadTickets.random()
 
     func handle(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) async throws {
         let path = request.path

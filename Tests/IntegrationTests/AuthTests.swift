@@ -159,6 +159,41 @@ struct ClusterAuthTests {
         }
     }
 
+    @Test("download links: only a token holder gets one; it opens GET and HEAD of that one object without the token, nothing else; altered, it is refused",
+          arguments: testedEngines)
+    func downloadLinks(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "auth-links", apiOptions: ["--chunk-size", "64KiB"]) { cluster in
+            let tmp = cluster.scratch.tmp
+            let file = try await cluster.randomFile("linked", size: 3 * 65536 + 17)
+            #expect(try await cluster.put("dir/linked.bin", file: file).status == 201)
+            #expect(try await cluster.put("dir/other.bin", file: file).status == 201)
+            let object = "\(cluster.base)/admin/buckets/flare/object/dir%2Flinked.bin"
+            #expect(try await curl([object + "?download-url"], scratch: tmp).status == 401, "a link for no token")
+            let answer = try await curl(cluster.credentials.adminHeader + [object + "?download-url"], scratch: tmp)
+            let url = try #require(answer.json?["url"] as? String, "\(answer)")
+            #expect(answer.json?["expiresInSeconds"] as? Int == 300 && answer.headers["cache-control"] == "no-store", "\(answer)")
+            #expect(url.hasPrefix("/admin/buckets/flare/object/dir%2Flinked.bin?expires="), "\(url)")
+            let got = try await curl(["\(cluster.base)\(url)"], scratch: tmp, bodyTo: file + ".got")
+            #expect(got.status == 200, "\(got)")
+            #expect(try await sameBytes(file, file + ".got"))
+            #expect(try await curl(["-I", "\(cluster.base)\(url)"], scratch: tmp).status == 200)
+            // The same ticket on another object, with a later expiry, or for writing: refused.
+            let query = String(url[url.firstIndex(of: "?")!...])
+            let elsewhere = try await curl(["\(cluster.base)/admin/buckets/flare/object/dir%2Fother.bin\(query)"], scratch: tmp)
+            #expect(elsewhere.status == 403 && elsewhere.text.contains("not one this api made"), "\(elsewhere)")
+            let later = url.replacing(/expires=(\d+)/) { "expires=\(Int($0.output.1)! + 3600)" }
+            #expect(try await curl(["\(cluster.base)\(later)"], scratch: tmp).status == 403)
+            #expect(try await curl(["-X", "DELETE", "\(cluster.base)\(url)"], scratch: tmp).status == 401, "a ticket deleted")
+            #expect(try await curl(["-T", file, "\(cluster.base)\(url)"], scratch: tmp).status == 401, "a ticket wrote")
+            #expect(try await curl(["\(cluster.base)/admin/nodes\(query)"], scratch: tmp).status == 401, "a ticket opened another admin route")
+            #expect(try await cluster.get("dir%2Flinked.bin").status == 200, "the object is still there")
+            // A restarted api draws a new key: the old link is void.
+            #expect(await cluster.api.stop(SIGTERM) != nil)
+            try await cluster.startAPI(options: ["--chunk-size", "64KiB"])
+            #expect(try await curl(["\(cluster.base)\(url)"], scratch: tmp).status == 403)
+        }
+    }
+
     @Test("admin endpoints: 401 without a token or with a wrong one, 200 with it, from curl and from flare; off (403) without --admin-token-file; --native-auth guards /object and /objects; an open native API on 0.0.0.0 is warned about",
           arguments: testedEngines)
     func tokens(engine: IOEngineKind) async throws {

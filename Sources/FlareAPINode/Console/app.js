@@ -324,15 +324,16 @@ function objectURL(key) {
 
 async function download(key) {
   try {
-    const blob = await (await api(objectURL(key))).blob();
+    // A signed link the browser follows itself, so the object streams to disk however large
+    // (a fetch would hold it all in the page's memory): the link needs no token for 5 minutes.
+    const ticket = await json(objectURL(key) + "?download-url");
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
+    link.href = ticket.url;
     link.download = key.split("/").pop();
     document.body.appendChild(link);
     link.click();
     link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-    notice("downloaded " + key + " (" + bytes(blob.size) + ")");
+    notice("downloading " + key);
   } catch (error) {
     notice("download of " + key + ": " + error.message, true);
   }
