@@ -3,7 +3,7 @@
 SWIFT        ?= swift
 FUZZ_RUNS    ?= 1000000
 # Debian packages the build, the tests and the benchmarks need.
-DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev curl fio nginx-light procps strace python3 s3cmd rclone \
+DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev libssl-dev openssl curl fio nginx-light procps strace python3 s3cmd rclone \
                    chromium chromium-driver
 FUZZ_SOURCES := $(addprefix Sources/FlareHTTP/,HTTPHeadParser.swift HTTPHead.swift HTTPHeaders.swift \
                 HTTPParseError.swift HTTPBodyFraming.swift ChunkedBodyDecoder.swift HTTPLimits.swift) \

@@ -30,6 +30,10 @@ let package = Package(
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing",
                        providers: [.apt(["liburing-dev"])]),
         .target(name: "FlareIO", dependencies: ["CLiburing"], swiftSettings: strict),
+        // HTTPS on the api: OpenSSL (Debian's libssl-dev) through memory BIOs, over FlareIO's
+        // TCP connections, so every byte still moves on Flare's loops.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "FlareTLS", dependencies: ["COpenSSL", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareHTTP", dependencies: [
             "FlareIO", "FlareCore", "FlareMetrics", .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -50,7 +54,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FlareMetadata", dependencies: ["CSQLite", "FlareCore", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareAPINode", dependencies: [
-            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareMetrics", "FlareS3", "FlareTracing",
+            "FlareAuth", "FlareCluster", "FlareCore", "FlareHTTP", "FlareIO", "FlareMetadata", "FlareMetrics", "FlareS3", "FlareTLS", "FlareTracing",
             .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "Instrumentation", package: "swift-distributed-tracing"),
         ],
@@ -70,7 +74,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "api", dependencies: [
-            "FlareAPINode", "FlareAuth", "FlareCommandLine", "FlareIO", "FlareCore",
+            "FlareAPINode", "FlareAuth", "FlareCommandLine", "FlareIO", "FlareCore", "FlareTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

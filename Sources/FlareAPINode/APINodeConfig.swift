@@ -2,6 +2,7 @@ import FlareAuth
 import FlareHTTP
 import FlareIO
 import Glibc
+import FlareTLS
 
 /// Everything an API node needs to start; the `api` executable fills it from flags.
 public struct APINodeConfig: Sendable {
@@ -63,6 +64,9 @@ public struct APINodeConfig: Sendable {
     public var adminTokens: Reloadable<BearerTokens>?
     /// The tokens the native `/object` API and `/objects` take (`--native-auth`); `nil`: open.
     public var nativeTokens: Reloadable<BearerTokens>?
+
+    /// HTTPS on the api's ports (`--tls-cert`, `--tls-key`); `nil`: plain HTTP.
+    public var tls: TLSServerContext?
 
     public init() {}
 }

@@ -6,6 +6,7 @@ import FlareIO
 import FlareMetadata
 import FlareMetrics
 import FlareS3
+import FlareTLS
 import Glibc
 import Logging
 
@@ -130,13 +131,18 @@ public final class APINodeService: @unchecked Sendable {
             guard credentials.count > 0 else { throw APINodeConfigError("--s3-credentials holds no ACCESS_KEY SECRET_KEY pair") }
             s3Routes = S3Routes(objects: routes, credentials: credentials, baseDomain: config.s3BaseDomain)
         }
+        var secure: HTTPServer.Secure?
+        if let tls = config.tls {
+            secure = { @Sendable tcp, timeout throws(IOError) in try await tls.accept(tcp, timeout: timeout) }
+        }
         server = try HTTPServer(address: SocketAddress(host: config.host, port: config.port), loops: loops, limits: config.httpLimits,
-                                onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record,
+                                onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record, secure: secure,
                                 handler: routes.handle)
         if let s3Routes, let s3Port = config.s3Port {
             do {
                 s3Server = try HTTPServer(address: SocketAddress(host: config.host, port: s3Port), loops: loops, limits: config.httpLimits,
-                                          onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record, handler: s3Routes.handle)
+                                          onExchange: APIRoutes.recorder(metrics: metrics, logger: logger).record, secure: secure,
+                                          handler: s3Routes.handle)
             } catch {
                 await server.stop()
                 throw error
@@ -172,7 +178,7 @@ public final class APINodeService: @unchecked Sendable {
         let native = config.nativeTokens.map { "bearer token (\($0.current.count) accepted)" } ?? "OFF"
         let admin = config.adminTokens.map { "bearer token (\($0.current.count) accepted)" } ?? "off (no --admin-token-file)"
         let signing = config.requestSigner.map { "signed with cluster secret \($0.keyring.current.signing.keyID)" } ?? "UNSIGNED"
-        return "auth: native API \(native), admin API \(admin), requests to data nodes \(signing)"
+        return "\(config.tls == nil ? "plain HTTP (no --tls-cert)" : "HTTPS (TLS 1.2/1.3)"); auth: native API \(native), admin API \(admin), requests to data nodes \(signing)"
     }
 
     private func warnAboutAuth(listening address: SocketAddress) {

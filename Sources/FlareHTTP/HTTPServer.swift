@@ -4,6 +4,9 @@ import Glibc
 /// An HTTP/1.1 server: one listening socket per event loop on the same port
 /// (SO_REUSEPORT), each connection served start to end on the loop that accepted it.
 public final class HTTPServer: @unchecked Sendable {
+    /// Makes an accepted connection secure (the TLS handshake, within the timeout) before a
+    /// byte of HTTP is read; what it returns is the stream the requests then come on.
+    public typealias Secure = @Sendable (TCPConnection, Duration) async throws(IOError) -> any ByteStream
 
     /// The address bound (with the real port when 0 was asked for).
     public let localAddress: SocketAddress
@@ -15,6 +18,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// - Parameter onExchange: called after each exchange (access log, metrics).
     public init(address: SocketAddress, loops: [EventLoop], limits: HTTPLimits = HTTPLimits(),
                 onExchange: (@Sendable (HTTPExchangeRecord) -> Void)? = nil,
+                secure: Secure? = nil,
                 handler: @escaping HTTPHandler) throws(IOError) {
         precondition(!loops.isEmpty)
         var listeners: [TCPListener] = []
@@ -70,7 +74,7 @@ public final class HTTPServer: @unchecked Sendable {
                     }
                     let served = HTTPServerConnection(stream: HTTPStream(connection: connection, limits: limits),
                                                       loop: loop, ids: ids, handler: handler, onExchange: onExchange,
-                                                      registry: gate)
+                                                      registry: gate, secure: secure)
                     let task = loop.spawn {
                         await served.run()
                         gate.leave(served)

@@ -2,6 +2,7 @@ import FlareIO
 
 /// Serves the requests of one connection in order (keep-alive), on one loop.
 final class HTTPServerConnection: @unchecked Sendable {
+
     /// Body bytes a handler may leave unread and still keep the connection: the server
     /// reads and drops them. A larger remainder closes the connection instead.
     static let leftoverBodyBytesMax = 64 * 1024
@@ -19,14 +20,16 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let handler: HTTPHandler
     private let onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?
     private let registry: ConnectionRegistry
+    private let secure: HTTPServer.Secure?
     /// Set when ``run()`` has returned.
     private(set) var isFinished = false
     /// The last exchange left a body unread that the client is sending (see ``lingerBytesMax``).
     private var lingers = false
 
     init(stream: HTTPStream, loop: EventLoop, ids: RequestIDs, handler: @escaping HTTPHandler,
-         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry) {
+         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry, secure: HTTPServer.Secure? = nil) {
         self.stream = stream
+        self.secure = secure
         self.loop = loop
         self.ids = ids
         self.handler = handler
@@ -36,6 +39,19 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     func run() async {
         let limits = stream.limits
+        if let secure, let tcp = stream.connection as? TCPConnection {
+            let started = ContinuousClock.now
+            do {
+                stream.upgrade(to: try await secure(tcp, .seconds(limits.headTimeoutSeconds)))
+            } catch {
+                // Not HTTP yet: nothing to answer. The access log says why the client got no further.
+                onExchange?(HTTPExchangeRecord(requestID: ids.next(), method: "-", target: "-", status: 400, bytesIn: 0, bytesOut: 0,
+                                               started: started, duration: .now - started, error: "TLS handshake: \(error)"))
+                await tcp.close()
+                isFinished = true
+                return
+            }
+        }
         while !registry.stopping {
             let head: HTTPRequestHead
             registry.setIdle(self, true)

@@ -1,12 +1,12 @@
 import FlareIO
 
-/// A TCP connection with a small read buffer for heads and chunk framing.
+/// A connection (TCP, or TLS over TCP) with a small read buffer for heads and chunk framing.
 ///
 /// Heads and framing are read into this buffer; body bytes are not: once the head is
 /// parsed, the body reader copies only the few body bytes that arrived with the head and
 /// receives the rest straight into the caller's memory.
 final class HTTPStream: @unchecked Sendable {
-    let connection: TCPConnection
+    private(set) var connection: any ByteStream
     let limits: HTTPLimits
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
@@ -19,7 +19,7 @@ final class HTTPStream: @unchecked Sendable {
     /// wait began if no byte has come yet (a kept-alive connection's silence is not the request's).
     var requestStartedAt: ContinuousClock.Instant { timer.requestStartedAt }
 
-    init(connection: TCPConnection, limits: HTTPLimits) {
+    init(connection: any ByteStream, limits: HTTPLimits) {
         self.connection = connection
         self.limits = limits
         timer = HTTPConnectionTimer(clock: ContinuousClock(), bodyTimeout: .seconds(limits.bodyTimeoutSeconds))
@@ -28,6 +28,13 @@ final class HTTPStream: @unchecked Sendable {
     }
 
     deinit { buffer.deallocate() }
+
+    /// Goes on over `secured` (TLS on this stream's TCP connection) from here; nothing may be
+    /// buffered, since those bytes were the handshake's.
+    func upgrade(to secured: any ByteStream) {
+        precondition(start == end, "bytes buffered before the TLS handshake")
+        connection = secured
+    }
 
     /// Bytes received but not yet consumed.
     var buffered: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[start..<end]) }

@@ -4,6 +4,7 @@ import FlareAuth
 import FlareCommandLine
 import FlareCore
 import FlareIO
+import FlareTLS
 import Logging
 
 @main
@@ -104,6 +105,14 @@ struct APICommand: AsyncParsableCommand {
                                valueName: "file"))
     var nativeAuth: String?
 
+    @Option(name: .customLong("tls-cert"),
+            help: ArgumentHelp("PEM certificate chain (the api's certificate first): with --tls-key, the api (and its S3 port) speaks HTTPS only, TLS 1.2 or 1.3.",
+                               valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
     @OptionGroup var runtime: RuntimeOptions
 
     @OptionGroup var http: HTTPTimeoutOptions
@@ -203,6 +212,16 @@ struct APICommand: AsyncParsableCommand {
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): break
+        case (let cert?, let key?):
+            do {
+                config.tls = try TLSServerContext(certificateChainFile: cert, privateKeyFile: key)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
         let credentials = Credentials(secrets: secrets, adminTokenFile: adminTokenFile, nativeAuth: nativeAuth)
         do {
             if let keyring = try secrets.keyring(logger: logger) { config.requestSigner = RequestSigner(keyring: Reloadable(keyring)) }

@@ -34,7 +34,12 @@ public final class ServerProcess: @unchecked Sendable {
 
     deinit { child?.killNow() }
 
-    public var base: String { "http://127.0.0.1:\(port)" }
+    /// `https` for a node started with TLS; ``probeOptions`` then name the CA its /health is checked with.
+    public var scheme = "http"
+    /// curl options of the /health probes (e.g. `--cacert <the test CA>`).
+    public var probeOptions: [String] = []
+
+    public var base: String { "\(scheme)://127.0.0.1:\(port)" }
     public var address: String { "127.0.0.1:\(port)" }
     public var isRunning: Bool { child.map { !$0.hasExited } ?? false }
 
@@ -70,7 +75,7 @@ public final class ServerProcess: @unchecked Sendable {
             }
             if port != 0 {
                 do {
-                    let status = try await curl(["--max-time", "2", "\(base)/health"], scratch: scratch).status
+                    let status = try await curl(["--max-time", "2"] + probeOptions + ["\(base)/health"], scratch: scratch).status
                     if status == 200 { return }
                     lastProbe = "the last probe got HTTP \(status)"
                 } catch {
