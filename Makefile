@@ -1,7 +1,7 @@
 # Flare — build, test, run. `make run` and `make test` do their own set-up (make deps).
 
 SWIFT        ?= swift
-FUZZ_RUNS    ?= 1000000
+FUZZ_RUNS    ?= 10000000
 # Debian packages the build, the tests and the benchmarks need.
 DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev libssl-dev openssl curl fio nginx-light procps strace python3 s3cmd rclone \
                    chromium chromium-driver
