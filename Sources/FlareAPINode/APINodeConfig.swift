@@ -65,6 +65,8 @@ public struct APINodeConfig: Sendable {
     /// The tokens the native `/object` API and `/objects` take (`--native-auth`); `nil`: open.
     public var nativeTokens: Reloadable<BearerTokens>?
 
+    /// `--metrics-auth`: `/metrics` takes an admin token like `/admin/*`.
+    public var metricsNeedAuth = false
     /// HTTPS on the api's ports (`--tls-cert`, `--tls-key`); `nil`: plain HTTP.
     public var tls: TLSServerContext?
 

@@ -4,7 +4,8 @@ import FlareHTTP
 
 /// Who may use the api's native listener: the admin API (`/admin/*`) takes an admin token;
 /// the object API (`/object/*`, `/objects`) a native token when `--native-auth` is given.
-/// `/health` and `/metrics` are open. Checked on the head, before any body is read.
+/// `/health` is open, and `/metrics` unless `--metrics-auth` (then: the admin token).
+/// Checked on the head, before any body is read.
 extension APIRoutes {
     /// The token files a route may be behind.
     enum TokenGuard: String {
@@ -15,6 +16,7 @@ extension APIRoutes {
     /// Which tokens a request to `path` needs; `nil`: none.
     func tokenGuard(for path: Substring) -> TokenGuard? {
         if path == "/admin" || path.hasPrefix("/admin/") { return .admin }
+        if path == "/metrics" { return config.metricsNeedAuth ? .admin : nil }
         if path.hasPrefix("/object/") || path == "/objects" { return config.nativeTokens == nil ? nil : .native }
         return nil
     }

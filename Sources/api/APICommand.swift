@@ -105,6 +105,9 @@ struct APICommand: AsyncParsableCommand {
                                valueName: "file"))
     var nativeAuth: String?
 
+    @Flag(name: .customLong("metrics-auth"), help: "GET /metrics needs an admin token too (Authorization: Bearer, of --admin-token-file); only GET /health and the console's page stay open.")
+    var metricsAuth = false
+
     @Option(name: .customLong("tls-cert"),
             help: ArgumentHelp("PEM certificate chain (the api's certificate first): with --tls-key, the api (and its S3 port) speaks HTTPS only, TLS 1.2 or 1.3.",
                                valueName: "file"))
@@ -212,6 +215,10 @@ struct APICommand: AsyncParsableCommand {
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()
+        if metricsAuth && adminTokenFile == nil {
+            throw ValidationError("--metrics-auth needs --admin-token-file: /metrics then takes an admin token")
+        }
+        config.metricsNeedAuth = metricsAuth
         switch (tlsCert, tlsKey) {
         case (nil, nil): break
         case (let cert?, let key?):

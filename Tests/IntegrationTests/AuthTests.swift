@@ -159,6 +159,23 @@ struct ClusterAuthTests {
         }
     }
 
+    @Test("--metrics-auth: /metrics takes the admin token (401 without, 200 with), /health and /ui stay open; refused without --admin-token-file",
+          arguments: testedEngines)
+    func metricsAuth(engine: IOEngineKind) async throws {
+        try await withCluster(engine, "auth-metrics", apiOptions: ["--metrics-auth"]) { cluster in
+            let tmp = cluster.scratch.tmp
+            let anonymous = try await curl(["\(cluster.base)/metrics"], scratch: tmp)
+            #expect(anonymous.status == 401 && !anonymous.text.contains("flare_api_requests_total"), "\(anonymous)")
+            let scraped = try await curl(cluster.credentials.adminHeader + ["\(cluster.base)/metrics"], scratch: tmp)
+            #expect(scraped.status == 200 && scraped.text.contains("flare_api_requests_total"), "\(scraped)")
+            #expect(try await curl(["\(cluster.base)/health"], scratch: tmp).status == 200)
+            #expect(try await curl(["\(cluster.base)/ui/"], scratch: tmp).status == 200)
+            #expect(await cluster.api.stop(SIGTERM) != nil)
+            let refused = try await runProgram(cluster.api.executable, ["--metrics-auth", "--replicas", "1", "--datanodes", cluster.dataNodes[0].address], in: tmp)
+            #expect(refused.status != 0 && refused.stderr.contains("--metrics-auth needs --admin-token-file"), "\(refused)")
+        }
+    }
+
     @Test("download links: only a token holder gets one; it opens GET and HEAD of that one object without the token, nothing else; altered, it is refused",
           arguments: testedEngines)
     func downloadLinks(engine: IOEngineKind) async throws {
