@@ -63,6 +63,9 @@ public struct HTTPExchangeRecorder: Sendable {
         if let latency = latency(record) {
             metrics.timer(metricPrefix + "_" + latency.name, labels: latency.labels).recordSeconds(record.duration.secondsValue)
         }
+        if let refusal = record.refusal {
+            metrics.counter(metricPrefix + "_refused_total", ["reason": refusal.rawValue]).increment()
+        }
         if countsErrors && (record.status >= 500 || record.error != nil) {
             metrics.counter(errorsTotal, ["kind": "http_\(record.status)"]).increment()
         }

@@ -21,6 +21,8 @@ public struct HTTPLimits: Sendable {
     /// (kept alive, or still sending its head); with none idle it is answered 503 and closed
     /// at once — never left waiting in the kernel's backlog.
     public var connectionsPerLoopMax = 4096
+    /// What one client address may hold and how fast it may connect (off unless set).
+    public var clients = ClientLimiter.Limits.off
 
     /// What the three timeouts may be set to: at least a second (a shorter one would cut off
     /// clients on any real network), at most an hour (a peer silent for longer is gone).

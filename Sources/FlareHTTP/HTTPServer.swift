@@ -1,5 +1,6 @@
 import FlareIO
 import Glibc
+import Synchronization
 
 /// An HTTP/1.1 server: one listening socket per event loop on the same port
 /// (SO_REUSEPORT), each connection served start to end on the loop that accepted it.
@@ -36,6 +37,8 @@ public final class HTTPServer: @unchecked Sendable {
         }
         self.listeners = listeners
         self.localAddress = bound
+        // One table for every loop: a client's connections land on all of them.
+        let clients = limits.clients.isOff ? nil : ClientGate(limits.clients)
         for listener in listeners {
             let loop = listener.loop
             let gate = ConnectionRegistry(limit: limits.connectionsPerLoopMax)
@@ -57,9 +60,32 @@ public final class HTTPServer: @unchecked Sendable {
                         }
                         continue
                     }
+                    // Over its client's share: 429 at once, before it takes a place on the loop.
+                    var client: (gate: ClientGate, address: String)?
+                    if let clients, let address = connection.peerAddress()?.host {
+                        if let refusal = clients.admitConnection(address) {
+                            guard gate.refusing < HTTPServerConnection.overLimitRefusalsMax else {
+                                await connection.close()
+                                continue
+                            }
+                            gate.refusing += 1
+                            let message = refusal == .clientConnections
+                                ? "\(address) has \(clients.limits.connectionsMax) connections open: close some, or try again shortly"
+                                : "\(address) opens connections faster than \(clients.limits.connectionsPerSecond) a second: keep them alive, or slow down"
+                            loop.spawn {
+                                await HTTPServerConnection.refuseAtOnce(connection, ids: ids, onExchange: onExchange, status: 429,
+                                                                        message: message, error: "over a per-client limit (\(refusal.rawValue))",
+                                                                        refusal: refusal)
+                                gate.refusing -= 1
+                            }
+                            continue
+                        }
+                        client = (clients, address)
+                    }
                     // At the limit: the longest-idle connection makes room, or, with none idle,
                     // this one hears 503 at once (waiting in the backlog, it would hang).
                     guard gate.admit() else {
+                        if let client { client.gate.connectionClosed(client.address) }
                         guard gate.refusing < HTTPServerConnection.overLimitRefusalsMax else {
                             await connection.close()
                             continue
@@ -74,10 +100,11 @@ public final class HTTPServer: @unchecked Sendable {
                     }
                     let served = HTTPServerConnection(stream: HTTPStream(connection: connection, limits: limits),
                                                       loop: loop, ids: ids, handler: handler, onExchange: onExchange,
-                                                      registry: gate, secure: secure)
-                    let task = loop.spawn {
+                                                      registry: gate, secure: secure, client: client)
+                    let task = loop.spawn { [client] in
                         await served.run()
                         gate.leave(served)
+                        if let client { client.gate.connectionClosed(client.address) }
                     }
                     gate.track(served, task)
                 }
@@ -127,6 +154,25 @@ final class RequestIDs: @unchecked Sendable {
         counter += 1
         return "\(prefix)-\(String(counter, radix: 16))"
     }
+}
+
+/// The per-client limits of one server, shared by its loops.
+final class ClientGate: Sendable {
+    let limits: ClientLimiter.Limits
+    private let state: Mutex<ClientLimiter>
+
+    init(_ limits: ClientLimiter.Limits) {
+        self.limits = limits
+        state = Mutex(ClientLimiter(limits: limits))
+    }
+
+    func admitConnection(_ address: String) -> ClientLimiter.Refusal? {
+        state.withLock { $0.admitConnection(address, at: .now) }
+    }
+
+    func connectionClosed(_ address: String) { state.withLock { $0.connectionClosed(address) } }
+    func beginRequest(_ address: String) -> ClientLimiter.Refusal? { state.withLock { $0.beginRequest(address) } }
+    func requestEnded(_ address: String) { state.withLock { $0.requestEnded(address) } }
 }
 
 /// The open connections of one loop: bounds them (closing the longest idle at the limit) and lets

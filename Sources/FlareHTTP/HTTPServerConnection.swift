@@ -21,15 +21,19 @@ final class HTTPServerConnection: @unchecked Sendable {
     private let onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?
     private let registry: ConnectionRegistry
     private let secure: HTTPServer.Secure?
+    /// The per-client limits and this connection's client address, when the server has them.
+    private let client: (gate: ClientGate, address: String)?
     /// Set when ``run()`` has returned.
     private(set) var isFinished = false
     /// The last exchange left a body unread that the client is sending (see ``lingerBytesMax``).
     private var lingers = false
 
     init(stream: HTTPStream, loop: EventLoop, ids: RequestIDs, handler: @escaping HTTPHandler,
-         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry, secure: HTTPServer.Secure? = nil) {
+         onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, registry: ConnectionRegistry, secure: HTTPServer.Secure? = nil,
+         client: (gate: ClientGate, address: String)? = nil) {
         self.stream = stream
         self.secure = secure
+        self.client = client
         self.loop = loop
         self.ids = ids
         self.handler = handler
@@ -111,6 +115,16 @@ final class HTTPServerConnection: @unchecked Sendable {
                 }
             }
         }
+        if let client {
+            if let refusal = client.gate.beginRequest(client.address) {
+                await Self.answerBeforeClosing(writer, 429, "\(client.address) has \(client.gate.limits.requestsInFlightMax) requests in flight: try again shortly",
+                                               headers: ["Retry-After": "1"])
+                record(head, requestID, writer, body, started, error: "over the per-client request limit", refusal: refusal)
+                lingers = !body.isComplete && body.beforeFirstRead == nil
+                return false
+            }
+        }
+        defer { if let client { client.gate.requestEnded(client.address) } }
         writer.bodyWithheld = { [body] in body.beforeFirstRead != nil }
         let request = HTTPServerRequest(head: head, body: body, requestID: requestID, loop: loop)
         var failure: String?
@@ -154,16 +168,22 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// is closed without a word (a flood must not turn into as many lingering sockets).
     static let overLimitRefusalsMax = 256
 
-    /// Answers a connection the loop has no room for — 503 with `Retry-After` — and closes it:
-    /// what the client already sent is read and dropped first (briefly), so the answer is not
-    /// lost to a reset.
+    /// Answers a connection the loop has no room for — 503 with `Retry-After` — and closes it.
     static func refuseOverLimit(_ connection: TCPConnection, ids: RequestIDs,
                                 onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?, limit: Int) async {
+        await refuseAtOnce(connection, ids: ids, onExchange: onExchange, status: 503,
+                           message: "this server has \(limit) connections open on this loop, none idle: try again shortly",
+                           error: "over the connection limit (\(limit) per loop)", refusal: nil)
+    }
+
+    /// Answers a new connection with `status` (and `Retry-After: 1`) and closes it: what the
+    /// client already sent is read and dropped first (briefly), so the answer is not lost to a reset.
+    static func refuseAtOnce(_ connection: TCPConnection, ids: RequestIDs, onExchange: (@Sendable (HTTPExchangeRecord) -> Void)?,
+                             status: Int, message: String, error: String, refusal: ClientLimiter.Refusal?) async {
         let started = ContinuousClock.now
-        let message = "this server has \(limit) connections open on this loop, none idle: try again shortly"
-        let body = "{\"error\":\"Service Unavailable\",\"message\":\(HTTPErrorBody.quote(message))}\n"
+        let body = "{\"error\":\"\(HTTPStatus.reason(status))\",\"message\":\(HTTPErrorBody.quote(message))}\n"
         let requestID = ids.next()
-        let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        let head = "HTTP/1.1 \(status) \(HTTPStatus.reason(status))\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
             + "Retry-After: 1\r\nConnection: close\r\nX-Request-Id: \(requestID)\r\n\r\n"
         do {
             try await connection.send(head + body, timeout: .seconds(1))
@@ -180,9 +200,10 @@ final class HTTPServerConnection: @unchecked Sendable {
             // Gone or silent: closing is all there is left to do.
         }
         await connection.close()
-        onExchange?(HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: 503, bytesIn: 0,
-                                       bytesOut: body.utf8.count, started: started, duration: .now - started,
-                                       error: "over the connection limit (\(limit) per loop)"))
+        var record = HTTPExchangeRecord(requestID: requestID, method: "-", target: "-", status: status, bytesIn: 0,
+                                        bytesOut: body.utf8.count, started: started, duration: .now - started, error: error)
+        record.refusal = refusal
+        onExchange?(record)
     }
 
     /// Half-closes, then reads and drops what the client still sends, until it closes its side,
@@ -222,18 +243,21 @@ final class HTTPServerConnection: @unchecked Sendable {
     }
 
     private func record(_ head: HTTPRequestHead, _ requestID: String, _ writer: HTTPResponseWriter,
-                        _ body: HTTPBodyReader, _ started: ContinuousClock.Instant, error: String?) {
-        onExchange?(HTTPExchangeRecord(requestID: requestID, method: head.method, target: head.target,
-                                       status: writer.status ?? 0, bytesIn: body.bytesRead, bytesOut: writer.bytesSent,
-                                       started: started, duration: .now - started, error: error, traceID: writer.traceID))
+                        _ body: HTTPBodyReader, _ started: ContinuousClock.Instant, error: String?, refusal: ClientLimiter.Refusal? = nil) {
+        var record = HTTPExchangeRecord(requestID: requestID, method: head.method, target: head.target,
+                                        status: writer.status ?? 0, bytesIn: body.bytesRead, bytesOut: writer.bytesSent,
+                                        started: started, duration: .now - started, error: error, traceID: writer.traceID)
+        record.refusal = refusal
+        onExchange?(record)
     }
 
     /// Sends an error response on a connection that is closed next. If the peer is already
     /// gone the send fails, and there is no one left to tell: the connection closes either way.
-    private static func answerBeforeClosing(_ writer: HTTPResponseWriter, _ status: Int, _ message: String) async {
+    private static func answerBeforeClosing(_ writer: HTTPResponseWriter, _ status: Int, _ message: String,
+                                            headers: HTTPHeaders = [:]) async {
         writer.keepAlive = false
         do {
-            try await writer.respondError(status, message)
+            try await writer.respondError(status, message, headers: headers)
         } catch {
             return
         }

@@ -41,6 +41,8 @@ public struct HTTPExchangeRecord: Sendable {
     public var error: String?
     /// The trace it ran in, when the handler said (``HTTPResponseWriter/traceID``).
     public var traceID: String?
+    /// The limit that refused the connection or request, when one did (`*_refused_total{reason}`).
+    public var refusal: ClientLimiter.Refusal?
 
     public init(requestID: String, method: String, target: String, status: Int, bytesIn: Int, bytesOut: Int,
                 started: ContinuousClock.Instant, duration: Duration, error: String?, traceID: String? = nil) {

@@ -103,6 +103,16 @@ public final class TCPConnection: @unchecked Sendable {
         try await send(pinned, timeout: timeout)
     }
 
+    /// The peer's address (getpeername(2)); `nil` when the socket has none any more (reset).
+    public func peerAddress() -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        return result == 0 ? SocketAddress(storage: storage, length: length) : nil
+    }
+
     /// Closes the sending side; the peer sees end of stream.
     public func shutdownWrite() async {
         guard !isClosed else { return }

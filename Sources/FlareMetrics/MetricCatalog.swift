@@ -16,7 +16,7 @@ public enum MetricCatalog {
         .init("flare_api_buffers_in_use", .gauge, labels: ["loop"], "Chunk buffers held by requests, per loop."),
         .init("flare_api_buffer_waiters", .gauge, labels: ["loop"], "Requests waiting for a chunk buffer, per loop."),
         .init("flare_api_refused_total", .counter, labels: ["reason"],
-              "Requests refused by a limit before their body was read, by reason (too_large: over --max-object-size)."),
+              "Requests refused by a limit before their body was read, by reason: too_large (over --max-object-size), client_connections, client_requests, client_connection_rate (429)."),
         .init("flare_api_auth_refused_total", .counter, labels: ["api", "reason"],
               "Requests refused for their bearer token, by API (admin, native) and reason (missing, wrong, off)."),
         .init("flare_api_datanode_request_seconds", .histogram, labels: ["node", "method"], "Data-node exchange latency by node and method."),

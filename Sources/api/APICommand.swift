@@ -105,6 +105,19 @@ struct APICommand: AsyncParsableCommand {
                                valueName: "file"))
     var nativeAuth: String?
 
+    @Option(name: .customLong("max-connections-per-client"),
+            help: ArgumentHelp("Open connections one client address may hold; more are answered 429 and closed (0: no limit).", valueName: "n"))
+    var maxConnectionsPerClient = 1024
+
+    @Option(name: .customLong("max-requests-per-client"),
+            help: ArgumentHelp("Requests one client address may have in flight at once; more are answered 429 (0: no limit).", valueName: "n"))
+    var maxRequestsPerClient = 256
+
+    @Option(name: .customLong("max-connection-rate-per-client"),
+            help: ArgumentHelp("Connections one client address may open per second (bursts of twice that); faster ones are answered 429 and closed (0: no limit).",
+                               valueName: "n"))
+    var maxConnectionRatePerClient = 500
+
     @Flag(name: .customLong("metrics-auth"), help: "GET /metrics needs an admin token too (Authorization: Bearer, of --admin-token-file); only GET /health and the console's page stay open.")
     var metricsAuth = false
 
@@ -215,6 +228,11 @@ struct APICommand: AsyncParsableCommand {
         config.engine = try runtime.engine()
         if let threads = runtime.threads { config.threads = threads }
         config.httpLimits = http.limits()
+        guard maxConnectionsPerClient >= 0, maxRequestsPerClient >= 0, maxConnectionRatePerClient >= 0 else {
+            throw ValidationError("--max-connections-per-client, --max-requests-per-client and --max-connection-rate-per-client are counts (0: no limit)")
+        }
+        config.httpLimits.clients = .init(connectionsMax: maxConnectionsPerClient, requestsInFlightMax: maxRequestsPerClient,
+                                          connectionsPerSecond: maxConnectionRatePerClient)
         if metricsAuth && adminTokenFile == nil {
             throw ValidationError("--metrics-auth needs --admin-token-file: /metrics then takes an admin token")
         }
