@@ -27,9 +27,9 @@ public enum CurlWorkload {
     }
 
     /// `curl -T file url`; returns the result (errors when the status is not 2xx).
-    public static func put(file: String, bytes: Int, url: String, name: String) throws -> WorkloadResult {
+    public static func put(file: String, bytes: Int, url: String, name: String, curlOptions: [String] = []) throws -> WorkloadResult {
         let started = ContinuousClock.now
-        let output = try runCommand("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", file, url], allowFailure: true)
+        let output = try runCommand("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}"] + curlOptions + ["-T", file, url], allowFailure: true)
         let seconds = elapsedSeconds(since: started)
         let status = Int(String(decoding: output.stdout, as: UTF8.self)) ?? 0
         let ok = output.status == 0 && status / 100 == 2
@@ -40,17 +40,17 @@ public enum CurlWorkload {
     }
 
     /// `curl url` with its output checksummed on the fly and compared with `expected`.
-    public static func get(url: String, bytes: Int, expected: UInt32, name: String) throws -> WorkloadResult {
-        try timedGet(url: url, bytes: bytes, expected: expected, name: name).result
+    public static func get(url: String, bytes: Int, expected: UInt32, name: String, curlOptions: [String] = []) throws -> WorkloadResult {
+        try timedGet(url: url, bytes: bytes, expected: expected, name: name, curlOptions: curlOptions).result
     }
 
     /// ``get(url:bytes:expected:name:)``, also timing the longest wait between two reads
     /// of the body (the stall a client sees); `onBytes` hears the running byte count.
-    static func timedGet(url: String, bytes: Int, expected: UInt32, name: String,
+    static func timedGet(url: String, bytes: Int, expected: UInt32, name: String, curlOptions: [String] = [],
                          onBytes: (Int) -> Void = { _ in }) throws -> (result: WorkloadResult, longestGapSeconds: Double) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sS", "-f", url]
+        process.arguments = ["-sS", "-f"] + curlOptions + [url]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

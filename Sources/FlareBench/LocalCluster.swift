@@ -29,6 +29,8 @@ public final class LocalCluster: @unchecked Sendable {
         public var s3 = false
         /// More api flags (e.g. `--datanode-timeout 2`).
         public var apiArguments: [String] = []
+        /// HTTPS on the api (`--tls-cert`, `--tls-key`), its health checked against `ca`.
+        public var tls: BenchCertificates?
         /// A directory on the disk to measure (the data directories go under it).
         public var workDirectory: String
 
@@ -59,7 +61,7 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     /// The API node's base URL.
-    public var apiURL: String { "http://127.0.0.1:\(apiPort)" }
+    public var apiURL: String { "\(options.tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)" }
     /// The S3 endpoint (with `options.s3`).
     public var s3URL: String { "http://127.0.0.1:\(s3Port)" }
     /// The api's `--s3-credentials` file: one generated `ACCESS_KEY SECRET_KEY` line.
@@ -96,9 +98,10 @@ public final class LocalCluster: @unchecked Sendable {
                                          "--buffer-pool", options.bufferPool, "--replicas", "\(options.replicas)",
                                          "--io", options.engine, "--log-level", options.keepFiles ? "info" : "warning",
                                          "--cluster-secret-file", credentials.secretFile, "--admin-token-file", credentials.adminTokenFile]
-                                         + s3Arguments + options.apiArguments,
+                                         + s3Arguments + options.apiArguments
+                                         + (options.tls.map { ["--tls-cert", $0.certificateFile, "--tls-key", $0.keyFile] } ?? []),
                                  log: log)
-            try waitForHealth(port: port, process: api)
+            try waitForHealth(port: port, process: api, tls: options.tls)
             // The S3 listener answers an unsigned request (403) once it is up.
             if options.s3 { try waitForAnswer(port: s3Port, process: api) }
             return api
@@ -184,10 +187,14 @@ public final class LocalCluster: @unchecked Sendable {
         throw BenchError("the S3 listener on :\(port) did not answer within 10 s; logs in \(root)")
     }
 
-    private func waitForHealth(port: UInt16, process: Process) throws {
+    private func waitForHealth(port: UInt16, process: Process, tls: BenchCertificates? = nil) throws {
         for _ in 0..<200 {
             if !process.isRunning { throw BenchError("\(process.executableURL!.lastPathComponent) on :\(port) exited; logs in \(root)") }
-            if httpStatus(port: port, path: "/health") == 200 { return }
+            if let tls {
+                let probe = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", "--cacert", tls.caFile,
+                                                             "https://127.0.0.1:\(port)/health"], allowFailure: true)
+                if String(decoding: probe.stdout, as: UTF8.self) == "200" { return }
+            } else if httpStatus(port: port, path: "/health") == 200 { return }
             usleep(50_000)
         }
         throw BenchError("nothing answered on :\(port) within 10 s; logs in \(root)")

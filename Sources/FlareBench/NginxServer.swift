@@ -7,17 +7,21 @@ import Glibc
 /// directory (no fsync) and static GET, from a generated config.
 public final class NginxServer: @unchecked Sendable {
     public let port: UInt16
+    /// The HTTPS port, when started with certificates (same files, same WebDAV).
+    public let tlsPort: UInt16?
     public let root: String
     private let process: Process
 
     /// Starts nginx with its files under `directory`; `nil` when nginx is not installed.
-    public static func startIfInstalled(directory: String) throws -> NginxServer? {
+    public static func startIfInstalled(directory: String, tls: BenchCertificates? = nil) throws -> NginxServer? {
         guard let nginx = which("nginx") else { return nil }
-        return try NginxServer(binary: nginx, directory: directory)
+        return try NginxServer(binary: nginx, directory: directory, tls: tls)
     }
 
-    private init(binary: String, directory: String) throws {
+    private init(binary: String, directory: String, tls: BenchCertificates?) throws {
         port = try freePort()
+        let tlsPort = try tls.map { _ in try freePort() }
+        self.tlsPort = tlsPort
         root = try makeTemporaryDirectory(in: directory, prefix: "nginx-")
         try FileManager.default.createDirectory(atPath: "\(root)/www/bench", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(root)/body", withIntermediateDirectories: true)
@@ -39,6 +43,7 @@ public final class NginxServer: @unchecked Sendable {
             client_body_buffer_size 1m;
             server {
                 listen 127.0.0.1:\(port);
+                \(tls.map { "listen 127.0.0.1:\(tlsPort!) ssl; ssl_certificate \($0.certificateFile); ssl_certificate_key \($0.keyFile); ssl_protocols TLSv1.2 TLSv1.3;" } ?? "")
                 root \(root)/www;
                 location / {
                     dav_methods PUT DELETE;

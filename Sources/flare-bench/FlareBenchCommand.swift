@@ -16,7 +16,7 @@ struct FlareBenchCommand: AsyncParsableCommand {
         nginx's curl PUT is also measured with an fsync of the stored file, and its curl GET with the file \
         dropped from the page cache: nginx with the guarantees Flare gives (durable before 201, read from disk).
         """,
-        subcommands: [Run.self, Check.self, DataNode.self, Memory.self, Failover.self, Repair.self, Rebalance.self, S3.self],
+        subcommands: [Run.self, Check.self, DataNode.self, Memory.self, Failover.self, Repair.self, Rebalance.self, S3.self, HTTPS.self],
         defaultSubcommand: Run.self)
 }
 
