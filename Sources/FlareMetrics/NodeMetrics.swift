@@ -37,13 +37,7 @@ public final class NodeMetrics: Sendable {
 
     /// The same, with the labels as a list (for label sets made at run time).
     public func counter(_ name: String, labels: [(String, String)]) -> CoreMetrics.Counter {
-        let key = Self.key(name, labels)
-        return handles.withLock { handles in
-            if let handle = handles.counters[key] { return handle }
-            let handle = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
-            handles.counters[key] = handle
-            return handle
-        }
+        handle(name, labels, \.counters) { CoreMetrics.Counter(label: name, dimensions: labels, factory: factory) }
     }
 
     /// The gauge of `name` with these label values: `set`, `increment(by:)`, `decrement(by:)`.
@@ -53,13 +47,7 @@ public final class NodeMetrics: Sendable {
 
     /// The same, with the labels as a list (for label sets made at run time).
     public func gauge(_ name: String, labels: [(String, String)]) -> Meter {
-        let key = Self.key(name, labels)
-        return handles.withLock { handles in
-            if let handle = handles.meters[key] { return handle }
-            let handle = Meter(label: name, dimensions: labels, factory: factory)
-            handles.meters[key] = handle
-            return handle
-        }
+        handle(name, labels, \.meters) { Meter(label: name, dimensions: labels, factory: factory) }
     }
 
     /// The latency histogram of `name` with these label values (buckets: ``MetricCatalog/latencyBucketsSeconds``).
@@ -69,13 +57,7 @@ public final class NodeMetrics: Sendable {
 
     /// The same, with the labels as a list (for label sets made at run time).
     public func timer(_ name: String, labels: [(String, String)]) -> CoreMetrics.Timer {
-        let key = Self.key(name, labels)
-        return handles.withLock { handles in
-            if let handle = handles.timers[key] { return handle }
-            let handle = CoreMetrics.Timer(label: name, dimensions: labels, factory: factory)
-            handles.timers[key] = handle
-            return handle
-        }
+        handle(name, labels, \.timers) { CoreMetrics.Timer(label: name, dimensions: labels, factory: factory) }
     }
 
     /// Every series in the Prometheus text exposition format (version 0.0.4).
@@ -89,6 +71,18 @@ public final class NodeMetrics: Sendable {
             return Double(line.dropFirst(series.utf8.count + 1))
         }
         return nil
+    }
+
+    /// The handle kept for `name` and `labels` in the table at `table`, made once.
+    private func handle<Handle: Sendable>(_ name: String, _ labels: [(String, String)], _ table: WritableKeyPath<Handles, [String: Handle]>,
+                                make: () -> Handle) -> Handle {
+        let key = Self.key(name, labels)
+        return handles.withLock { handles in
+            if let handle = handles[keyPath: table][key] { return handle }
+            let handle = make()
+            handles[keyPath: table][key] = handle
+            return handle
+        }
     }
 
     private static func key(_ name: String, _ labels: [(String, String)]) -> String {

@@ -107,24 +107,37 @@ struct ConsoleTests {
         driver.quit()
     """#
 
+    /// Whether the browser is here; CI installs it (make deps), and there a missing one is a
+    /// failure, not a skip.
+    static func browserInstalled() throws -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            try #require(ProcessInfo.processInfo.environment["CI"] == nil, "chromium-driver is not installed (make deps installs it)")
+            print("skipped: chromium-driver is not installed here (make deps installs it)")
+            return false
+        }
+        return true
+    }
+
+    /// Runs `script` against `cluster` (base URL, admin token, work and screenshot directories,
+    /// then `arguments`) and expects it to print `ok`.
+    static func runScript(_ script: String, named name: String, _ cluster: Cluster, engine: IOEngineKind, arguments: [String] = [],
+                          ok: String) async throws {
+        let path = "\(cluster.scratch.tmp)/\(name).py"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        // FLARE_CONSOLE_SCREENSHOTS keeps the screenshots (docs/ has the ones looked at).
+        let shots = ProcessInfo.processInfo.environment["FLARE_CONSOLE_SCREENSHOTS"].map { "\($0)/\(engine)" } ?? cluster.scratch.tmp
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let run = try await runProgram("/usr/bin/env", ["python3", path, cluster.base, cluster.credentials.adminToken, cluster.scratch.files, shots]
+                                            + arguments, in: cluster.scratch.tmp)
+        #expect(run.status == 0 && run.stdout.contains(ok), "exit \(run.status): \(run.stdout.suffix(2000)) \(run.stderr.suffix(3000))")
+    }
+
     @Test("load /ui, see three nodes, upload 20 MiB through the page, download it back (same bytes), delete it, drain a node with the token",
           arguments: testedEngines)
     func console(engine: IOEngineKind) async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            // CI installs it (make deps): there a missing browser is a failure, not a skip.
-            try #require(ProcessInfo.processInfo.environment["CI"] == nil, "chromium-driver is not installed (make deps installs it)")
-            print("skipped: chromium-driver is not installed here (make deps installs it)")
-            return
-        }
+        guard try Self.browserInstalled() else { return }
         try await withCluster(engine, "console") { cluster in
-            let path = "\(cluster.scratch.tmp)/console.py"
-            try Self.script.write(toFile: path, atomically: true, encoding: .utf8)
-            // FLARE_CONSOLE_SCREENSHOTS keeps the screenshots (docs/ has the ones looked at).
-            let shots = ProcessInfo.processInfo.environment["FLARE_CONSOLE_SCREENSHOTS"].map { "\($0)/\(engine)" } ?? cluster.scratch.tmp
-            try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
-            let run = try await runProgram("/usr/bin/env", ["python3", path, cluster.base, cluster.credentials.adminToken, cluster.scratch.files, shots],
-                                           in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("console OK"), "exit \(run.status): \(run.stdout.suffix(2000)) \(run.stderr.suffix(3000))")
+            try await Self.runScript(Self.script, named: "console", cluster, engine: engine, ok: "console OK")
             // What the page did, checked from outside: the object is gone, the node draining.
             #expect(try await curl(["-I", cluster.url("from-browser/console-upload.bin")], scratch: cluster.scratch.tmp).status == 404)
             let nodes = try await curl(cluster.credentials.adminHeader + ["\(cluster.base)/admin/nodes"], scratch: cluster.scratch.tmp)
@@ -193,11 +206,7 @@ struct ConsoleTests {
     @Test("keys with markup, quotes, %, #, ?, non-ASCII and a .. segment: shown as text, downloaded and deleted as themselves, nothing else touched",
           arguments: testedEngines)
     func oddKeys(engine: IOEngineKind) async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
-            try #require(ProcessInfo.processInfo.environment["CI"] == nil, "chromium-driver is not installed (make deps installs it)")
-            print("skipped: chromium-driver is not installed here (make deps installs it)")
-            return
-        }
+        guard try Self.browserInstalled() else { return }
         try await withCluster(engine, "console-odd") { cluster in
             // Every slash as %2F too: curl, like a browser, would resolve the .. segment.
             let encode = { (key: String) in ObjectKey.encode(key).replacingOccurrences(of: "/", with: "%2F") }
@@ -207,13 +216,8 @@ struct ConsoleTests {
                 #expect(try await cluster.put(encode(key), file: file).status == 201, "PUT \(key)")
                 sources.append(file)
             }
-            let path = "\(cluster.scratch.tmp)/odd-keys.py"
-            try Self.oddKeysScript.write(toFile: path, atomically: true, encoding: .utf8)
-            let shots = ProcessInfo.processInfo.environment["FLARE_CONSOLE_SCREENSHOTS"].map { "\($0)/\(engine)" } ?? cluster.scratch.tmp
-            try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
-            let run = try await runProgram("/usr/bin/env", ["python3", path, cluster.base, cluster.credentials.adminToken, cluster.scratch.files, shots]
-                                                + Self.oddKeys + sources.prefix(Self.oddKeys.count), in: cluster.scratch.tmp)
-            #expect(run.status == 0 && run.stdout.contains("odd keys OK"), "exit \(run.status): \(run.stdout.suffix(2000)) \(run.stderr.suffix(3000))")
+            try await Self.runScript(Self.oddKeysScript, named: "odd-keys", cluster, engine: engine,
+                                     arguments: Self.oddKeys + sources.prefix(Self.oddKeys.count), ok: "odd keys OK")
             for key in Self.oddKeys {
                 #expect(try await curl(["-I", cluster.url(encode(key))], scratch: cluster.scratch.tmp).status == 404, "\(key) still there")
             }
