@@ -3,10 +3,10 @@
 SWIFT        ?= swift
 FUZZ_RUNS    ?= 10000000
 # Debian packages the build, the tests and the benchmarks need.
-DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev libssl-dev openssl curl fio nginx-light procps strace python3 s3cmd rclone \
+DEBIAN_PACKAGES := pkg-config liburing-dev libisal-dev libsqlite3-dev libssl-dev openssl etcd-server curl fio nginx-light procps strace python3 s3cmd rclone \
                    chromium chromium-driver
 FUZZ_SOURCES := $(addprefix Sources/FlareHTTP/,HTTPHeadParser.swift HTTPHead.swift HTTPHeaders.swift \
-                HTTPParseError.swift HTTPBodyFraming.swift ChunkedBodyDecoder.swift HTTPLimits.swift) \
+                HTTPParseError.swift HTTPBodyFraming.swift ChunkedBodyDecoder.swift HTTPLimits.swift ClientLimiter.swift) \
                 Fuzz/FuzzRequestParser.swift
 
 .PHONY: deps build test run bench bench-check bench-baseline bench-cluster fuzz clean help
