@@ -34,6 +34,8 @@ let package = Package(
         // TCP connections, so every byte still moves on Flare's loops.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "FlareTLS", dependencies: ["COpenSSL", "FlareIO"], swiftSettings: strict),
+        // etcd's v3 API through its JSON gateway, over FlareHTTP's client (see EtcdClient).
+        .target(name: "FlareEtcd", dependencies: ["FlareHTTP", "FlareIO"], swiftSettings: strict),
         .target(name: "FlareHTTP", dependencies: [
             "FlareIO", "FlareCore", "FlareMetrics", .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -117,6 +119,7 @@ let package = Package(
         .testTarget(name: "FlareCoreTests", dependencies: ["FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareClusterTests", dependencies: ["FlareCluster", "FlareCore", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareAuthTests", dependencies: ["FlareAuth"], swiftSettings: strict),
+        .testTarget(name: "FlareEtcdTests", dependencies: ["FlareEtcd", "FlareIO", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareMetricsTests", dependencies: ["FlareMetrics", "FlareTestSupport"], swiftSettings: strict),
         .testTarget(name: "FlareS3Tests", dependencies: ["FlareS3", "FlareTestSupport", .product(name: "Crypto", package: "swift-crypto")],
                     swiftSettings: strict),
