@@ -2,7 +2,6 @@ import FlareIO
 
 /// Serves the requests of one connection in order (keep-alive), on one loop.
 final class HTTPServerConnection: @unchecked Sendable {
-
     /// Body bytes a handler may leave unread and still keep the connection: the server
     /// reads and drops them. A larger remainder closes the connection instead.
     static let leftoverBodyBytesMax = 64 * 1024
