@@ -46,9 +46,13 @@ struct ConsoleTests {
     def node_rows():
         return driver.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")
     def click(find, what):
-        # Found and clicked in one go, again if the row was redrawn in between.
+        # Found and clicked in one go, again if the row was redrawn in between; `find` gives
+        # None while what it looks for is not (yet, or again) on the page.
         def attempt():
-            find().click()
+            element = find()
+            if element is None:
+                return False
+            element.click()
             return True
         wait(attempt, what)
     """#
@@ -164,7 +168,11 @@ struct ConsoleTests {
     def row_of(key):
         return next((r for r in rows() if r.get_attribute("data-key") == key), None)
     def open_folder(label):
-        click(lambda: next(a for a in driver.find_elements(By.CSS_SELECTOR, "#listing a.folder") if a.text == label), "the folder " + label)
+        click(lambda: next((a for a in driver.find_elements(By.CSS_SELECTOR, "#listing a.folder") if a.text == label), None), "the folder " + label)
+    def button_of(key, label):
+        # None while the listing is redrawn (after each delete) and the row is not back yet.
+        row = row_of(key)
+        return row.find_element(By.XPATH, ".//button[text()='%s']" % label) if row is not None else None
     def downloaded(digest):
         for name in os.listdir(downloads):
             path = os.path.join(downloads, name)
@@ -174,9 +182,9 @@ struct ConsoleTests {
                         return name
         return None
     def download_and_delete(key):
-        click(lambda: row_of(key).find_element(By.XPATH, ".//button[text()='download']"), "download " + key)
+        click(lambda: button_of(key, "download"), "download " + key)
         wait(lambda: downloaded(digests[key]), "the download of " + key + " (the bytes of that object)", 60)
-        click(lambda: row_of(key).find_element(By.XPATH, ".//button[text()='delete']"), "delete " + key)
+        click(lambda: button_of(key, "delete"), "delete " + key)
         WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
         wait(lambda: row_of(key) is None, key + " gone from the listing")
     try:
